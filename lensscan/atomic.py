@@ -1,0 +1,91 @@
+"""Write outputs under a temporary name and rename them into place when complete.
+
+An interrupted run therefore never leaves a file or directory that looks finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from lensscan.errors import UserError
+
+
+def check_output_path(
+    path: str | os.PathLike[str], *, overwrite: bool, option: str = "--out"
+) -> Path:
+    """Check that an output path may be written.
+
+    Args:
+        path: The final output path.
+        overwrite: Whether an existing output may be replaced.
+        option: The CLI option that named the path, for the error message.
+
+    Returns:
+        The path as a :class:`~pathlib.Path`.
+
+    Raises:
+        UserError: If the output exists without ``overwrite`` or its folder cannot be written.
+    """
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise UserError(f"{option} {out}: already exists (pass --overwrite to replace it)")
+    parent = out.parent if str(out.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{option} {out}: cannot create folder {parent}: {exc.strerror}") from None
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"{option} {out}: folder {parent} is not writable")
+    return out
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink(missing_ok=True)
+
+
+def _temporary_sibling(final: Path) -> Path:
+    return final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary sibling path; on success rename it to ``path``.
+
+    The temporary may be written as a file or as a directory (a Zarr store). On any
+    exception it is removed and ``path`` is left untouched; on success an existing
+    ``path`` is replaced.
+
+    Args:
+        path: The final output path.
+
+    Yields:
+        The temporary path to write.
+    """
+    final = Path(path)
+    tmp = _temporary_sibling(final)
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    if final.exists() or final.is_symlink():
+        old = _temporary_sibling(final)
+        final.rename(old)
+        tmp.rename(final)
+        _remove(old)
+    else:
+        tmp.rename(final)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write a text file atomically."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)

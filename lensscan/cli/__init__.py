@@ -1,0 +1,64 @@
+"""The ``lensscan`` command line: one module per command, no logic of its own.
+
+Each command module defines one function; :func:`_register` adds it to the Typer app and
+turns a :class:`~lensscan.errors.UserError` into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from lensscan import __version__
+from lensscan.cli import import_store, simulate, simulate_field
+from lensscan.errors import UserError
+
+USER_ERROR_EXIT_CODE = 2
+
+app = typer.Typer(
+    name="lensscan",
+    help="Find strong gravitational lenses in Hyper Suprime-Cam survey images.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"lensscan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Find strong gravitational lenses in Hyper Suprime-Cam survey images."""
+
+
+def _register(name: str, command: Callable[..., Any]) -> None:
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except UserError as exc:
+            typer.echo(f"lensscan: error: {exc}", err=True)
+            raise typer.Exit(USER_ERROR_EXIT_CODE) from None
+
+    app.command(name)(run)
+
+
+_register("simulate", simulate.simulate)
+_register("simulate-field", simulate_field.simulate_field)
+_register("import", import_store.import_store)
+
+
+def main() -> None:
+    """Entry point of the ``lensscan`` console script."""
+    app(prog_name="lensscan")

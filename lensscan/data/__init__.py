@@ -1,0 +1,1 @@
+"""Cutout stores, labelled-folder import, normalisation and augmentations."""

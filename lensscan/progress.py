@@ -1,0 +1,68 @@
+"""Progress reporting: a rich progress bar on a terminal, plain log lines otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+logger = logging.getLogger("lensscan")
+
+_LOG_EVERY_S = 10.0
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Send lensscan's log records to stderr, once."""
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s lensscan %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def is_terminal() -> bool:
+    """Whether stderr is an interactive terminal."""
+    return sys.stderr.isatty()
+
+
+def track(items: Iterable[T], *, total: int | None, description: str) -> Iterator[T]:
+    """Iterate over ``items`` while showing progress.
+
+    On a terminal this draws a rich progress bar; elsewhere (batch jobs, CI, pipes) it logs
+    one line at the start, one every ten seconds and one at the end.
+
+    Args:
+        items: What to iterate over.
+        total: The number of items, if known.
+        description: A few words saying what is being done.
+
+    Yields:
+        The items, unchanged.
+    """
+    if is_terminal():
+        from rich.progress import Progress
+
+        with Progress(transient=False) as bar:
+            task = bar.add_task(description, total=total)
+            for item in items:
+                yield item
+                bar.advance(task)
+        return
+    configure_logging()
+    start = last = time.monotonic()
+    done = 0
+    logger.info("%s: started (%s items)", description, total if total is not None else "?")
+    for item in items:
+        yield item
+        done += 1
+        now = time.monotonic()
+        if now - last >= _LOG_EVERY_S:
+            last = now
+            rate = done / (now - start)
+            logger.info("%s: %d/%s done (%.1f/s)", description, done, total or "?", rate)
+    elapsed = time.monotonic() - start
+    logger.info("%s: finished %d items in %.1f s", description, done, elapsed)
