@@ -1,0 +1,144 @@
+"""Render the simulation figures in docs/: a montage per domain and a simulated field.
+
+Usage::
+
+    python docs/make_figures.py            # all figures
+    python docs/make_figures.py montage    # only the two montages
+    python docs/make_figures.py field      # only the field view
+
+Colour composites map i, r, g to red, green, blue with an asinh stretch (Lupton et al.
+2004) common to all panels of a figure, so brightness and colour compare across panels.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from lensscan.simulate.cutouts import item_seeds, make_items
+
+DOCS = Path(__file__).resolve().parent
+BANDS = ("g", "r", "i")
+SOFTENING = 0.06  # asinh softening, in flux units (about 2 sky sigma in g)
+MAX_FLUX = 15.0
+
+
+def asinh_rgb(
+    gri: np.ndarray, softening: float = SOFTENING, maximum: float = MAX_FLUX
+) -> np.ndarray:
+    """(3, H, W) g, r, i flux -> (H, W, 3) RGB in [0, 1] (i red, r green, g blue)."""
+    g, r, i = (np.asarray(band, float) for band in gri)
+    red, green, blue = i * 1.0, r * 1.2, g * 2.0
+    intensity = (red + green + blue) / 3
+    scale = np.arcsinh(intensity / softening) / np.arcsinh(maximum / softening)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(intensity > 0, scale / intensity, 0.0)
+    rgb = np.stack([red, green, blue], axis=-1) * factor[..., None]
+    # Scale saturated pixels as a whole so that bright cores keep their hue.
+    peak = np.maximum(rgb.max(axis=-1, keepdims=True), 1.0)
+    return np.clip(rgb / peak, 0.0, 1.0)
+
+
+def save_small_png(figure: plt.Figure, path: Path) -> None:
+    """Save a figure as a 256-colour PNG (noisy astronomical images compress badly)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    buffer.seek(0)
+    image = Image.open(buffer).convert("RGB")
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+def montage(
+    domain: str, path: Path, n_lenses: int = 12, n_nonlenses: int = 12, seed: int = 7
+) -> None:
+    """A grid of lenses (top rows) and non-lenses (bottom rows) of one domain."""
+    labels = np.array([1] * n_lenses + [0] * n_nonlenses, np.int8)
+    images, params = make_items(domain, BANDS, item_seeds(seed, len(labels)), labels)
+    columns = 8
+    rows = int(np.ceil(len(labels) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.6), dpi=80)
+    central_types = None
+    if domain == "hsc":
+        from lensscan.simulate.priors import CENTRAL_TYPE_CODES
+
+        central_types = CENTRAL_TYPE_CODES
+    for k, axis in enumerate(axes.ravel()):
+        axis.set_axis_off()
+        if k >= len(labels):
+            continue
+        axis.imshow(asinh_rgb(images[k]), origin="lower", interpolation="nearest")
+        if labels[k]:
+            text = f'lens θE={params["einstein_radius"][k]:.2f}"'
+        elif central_types is not None:
+            text = central_types[int(params["central_type"][k])]
+        else:
+            text = "non-lens"
+        axis.set_title(text, fontsize=7, color="darkred" if labels[k] else "black", pad=2)
+    figure.suptitle(f'lensscan simulate --domain {domain} (gri, asinh; 10.75" cutouts)', fontsize=9)
+    figure.tight_layout(pad=0.3, h_pad=0.9, rect=(0, 0, 1, 0.95))
+    save_small_png(figure, path)
+
+
+def field_view(path: Path, size: int = 1200, seed: int = 3) -> None:
+    """A simulated gri patch with its injected lenses circled, and zooms on four lenses."""
+    from astropy.io import fits
+    from astropy.table import Table
+
+    from lensscan.simulate.field import FieldRequest, calexp_name, simulate_field_patch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        request = FieldRequest.from_options(size=size, bands="gri", n_lenses=12, seed=seed)
+        out = Path(tmp) / "field"
+        simulate_field_patch(request, out)
+        planes = [
+            fits.getdata(out / calexp_name(band, request.tract, request.patch), "IMAGE")
+            for band in BANDS
+        ]
+        truth = Table.read(out / "truth.ecsv")
+    gri = np.stack(planes)
+    figure = plt.figure(figsize=(9.0, 6.0), dpi=72)
+    main = figure.add_axes((0.0, 0.0, 0.66, 0.94))
+    main.imshow(asinh_rgb(gri[:, ::2, ::2], maximum=30.0), origin="lower", interpolation="lanczos")
+    for row in truth:
+        main.add_patch(
+            plt.Circle((row["x"] / 2, row["y"] / 2), 14, fill=False, color="yellow", lw=0.8)
+        )
+    main.set_axis_off()
+    main.set_title(
+        f"simulate-field: {size}x{size} px gri patch, {len(truth)} injected lenses (circled)",
+        fontsize=9,
+    )
+    for k, row in enumerate(truth[:4]):
+        axis = figure.add_axes((0.68 + 0.16 * (k % 2), 0.5 - 0.46 * (k // 2), 0.15, 0.42))
+        x, y = round(float(row["x"])), round(float(row["y"]))
+        half = 32
+        stamp = gri[:, max(y - half, 0) : y + half, max(x - half, 0) : x + half]
+        axis.imshow(asinh_rgb(stamp), origin="lower", interpolation="nearest")
+        axis.set_title(f'lens {row["id"]}: θE={row["einstein_radius_arcsec"]:.2f}"', fontsize=7)
+        axis.set_axis_off()
+    save_small_png(figure, path)
+
+
+def main(which: str = "all") -> None:
+    """Render the requested figures into docs/."""
+    if which in ("all", "montage"):
+        montage("sim", DOCS / "montage_sim.png")
+        montage("hsc", DOCS / "montage_hsc.png")
+    if which in ("all", "field"):
+        field_view(DOCS / "field.png")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "all")

@@ -1,0 +1,428 @@
+"""Dask-parallel generation of labelled cutouts into a cutout store.
+
+Reproducibility: the run's seed gives every item its own seed,
+``SeedSequence(seed, spawn_key=(0, index))`` (stored as ``params/item_seed``), from which
+the item draws its scene and its noise. Labels and splits are planned from a separate
+stream, ``SeedSequence(seed, spawn_key=(1,))``. So an item's image depends on the seed and
+its index alone: the same seed gives byte-identical stores whatever the number of
+workers, the scheduler or the block size.
+
+Two passes over the items, both in Dask blocks: the first draws every scene and keeps only
+its parameter row (cheap), so the parameter table is known before images are written;
+the second redraws each scene from the same seed and renders it, streaming image blocks
+into the Zarr store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lensscan.atomic import atomic_output, check_output_path
+from lensscan.data.store import LENS, NONLENS, UNLABELLED, write_store
+from lensscan.errors import UserError
+from lensscan.progress import configure_logging, is_terminal, logger
+from lensscan.provenance import provenance
+from lensscan.simulate.domains import fill_value, get_domain, params_row
+from lensscan.simulate.presets import get_preset, parse_bands
+
+GENERATOR_VERSION = "lensscan.simulate/1"
+BLOCK_ITEMS = 64
+"""Items per Dask task (does not affect the images)."""
+
+SCHEDULERS = ("processes", "threads", "synchronous")
+_ITEM_STREAM, _PLAN_STREAM = 0, 1
+_SPLIT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def parse_splits(text: str, option: str = "--splits") -> tuple[tuple[str, float], ...]:
+    """Parse ``"train=0.8,val=0.1,test=0.1"`` into (name, fraction) pairs summing to one.
+
+    Raises:
+        UserError: On a malformed entry, a bad name, a repeated name, a negative
+            fraction or fractions that do not sum to one.
+    """
+    pairs: list[tuple[str, float]] = []
+    for entry in text.split(","):
+        name, sep, value = entry.strip().partition("=")
+        name = name.strip()
+        if not sep or not _SPLIT_NAME.match(name):
+            raise UserError(
+                f"{option} {text!r}: expected NAME=FRACTION pairs, e.g. 'train=0.8,val=0.2'"
+            )
+        try:
+            fraction = float(value)
+        except ValueError:
+            raise UserError(f"{option} {text!r}: {value.strip()!r} is not a number") from None
+        if not math.isfinite(fraction) or fraction < 0:
+            raise UserError(f"{option} {text!r}: fraction of {name!r} must be >= 0")
+        if name in dict(pairs):
+            raise UserError(f"{option} {text!r}: split {name!r} is repeated")
+        pairs.append((name, fraction))
+    total = sum(fraction for _, fraction in pairs)
+    if abs(total - 1.0) > 1e-6:
+        raise UserError(f"{option} {text!r}: fractions sum to {total:g}, not 1")
+    return tuple(pairs)
+
+
+@dataclass(frozen=True)
+class CutoutRequest:
+    """A validated ``lensscan simulate`` request.
+
+    Attributes:
+        domain: Domain name (``sim`` or ``hsc``).
+        n: Number of cutouts.
+        bands: Bands, one channel each.
+        lens_fraction: Fraction of lenses.
+        splits: (name, fraction) pairs.
+        unlabelled: Store labels as -1 (true labels stay in ``params/true_label``).
+        seed: The run's seed.
+        workers: Parallel workers.
+        scheduler: Dask scheduler name.
+    """
+
+    domain: str
+    n: int
+    bands: tuple[str, ...]
+    lens_fraction: float
+    splits: tuple[tuple[str, float], ...] = (("train", 1.0),)
+    unlabelled: bool = False
+    seed: int = 0
+    workers: int = 1
+    scheduler: str = "synchronous"
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        domain: str,
+        n: int,
+        bands: str | None = None,
+        lens_fraction: float | None = None,
+        splits: str = "train=1",
+        unlabelled: bool = False,
+        seed: int = 0,
+        workers: int | None = None,
+        scheduler: str = "processes",
+    ) -> CutoutRequest:
+        """Validate command-line options.
+
+        Raises:
+            UserError: For any bad option, naming it.
+        """
+        preset = get_preset(domain)
+        if n <= 0:
+            raise UserError(f"--n {n}: must be a positive number of cutouts")
+        if lens_fraction is None:
+            lens_fraction = preset.default_lens_fraction
+        if not 0.0 <= lens_fraction <= 1.0:
+            raise UserError(f"--lens-fraction {lens_fraction:g}: must be between 0 and 1")
+        if seed < 0:
+            raise UserError(f"--seed {seed}: must be >= 0")
+        if workers is None:
+            workers = os.cpu_count() or 1
+        if workers < 1:
+            raise UserError(f"--workers {workers}: must be at least 1")
+        if scheduler not in SCHEDULERS:
+            raise UserError(f"--scheduler {scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
+        return cls(
+            domain=domain,
+            n=n,
+            bands=parse_bands(bands, preset),
+            lens_fraction=float(lens_fraction),
+            splits=parse_splits(splits),
+            unlabelled=unlabelled,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler if workers > 1 else "synchronous",
+        )
+
+    def settings(self) -> dict[str, Any]:
+        """JSON-serialisable settings for provenance."""
+        record = dataclasses.asdict(self)
+        record["bands"] = list(self.bands)
+        record["splits"] = {name: fraction for name, fraction in self.splits}
+        return record
+
+
+def item_seeds(seed: int, n: int) -> np.ndarray:
+    """Per-item 64-bit seeds, each a function of the run seed and the item index only."""
+    return np.array(
+        [
+            np.random.SeedSequence(seed, spawn_key=(_ITEM_STREAM, index)).generate_state(
+                1, np.uint64
+            )[0]
+            for index in range(n)
+        ],
+        dtype=np.uint64,
+    )
+
+
+def item_generators(item_seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """The (scene, noise) random generators of one item."""
+    scene, noise = np.random.SeedSequence(int(item_seed)).spawn(2)
+    return np.random.default_rng(scene), np.random.default_rng(noise)
+
+
+def _largest_remainder(total: int, fractions: Sequence[float]) -> np.ndarray:
+    """Integer counts summing to ``total`` in the given proportions."""
+    exact = np.asarray(fractions) * total
+    counts = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: total - counts.sum()]] += 1
+    return counts
+
+
+def plan_items(request: CutoutRequest) -> tuple[np.ndarray, np.ndarray]:
+    """True labels (N,) and split codes (N,), stratified by label, from the plan stream."""
+    rng = np.random.default_rng(np.random.SeedSequence(request.seed, spawn_key=(_PLAN_STREAM,)))
+    n_lenses = round(request.lens_fraction * request.n)
+    labels = np.full(request.n, NONLENS, np.int8)
+    labels[rng.permutation(request.n)[:n_lenses]] = LENS
+    split = np.zeros(request.n, np.int8)
+    fractions = [fraction for _, fraction in request.splits]
+    for label in (LENS, NONLENS):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        counts = _largest_remainder(len(members), fractions)
+        split[members] = np.repeat(np.arange(len(fractions)), counts).astype(np.int8)
+    return labels, split
+
+
+def draw_params_block(
+    domain_name: str, bands: tuple[str, ...], seeds: np.ndarray, labels: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Parameter columns of a block of items (scenes drawn, not rendered)."""
+    domain = get_domain(domain_name)
+    schema = domain.param_schema(bands)
+    fills = {name: fill_value(dtype) for name, dtype in schema.items()}
+    rows = []
+    for item_seed, label in zip(seeds, labels, strict=True):
+        scene_rng, _ = item_generators(item_seed)
+        rows.append(params_row(fills, domain.draw(scene_rng, bands, bool(label == LENS)).params))
+    return {
+        name: np.array([row[name] for row in rows], dtype=dtype) for name, dtype in schema.items()
+    }
+
+
+def render_block(
+    domain_name: str, bands: tuple[str, ...], seeds: np.ndarray, labels: np.ndarray
+) -> np.ndarray:
+    """Images (n, n_bands, size, size) float32 of a block of items."""
+    domain = get_domain(domain_name)
+    images = []
+    for item_seed, label in zip(seeds, labels, strict=True):
+        scene_rng, noise_rng = item_generators(item_seed)
+        scene = domain.draw(scene_rng, bands, bool(label == LENS))
+        images.append(domain.render(scene, noise_rng))
+    return np.stack(images).astype(np.float32)
+
+
+def make_items(
+    domain_name: str, bands: Sequence[str], seeds: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Images and parameters of a few items in this process (figures, tests)."""
+    bands = tuple(bands)
+    return render_block(domain_name, bands, seeds, labels), draw_params_block(
+        domain_name, bands, seeds, labels
+    )
+
+
+def warm_worker(domain_name: str) -> None:
+    """Import a domain's modules and build its caches once per worker process."""
+    domain = get_domain(domain_name)
+    if domain_name == "hsc":
+        from lensscan.simulate.galaxies import galaxy_library
+
+        galaxy_library()
+    del domain
+
+
+@contextmanager
+def dask_config(scheduler: str, workers: int, domain_name: str) -> Iterator[None]:
+    """Dask settings for both passes, sharing one pool of warmed-up workers.
+
+    Worker processes are started once (``spawn``) and reused by both passes; tasks are
+    handed out one at a time so that a few large blocks balance across workers.
+    """
+    import dask
+
+    if scheduler == "synchronous":
+        with dask.config.set(scheduler="synchronous"):
+            yield
+        return
+    if scheduler == "threads":
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool: Any = ThreadPoolExecutor(workers)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=warm_worker,
+            initargs=(domain_name,),
+        )
+    with pool, dask.config.set(scheduler=scheduler, pool=pool, num_workers=workers, chunksize=1):
+        yield
+
+
+@contextmanager
+def _dask_progress(description: str, total_items: int) -> Iterator[None]:
+    """A progress bar on a terminal; start and end log lines otherwise."""
+    start = time.monotonic()
+    if is_terminal():
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar(out=sys.stderr, minimum=1.0):
+            yield
+    else:
+        configure_logging()
+        logger.info("%s: %d items", description, total_items)
+        yield
+    elapsed = time.monotonic() - start
+    logger.info(
+        "%s: done in %.1f s (%.0f items/s)", description, elapsed, total_items / max(elapsed, 1e-9)
+    )
+
+
+def simulate_cutouts(
+    request: CutoutRequest, out: str | os.PathLike[str], *, overwrite: bool = False
+) -> str:
+    """Simulate ``request.n`` cutouts into a store at ``out``, atomically.
+
+    Args:
+        request: The validated request.
+        out: Store path (``.zarr`` directory).
+        overwrite: Replace an existing store.
+
+    Returns:
+        A one-line summary.
+
+    Raises:
+        UserError: If ``out`` exists without ``overwrite`` or cannot be written.
+    """
+    import dask
+    import dask.array as da
+
+    out_path = check_output_path(out, overwrite=overwrite, option="--out")
+    domain = get_domain(request.domain)
+    preset = domain.preset
+    started = time.monotonic()
+    seeds = item_seeds(request.seed, request.n)
+    labels, split = plan_items(request)
+    blocks = [
+        (start, min(start + BLOCK_ITEMS, request.n)) for start in range(0, request.n, BLOCK_ITEMS)
+    ]
+    attrs = _store_attrs(request, preset, labels)
+    # One block cannot be shared out: skip starting workers for small runs.
+    scheduler = request.scheduler if len(blocks) > 1 else "synchronous"
+    with dask_config(scheduler, min(request.workers, len(blocks)), request.domain):
+        with _dask_progress("simulate: drawing scenes", request.n):
+            parts = dask.compute(
+                *[
+                    dask.delayed(draw_params_block)(
+                        request.domain, request.bands, seeds[a:b], labels[a:b]
+                    )
+                    for a, b in blocks
+                ]
+            )
+        params = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+        params["item_seed"] = seeds
+        attrs["param_fill"] = {name: _json_fill(values.dtype) for name, values in params.items()}
+        size = preset.cutout_size
+        images = da.concatenate(
+            [
+                da.from_delayed(
+                    dask.delayed(render_block)(
+                        request.domain, request.bands, seeds[a:b], labels[a:b]
+                    ),
+                    shape=(b - a, len(request.bands), size, size),
+                    dtype=np.float32,
+                )
+                for a, b in blocks
+            ]
+        )
+        stored_labels = np.full(request.n, UNLABELLED, np.int8) if request.unlabelled else labels
+        with atomic_output(out_path) as tmp, _dask_progress("simulate: rendering", request.n):
+            write_store(
+                tmp,
+                images=images,
+                labels=stored_labels,
+                split=split,
+                split_names=[name for name, _ in request.splits],
+                bands=request.bands,
+                pixel_scale=preset.pixel_scale,
+                attrs=attrs,
+                params=params,
+            )
+    elapsed = time.monotonic() - started
+    counts = ", ".join(
+        f"{name} {int((split == code).sum())}" for code, (name, _) in enumerate(request.splits)
+    )
+    return (
+        f"wrote {out_path}: {request.n} {request.domain} cutouts, bands {''.join(request.bands)}, "
+        f"{int((labels == LENS).sum())} lenses / {int((labels == NONLENS).sum())} non-lenses"
+        f"{' (stored unlabelled)' if request.unlabelled else ''}; splits: {counts}; "
+        f"{elapsed:.1f} s ({request.n / max(elapsed, 1e-9):.0f} images/s)"
+    )
+
+
+def _store_attrs(request: CutoutRequest, preset: Any, labels: np.ndarray) -> dict[str, Any]:
+    """The store's attributes: domain, generator, seed, preset numbers, provenance."""
+    attrs: dict[str, Any] = {
+        "domain": request.domain,
+        "description": preset.description,
+        "generator": GENERATOR_VERSION,
+        "seed": request.seed,
+        "lens_fraction": request.lens_fraction,
+        "n_lenses": int((labels == LENS).sum()),
+        "unlabelled": request.unlabelled,
+        "item_seed_rule": "SeedSequence(seed, spawn_key=(0, index)).generate_state(1, uint64); "
+        "item streams: SeedSequence(item_seed).spawn(2) -> (scene, noise)",
+        "preset": _preset_record(preset),
+        "provenance": provenance(
+            command="simulate",
+            settings=request.settings(),
+            seed=request.seed,
+            inputs=_inputs(request.domain),
+        ),
+    }
+    if request.domain == "hsc":
+        from lensscan.simulate.priors import CENTRAL_TYPE_CODES
+
+        attrs["central_type_codes"] = list(CENTRAL_TYPE_CODES)
+    return attrs
+
+
+def _json_fill(dtype: np.dtype) -> Any:
+    value = fill_value(dtype)
+    return "NaN" if isinstance(value, float) else value
+
+
+def _preset_record(preset: Any) -> dict[str, Any]:
+    """The preset's numbers as JSON (bands as nested records)."""
+    record = {k: v for k, v in vars(preset).items() if k != "bands"}
+    record["bands"] = {band: dataclasses.asdict(c) for band, c in preset.bands.items()}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in record.items()}
+
+
+def _inputs(domain_name: str) -> list[Path]:
+    """Files the domain reads (hashed into provenance)."""
+    if domain_name != "hsc":
+        return []
+    from lensscan.simulate.galaxies import hubble_deep_field_path
+
+    return [hubble_deep_field_path()]

@@ -1,0 +1,89 @@
+"""The domain registry: ``--domain`` name -> generator of labelled cutouts.
+
+A domain draws a scene for one item from its own random stream (:meth:`Domain.draw`),
+reports the scene's parameters as one row of the store's parameter table, and renders
+it with noise from a second stream (:meth:`Domain.render`). Both streams come from the
+item's seed alone, so an item is the same whichever worker makes it. A new domain is one
+module and one registry line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from lensscan.errors import UserError
+from lensscan.simulate.presets import SurveyPreset, get_preset
+
+
+class Scene(Protocol):
+    """What a domain draws for one item."""
+
+    params: dict[str, Any]
+
+
+class Domain(Protocol):
+    """A generator of labelled cutouts."""
+
+    preset: SurveyPreset
+
+    def param_schema(self, bands: Sequence[str]) -> dict[str, np.dtype]:
+        """Every parameter column this domain writes, with its dtype."""
+        ...
+
+    def draw(self, rng: np.random.Generator, bands: Sequence[str], is_lens: bool) -> Scene:
+        """Draw one item's scene."""
+        ...
+
+    def render(self, scene: Scene, rng: np.random.Generator) -> np.ndarray:
+        """Render a scene with noise as (n_bands, size, size) float32."""
+        ...
+
+
+def _hsc() -> Domain:
+    from lensscan.simulate.hsc_domain import HscDomain
+
+    return HscDomain(get_preset("hsc"))
+
+
+def _sim() -> Domain:
+    from lensscan.simulate.sim_domain import SimDomain
+
+    return SimDomain(get_preset("sim"))
+
+
+DOMAINS: Mapping[str, Callable[[], Domain]] = {"sim": _sim, "hsc": _hsc}
+
+
+def get_domain(name: str, option: str = "--domain") -> Domain:
+    """Build the domain called ``name``.
+
+    Raises:
+        UserError: If there is no such domain.
+    """
+    if name not in DOMAINS:
+        raise UserError(f"{option} {name!r}: unknown domain; choose one of {', '.join(DOMAINS)}")
+    return DOMAINS[name]()
+
+
+def fill_value(dtype: np.dtype) -> Any:
+    """The value a column holds for items without that parameter (NaN or -1)."""
+    return np.nan if np.issubdtype(dtype, np.floating) else -1
+
+
+def params_row(fills: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """One table row in schema order, missing parameters filled.
+
+    Args:
+        fills: Column name -> fill value (from :func:`fill_value`), in schema order.
+        params: The drawn parameters.
+
+    Raises:
+        KeyError: If ``params`` holds a name the schema lacks (a programming error).
+    """
+    unknown = params.keys() - fills.keys()
+    if unknown:
+        raise KeyError(f"parameters missing from the schema: {sorted(unknown)}")
+    return {name: params.get(name, fill) for name, fill in fills.items()}
