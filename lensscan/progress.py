@@ -15,10 +15,26 @@ logger = logging.getLogger("lensscan")
 _LOG_EVERY_S = 10.0
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """A stream handler that writes to whatever ``sys.stderr`` is at the time of each record.
+
+    Test runners and notebooks swap ``sys.stderr``; a handler bound to the stream of its
+    creation would write to a closed one later.
+    """
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure_logging(verbose: bool = False) -> None:
     """Send lensscan's log records to stderr, once."""
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s lensscan %(levelname)s %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -1,0 +1,132 @@
+"""The model card: everything needed to use a set of weights correctly, saved as model.json."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lensscan import __version__
+from lensscan.errors import UserError
+
+CARD_FORMAT = "lensscan-model/1"
+
+#: How the network's single output becomes a probability; the same for every lensscan model.
+OUTPUT = "one logit; P(lens) = sigmoid(logit)"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Typed description of a trained (or untrained) lens finder.
+
+    Attributes:
+        name: The model's name (its weights folder name).
+        encoder: Registry name of the encoder.
+        method: Training method (``supervised``, ``adda``, ... or ``untrained``).
+        bands: Band names in input-channel order.
+        pixel_scale: Pixel scale in arcsec the model was trained at (None if unknown).
+        input_size: Side in pixels of the square cutouts the model takes.
+        normalisation: The normalisation's settings (``kind`` plus parameters).
+        encoder_options: Keyword options the encoder was built with.
+        output: How the output maps to P(lens).
+        imbalance: How the class imbalance was handled in training.
+        selection: The model-selection rule and the epoch it chose.
+        metrics: Per-epoch metrics and the selected epoch's metrics.
+        training: Training stores with content hashes, seed, epochs, resolved settings.
+        provenance: The lensscan provenance record of the run.
+        lensscan_version: Version of lensscan that wrote the card.
+        weights_sha256: SHA-256 of model.safetensors (None until saved).
+        card_format: Version of this card layout.
+    """
+
+    name: str
+    encoder: str
+    method: str
+    bands: tuple[str, ...]
+    pixel_scale: float | None
+    input_size: int
+    normalisation: dict[str, Any]
+    encoder_options: dict[str, Any] = field(default_factory=dict)
+    output: str = OUTPUT
+    imbalance: dict[str, Any] = field(default_factory=dict)
+    selection: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    lensscan_version: str = __version__
+    weights_sha256: str | None = None
+    card_format: str = CARD_FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (bands as a list)."""
+        data = dataclasses.asdict(self)
+        data["bands"] = list(self.bands)
+        return data
+
+    def to_json(self) -> str:
+        """The card as indented JSON text."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "model card") -> ModelCard:
+        """Rebuild a card, checking its format and required fields.
+
+        Args:
+            data: The dict from :meth:`to_dict` (or model.json).
+            source: Where it came from, for error messages.
+
+        Raises:
+            UserError: If the format is unknown or a field is missing or malformed.
+        """
+        if data.get("card_format") != CARD_FORMAT:
+            raise UserError(
+                f"{source}: unsupported card format {data.get('card_format')!r} "
+                f"(this lensscan reads {CARD_FORMAT})"
+            )
+        names = {f.name for f in dataclasses.fields(cls)}
+        required = {f.name for f in dataclasses.fields(cls) if _is_required(f)}
+        missing = sorted(required - set(data))
+        if missing:
+            raise UserError(f"{source}: missing field(s) {', '.join(missing)}")
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UserError(f"{source}: unknown field(s) {', '.join(unknown)}")
+        values = dict(data)
+        try:
+            values["bands"] = tuple(str(b) for b in values["bands"])
+            values["input_size"] = int(values["input_size"])
+            if values["pixel_scale"] is not None:
+                values["pixel_scale"] = float(values["pixel_scale"])
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"{source}: malformed field: {exc}") from None
+        for name in ("normalisation", "encoder_options", "imbalance", "selection", "metrics"):
+            if name in values and not isinstance(values[name], dict):
+                raise UserError(f"{source}: field {name} must be an object")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "model card") -> ModelCard:
+        """Parse model.json text.
+
+        Raises:
+            UserError: If the text is not JSON or not a valid card.
+        """
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        if not isinstance(data, dict):
+            raise UserError(f"{source}: expected a JSON object")
+        return cls.from_dict(data, source)
+
+    def replace(self, **changes: Any) -> ModelCard:
+        """A copy with some fields changed (unknown fields raise TypeError)."""
+        if "bands" in changes:
+            changes["bands"] = tuple(changes["bands"])
+        return dataclasses.replace(self, **changes)
+
+
+def _is_required(spec: dataclasses.Field[Any]) -> bool:
+    return spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING

@@ -1,0 +1,266 @@
+"""Training data: source, target pool and validation items read from cutout stores.
+
+Items are read once, normalised with the model's normalisation and kept as tensors on the
+training device (a few thousand 3 x 64 x 64 cutouts take tens of MB), so augmentation and
+batching never touch the disk. Subsets (--max-source, --max-target, per-epoch evaluation)
+are seeded random draws.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lensscan.config import TrainConfig
+from lensscan.data.normalize import Normalisation
+from lensscan.data.store import LENS, NONLENS, CutoutStore
+from lensscan.errors import UserError
+from lensscan.models.registry import check_input_size
+from lensscan.provenance import sha256_file, sha256_tree
+
+#: Stores up to this size are hashed completely; larger ones by metadata, labels and splits.
+FULL_HASH_LIMIT = 256 * 1024 * 1024
+#: Items normalised per chunk while loading.
+_CHUNK = 1024
+
+
+@dataclass(frozen=True)
+class DomainData:
+    """Normalised items of one store split.
+
+    Attributes:
+        images: (N, C, H, W) normalised images on the training device.
+        labels: (N,) float labels on the device, or None for an unlabelled pool.
+        path: The store.
+        split: The split used (None: all items).
+        option: The command-line option that named the store.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor | None
+    path: Path
+    split: str | None
+    option: str
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def describe(self) -> dict[str, Any]:
+        """Path, split, item count and class counts, for the model card."""
+        record: dict[str, Any] = {
+            "path": str(self.path.resolve()),
+            "split": self.split,
+            "items": len(self),
+        }
+        if self.labels is not None:
+            record["lenses"] = int((self.labels == LENS).sum())
+            record["non_lenses"] = int((self.labels == NONLENS).sum())
+        return record
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Everything a run trains and evaluates on.
+
+    Attributes:
+        source: Labelled source items.
+        target: Unlabelled target pool (shuffled), or None.
+        val: Labelled target-validation items, or None.
+        source_val: The source store's ``val`` split (at most --max-eval items), or None.
+        bands: Band names shared by all stores.
+        pixel_scale: Pixel scale in arcsec (None if no store says).
+        input_size: Side of the square cutouts.
+    """
+
+    source: DomainData
+    target: DomainData | None
+    val: DomainData | None
+    source_val: DomainData | None
+    bands: tuple[str, ...]
+    pixel_scale: float | None
+    input_size: int
+
+    @property
+    def pos_weight(self) -> float:
+        """n_non-lens / n_lens of the source items: the weight of lens terms in the loss."""
+        labels = self.source.labels
+        assert labels is not None
+        return float((labels == NONLENS).sum()) / float((labels == LENS).sum())
+
+
+def store_fingerprint(path: Path) -> dict[str, str]:
+    """A content hash of a store, cheap enough for large stores.
+
+    Stores up to :data:`FULL_HASH_LIMIT` are hashed file by file (``sha256_tree``). Larger
+    stores are hashed over every file except the image chunks: metadata (whose attributes
+    carry the generator's provenance and seeds), labels, splits and parameters.
+    """
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    if sum(f.stat().st_size for f in files) <= FULL_HASH_LIMIT:
+        return {"sha256": sha256_tree(path), "hash_scope": "all files"}
+    digest = hashlib.sha256()
+    for file in files:
+        relative = file.relative_to(path).as_posix()
+        if relative.startswith("images/c/"):
+            continue
+        digest.update(relative.encode() + b"\0" + sha256_file(file).encode())
+    return {"sha256": digest.hexdigest(), "hash_scope": "metadata, labels, splits, params"}
+
+
+def _resolve_split(store: CutoutStore, requested: str | None, conventional: str) -> str | None:
+    if requested is not None:
+        return requested
+    return conventional if conventional in store.splits_present() else None
+
+
+def _subset(indices: np.ndarray, limit: int | None, rng: np.random.Generator) -> np.ndarray:
+    if limit is not None and len(indices) > limit:
+        indices = rng.choice(indices, size=limit, replace=False)
+    return np.sort(indices)
+
+
+def _normalised(
+    store: CutoutStore, indices: np.ndarray, norm: Normalisation, device: torch.device
+) -> torch.Tensor:
+    chunks = [
+        norm(torch.from_numpy(store.read_images(indices[i : i + _CHUNK])).to(device))
+        for i in range(0, len(indices), _CHUNK)
+    ]
+    return torch.cat(chunks)
+
+
+def _labels(store: CutoutStore, indices: np.ndarray, option: str, split: str | None) -> np.ndarray:
+    labels = store.labels[indices]
+    where = f"{option} {store.path}" + (f" split {split!r}" if split else "")
+    if np.any(labels < 0):
+        raise UserError(
+            f"{where}: {int((labels < 0).sum())} items are unlabelled; labels are needed"
+        )
+    if not (np.any(labels == LENS) and np.any(labels == NONLENS)):
+        raise UserError(f"{where}: needs both lenses and non-lenses")
+    return labels
+
+
+def _check_compatible(
+    stores: dict[str, CutoutStore], encoder: str
+) -> tuple[tuple[str, ...], float | None, int]:
+    (first_option, first), *others = stores.items()
+    _, height, width = first.image_shape
+    if height != width:
+        raise UserError(
+            f"{first_option} {first.path}: cutouts are {height}x{width}; square cutouts are needed"
+        )
+    for option, store in others:
+        if store.bands != first.bands:
+            raise UserError(
+                f"{option} {store.path}: bands {','.join(store.bands)} differ from "
+                f"{first_option}'s {','.join(first.bands)}"
+            )
+        if store.image_shape != first.image_shape:
+            raise UserError(
+                f"{option} {store.path}: cutouts {store.image_shape} differ from "
+                f"{first_option}'s {first.image_shape}"
+            )
+    scales = {option: s.pixel_scale for option, s in stores.items() if s.pixel_scale is not None}
+    values = list(scales.values())
+    if values and any(abs(v - values[0]) > 1e-3 * values[0] for v in values):
+        listed = ", ".join(f"{option} {v}" for option, v in scales.items())
+        raise UserError(f"stores have different pixel scales ({listed} arcsec)")
+    check_input_size(encoder, height, f"{first_option} {first.path}")
+    return first.bands, (values[0] if values else None), height
+
+
+def load_training_data(
+    config: TrainConfig, norm: Normalisation, device: torch.device
+) -> TrainingData:
+    """Open, check, subset, read and normalise the stores of a run.
+
+    Raises:
+        UserError: If a store is missing, empty, unlabelled where labels are needed, or its
+            bands, cutout size or pixel scale do not fit the others or the encoder.
+    """
+    seeds = np.random.SeedSequence(config.seed).spawn(4)
+    stores = {"--source": CutoutStore.open(config.source, "--source")}
+    if config.target is not None:
+        stores["--target"] = CutoutStore.open(config.target, "--target")
+    if config.val is not None:
+        stores["--val"] = CutoutStore.open(config.val, "--val")
+    bands, pixel_scale, size = _check_compatible(stores, config.encoder)
+
+    source_store = stores["--source"]
+    source_split = _resolve_split(source_store, config.source_split, "train")
+    source_idx = _subset(
+        source_store.split_indices(source_split), config.max_source, np.random.default_rng(seeds[0])
+    )
+    if len(source_idx) < 2:
+        raise UserError(
+            f"--source {source_store.path}: needs at least 2 items, found {len(source_idx)}"
+        )
+    source_labels = _labels(source_store, source_idx, "--source", source_split)
+    source = DomainData(
+        _normalised(source_store, source_idx, norm, device),
+        torch.from_numpy(source_labels.astype(np.float32)).to(device),
+        source_store.path,
+        source_split,
+        "--source",
+    )
+
+    val = None
+    val_idx = np.zeros(0, np.int64)
+    if "--val" in stores:
+        val_store = stores["--val"]
+        val_split = _resolve_split(val_store, config.val_split, "val")
+        val_idx = _subset(
+            val_store.split_indices(val_split), config.max_eval, np.random.default_rng(seeds[1])
+        )
+        val_labels = _labels(val_store, val_idx, "--val", val_split)
+        val = DomainData(
+            _normalised(val_store, val_idx, norm, device),
+            torch.from_numpy(val_labels.astype(np.float32)).to(device),
+            val_store.path,
+            val_split,
+            "--val",
+        )
+
+    target = None
+    if "--target" in stores:
+        target_store = stores["--target"]
+        pool = target_store.split_indices(config.target_split)
+        if val is not None and val.path.resolve() == target_store.path.resolve():
+            # Never adapt on the items that select the model.
+            pool = np.setdiff1d(pool, val_idx)
+        if len(pool) < 2:
+            raise UserError(
+                f"--target {target_store.path}: needs at least 2 pool items, found {len(pool)}"
+            )
+        rng = np.random.default_rng(seeds[2])
+        pool = rng.permutation(_subset(pool, config.max_target, rng))
+        target = DomainData(
+            _normalised(target_store, pool, norm, device),
+            None,
+            target_store.path,
+            config.target_split,
+            "--target",
+        )
+
+    source_val = None
+    if source_split != "val" and "val" in source_store.splits_present():
+        idx = source_store.split_indices("val")
+        idx = _subset(
+            idx[source_store.labels[idx] >= 0], config.max_eval, np.random.default_rng(seeds[3])
+        )
+        source_val = DomainData(
+            _normalised(source_store, idx, norm, device),
+            torch.from_numpy(source_store.labels[idx].astype(np.float32)).to(device),
+            source_store.path,
+            "val",
+            "--source",
+        )
+        if not (source_val.labels == LENS).any() or not (source_val.labels == NONLENS).any():
+            source_val = None
+    return TrainingData(source, target, val, source_val, bands, pixel_scale, size)

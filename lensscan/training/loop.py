@@ -1,0 +1,482 @@
+"""The one training loop shared by every encoder and adaptation method.
+
+:func:`train` reads the stores, builds the network and the method, and for each epoch
+draws seeded batches, asks the method for its named losses, computes each optimizer's
+gradients (mixed precision on CUDA), steps, evaluates, selects, logs and checkpoints. At
+the end it writes ``weights/NAME`` atomically: model.safetensors, model.json (the card),
+train.jsonl, curves.png, config.json and config.toml. Until then everything lives in the
+sibling ``.NAME.partial`` folder, which ``--resume`` continues from.
+
+On the CPU a run is deterministic for a given seed (deterministic algorithms, seeded
+generators for sampling and augmentation), and a resumed run gives the same weights as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lensscan import __version__
+from lensscan.adapt import Batch, Method, MethodContext, build_method, check_options, method_class
+from lensscan.atomic import atomic_output, check_output_path
+from lensscan.config import TrainConfig, config_to_dict
+from lensscan.data.normalize import DEFAULT_NORMALISATION
+from lensscan.errors import UserError
+from lensscan.models.card import ModelCard
+from lensscan.models.finder import select_device
+from lensscan.models.network import LensNet, build_network
+from lensscan.models.registry import encoder_spec
+from lensscan.models.weights import init_from_checkpoint, write_model_files
+from lensscan.provenance import provenance, sha256_file
+from lensscan.training import report
+from lensscan.training.checkpoint import load_checkpoint, partial_dir, save_checkpoint
+from lensscan.training.data import TrainingData, load_training_data, store_fingerprint
+from lensscan.training.selection import SelectionRule, epoch_metrics, resolve_rule
+
+#: Settings that control how a run is executed, not what it computes (free to change on --resume).
+RUN_CONTROLS = ("resume", "overwrite", "device")
+
+EpochCallback = Callable[[int, Mapping[str, Any]], None]
+
+
+@dataclass
+class RunState:
+    """What a checkpoint restores besides the modules and optimizers."""
+
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_value: float | None = None
+    best_state: dict[str, torch.Tensor] | None = None
+
+
+class Precision:
+    """Mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling)."""
+
+    def __init__(self, device: torch.device, enabled: bool) -> None:
+        use = enabled and device.type == "cuda"
+        self.dtype = (
+            (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use else None
+        )
+        self.device = device
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """The autocast context for forward passes."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    @property
+    def name(self) -> str:
+        """``bf16``, ``fp16`` or ``fp32``, for the card."""
+        return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "fp32")
+
+
+def validate(config: TrainConfig) -> TrainConfig:
+    """Check names and numbers in the settings before anything is read.
+
+    Returns:
+        The settings with method options as floats.
+
+    Raises:
+        UserError: On an unknown encoder, method, option or selection rule, or a bad number.
+    """
+    _check_types(config)
+    encoder_spec(config.encoder)
+    method = method_class(config.method)
+    options = check_options(config.method, config.method_options)
+    for name in ("epochs", "batch_size"):
+        if getattr(config, name) < 1:
+            raise UserError(
+                f"--{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}"
+            )
+    if config.batch_size < 2:
+        raise UserError("--batch-size must be at least 2 (BatchNorm needs two items)")
+    if config.lr <= 0:
+        raise UserError(f"--lr must be positive, got {config.lr}")
+    if method.needs_target and config.target is None:
+        raise UserError(f"--method {config.method} needs an unlabelled target store (--target)")
+    resolve_rule(config.selection, config.val is not None, config.target is not None)
+    return replace(config, method_options=options)
+
+
+def _check_types(config: TrainConfig) -> None:
+    """Numbers from a TOML file are not type-checked by the dataclass: check them here."""
+    expected = {
+        "epochs": int,
+        "batch_size": int,
+        "seed": int,
+        "max_eval": int,
+        "max_source": (int, type(None)),
+        "max_target": (int, type(None)),
+        "lr": (int, float),
+        "weight_decay": (int, float),
+        "amp": bool,
+    }
+    for name, types in expected.items():
+        value = getattr(config, name)
+        if not isinstance(value, types) or (types is int and isinstance(value, bool)):
+            raise UserError(f"setting {name}: {value!r} is not a valid {name.replace('_', ' ')}")
+    if not isinstance(config.method_options, Mapping):
+        raise UserError("setting method_options: expected a table of KEY = number")
+
+
+def _settings(config: TrainConfig) -> dict[str, Any]:
+    return {k: v for k, v in config_to_dict(config).items() if k not in ("resume", "overwrite")}
+
+
+@contextlib.contextmanager
+def _run_context(device: torch.device, seed: int) -> Iterator[None]:
+    """Seed everything for the run and restore the caller's random and determinism state."""
+    previous = torch.are_deterministic_algorithms_enabled()
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        if device.type == "cpu":
+            torch.use_deterministic_algorithms(True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(previous)
+
+
+def _trainable(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    return [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
+
+
+def apply_gradients(
+    losses: Mapping[str, torch.Tensor],
+    groups: Mapping[str, tuple[str, ...]],
+    optimizers: Mapping[str, torch.optim.Optimizer],
+    scaler: torch.amp.GradScaler,
+) -> None:
+    """Give each optimizer the gradient of its own losses only, then step them all.
+
+    Gradients are taken with :func:`torch.autograd.grad` restricted to each optimizer's
+    parameters, so a loss never updates another player's parameters, and all players step
+    after all gradients are known (simultaneous updates from one forward pass).
+    """
+    items = list(groups.items())
+    for index, (name, loss_names) in enumerate(items):
+        params = _trainable(optimizers[name])
+        total = torch.stack([losses[n].float() for n in loss_names]).sum()
+        grads = torch.autograd.grad(
+            scaler.scale(total), params, retain_graph=index < len(items) - 1, allow_unused=True
+        )
+        for param, grad in zip(params, grads, strict=True):
+            param.grad = grad
+    for name, _ in items:
+        scaler.step(optimizers[name])
+    scaler.update()
+
+
+def _batches(data: TrainingData, batch_size: int, generator: torch.Generator) -> Iterator[Batch]:
+    """One epoch of batches: a seeded permutation of the source, the target cycled alongside."""
+    n_source = len(data.source)
+    size = min(batch_size, n_source)
+    source_order = torch.randperm(n_source, generator=generator)
+    target_order = (
+        torch.randperm(len(data.target), generator=generator) if data.target is not None else None
+    )
+    device = data.source.images.device
+    for step in range(n_source // size):
+        picked = source_order[step * size : (step + 1) * size].to(device)
+        target = None
+        if data.target is not None and target_order is not None:
+            positions = torch.arange(step * size, (step + 1) * size) % len(data.target)
+            target = data.target.images[target_order[positions].to(device)]
+        assert data.source.labels is not None
+        yield Batch(data.source.images[picked], data.source.labels[picked], target)
+
+
+def _checkpoint_payload(
+    method: Method,
+    precision: Precision,
+    generators: Mapping[str, torch.Generator],
+    state: RunState,
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "epoch": state.epoch,
+        "modules": {name: module.state_dict() for name, module in method.modules().items()},
+        "optimizers": {name: opt.state_dict() for name, opt in method.optimizers().items()},
+        "scaler": precision.scaler.state_dict(),
+        "generators": {name: g.get_state() for name, g in generators.items()},
+        "torch_rng": torch.get_rng_state(),
+        "history_json": json.dumps(state.history),
+        "best_epoch": -1 if state.best_epoch is None else state.best_epoch,
+        "best_value_json": json.dumps(state.best_value),
+        "best_state": state.best_state or {},
+        "settings_json": json.dumps(settings, sort_keys=True),
+    }
+
+
+def _restore(
+    payload: Mapping[str, Any],
+    method: Method,
+    precision: Precision,
+    generators: Mapping[str, torch.Generator],
+    settings: dict[str, Any],
+    folder: Path,
+) -> RunState:
+    saved = json.loads(payload["settings_json"])
+    current = json.loads(json.dumps(settings, sort_keys=True))
+    differ = sorted(
+        k
+        for k in set(saved) | set(current)
+        if k not in RUN_CONTROLS and saved.get(k) != current.get(k)
+    )
+    if differ:
+        detail = ", ".join(f"{k}: {saved.get(k)!r} then, {current.get(k)!r} now" for k in differ)
+        raise UserError(f"--resume: the interrupted run in {folder} used other settings ({detail})")
+    for name, module in method.modules().items():
+        module.load_state_dict(payload["modules"][name])
+    for name, optimizer in method.optimizers().items():
+        optimizer.load_state_dict(payload["optimizers"][name])
+    precision.scaler.load_state_dict(payload["scaler"])
+    for name, generator in generators.items():
+        generator.set_state(payload["generators"][name])
+    torch.set_rng_state(payload["torch_rng"])
+    best_epoch = int(payload["best_epoch"])
+    return RunState(
+        epoch=int(payload["epoch"]),
+        history=json.loads(payload["history_json"]),
+        best_epoch=None if best_epoch < 0 else best_epoch,
+        best_value=json.loads(payload["best_value_json"]),
+        best_state=dict(payload["best_state"]) or None,
+    )
+
+
+def _prepare_folders(config: TrainConfig, out: Path) -> Path:
+    check_output_path(out, overwrite=config.overwrite, option="--out")
+    folder = partial_dir(out)
+    if folder.exists() and not config.resume:
+        if not config.overwrite:
+            raise UserError(
+                f"--out {out}: an interrupted run exists in {folder}; "
+                "pass --resume to continue it or --overwrite to start over"
+            )
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _card(
+    config: TrainConfig,
+    out: Path,
+    data: TrainingData,
+    method: Method,
+    rule: SelectionRule,
+    state: RunState,
+    precision: Precision,
+    settings: dict[str, Any],
+    steps_per_epoch: int,
+) -> ModelCard:
+    stores = {
+        d.option.lstrip("-") + ("_val" if d is data.source_val else ""): {
+            **d.describe(),
+            **store_fingerprint(d.path),
+        }
+        for d in (data.source, data.target, data.val, data.source_val)
+        if d is not None
+    }
+    record = provenance(command="train", settings=settings, seed=config.seed)
+    record["inputs"] = [
+        {"path": s["path"], "sha256": s["sha256"], "hash_scope": s["hash_scope"]}
+        for s in stores.values()
+    ]
+    if config.init_checkpoint:
+        record["inputs"].append(
+            {
+                "path": str(Path(config.init_checkpoint).resolve()),
+                "sha256": sha256_file(config.init_checkpoint),
+            }
+        )
+    assert state.best_epoch is not None
+    selected = state.history[state.best_epoch - 1]
+    return ModelCard(
+        name=out.name,
+        encoder=config.encoder,
+        method=config.method,
+        bands=data.bands,
+        pixel_scale=data.pixel_scale,
+        input_size=data.input_size,
+        normalisation=DEFAULT_NORMALISATION.to_dict(),
+        imbalance={
+            "strategy": "pos_weight",
+            "pos_weight": data.pos_weight,
+            "description": "source BCE lens terms weighted by n_non-lens / n_lens (source items)",
+        },
+        selection={
+            "rule": rule.name,
+            "description": rule.description,
+            "epoch": state.best_epoch,
+            "value": state.best_value if rule.metric else None,
+            "unsupervised_criteria": "target_entropy, target_confident, target_lens_fraction",
+        },
+        metrics={"selected": selected, "epochs": state.history},
+        training={
+            "stores": stores,
+            "seed": config.seed,
+            "epochs": config.epochs,
+            "steps_per_epoch": steps_per_epoch,
+            "batch_size": config.batch_size,
+            "method_options": method.options,
+            "precision": precision.name,
+            "device": str(precision.device),
+            "settings": settings,
+        },
+        provenance=record,
+        lensscan_version=__version__,
+    )
+
+
+def _finish(
+    out: Path,
+    folder: Path,
+    network: LensNet,
+    card: ModelCard,
+    state: RunState,
+    loss_names: list[str],
+    settings: dict[str, Any],
+) -> None:
+    with atomic_output(out) as tmp:
+        tmp.mkdir(parents=True)
+        write_model_files(tmp, network, card)
+        report.write_jsonl(tmp / report.LOG_FILE, state.history)
+        report.plot_curves(
+            tmp / report.CURVES_FILE, state.history, loss_names, f"{card.encoder} / {card.method}"
+        )
+        (tmp / report.CONFIG_JSON).write_text(json.dumps(settings, indent=2) + "\n")
+        (tmp / report.CONFIG_TOML).write_text(report.settings_toml(settings))
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> Path:
+    """Train a lens finder and write its weights folder.
+
+    Args:
+        config: The run's settings.
+        on_epoch_end: Called as ``on_epoch_end(epoch, record)`` (1-based epoch) after each
+            epoch's checkpoint is written.
+
+    Returns:
+        The weights folder (``config.out``).
+
+    Raises:
+        UserError: On bad settings or stores; nothing is left in the output folder.
+    """
+    config = validate(config)
+    out = Path(config.out)
+    device = select_device(config.device)
+    settings = _settings(config)
+    norm = DEFAULT_NORMALISATION
+    check_output_path(out, overwrite=config.overwrite, option="--out")
+    with _run_context(device, config.seed):
+        data = load_training_data(config, norm, device)
+        folder = _prepare_folders(config, out)
+        network = build_network(config.encoder, len(data.bands)).to(device)
+        if config.init_checkpoint:
+            init_from_checkpoint(network.encoder, config.init_checkpoint)
+        generators = {
+            "data": torch.Generator().manual_seed(config.seed),
+            "augment": torch.Generator(device=device).manual_seed(config.seed + 1),
+        }
+        steps_per_epoch = len(data.source) // min(config.batch_size, len(data.source))
+        context = MethodContext(
+            network=network,
+            pos_weight=data.pos_weight,
+            lr=config.lr,
+            weight_decay=config.weight_decay,
+            epochs=config.epochs,
+            steps_per_epoch=steps_per_epoch,
+            generator=generators["augment"],
+            target_pool=data.target.images if data.target is not None else None,
+            options=config.method_options,
+        )
+        method = build_method(config.method, context)
+        precision = Precision(device, config.amp)
+        rule = resolve_rule(config.selection, data.val is not None, data.target is not None)
+        state = RunState()
+        if config.resume and (folder / "checkpoint.pt").exists():
+            state = _restore(
+                load_checkpoint(folder), method, precision, generators, settings, folder
+            )
+        loss_names = sorted(
+            {n for e in range(config.epochs) for g in method.loss_groups(e).values() for n in g}
+        )
+        run_epoch = partial(
+            _run_epoch, method, data, config, precision, generators["data"], steps_per_epoch
+        )
+        for epoch in range(state.epoch, config.epochs):
+            record = run_epoch(epoch)
+            network_now = method.eval_network()
+            record.update(epoch_metrics(network_now, data, precision.autocast, config.max_eval))
+            state.history.append(record)
+            value = record.get(rule.metric) if rule.metric else None
+            if rule.better(value, state.best_value):
+                state.best_epoch, state.best_value = epoch + 1, value
+                state.best_state = {
+                    k: v.detach().cpu().clone() for k, v in network_now.state_dict().items()
+                }
+            state.epoch = epoch + 1
+            save_checkpoint(
+                folder, _checkpoint_payload(method, precision, generators, state, settings)
+            )
+            report.write_jsonl(folder / report.LOG_FILE, state.history)
+            report.log_epoch(record, config.epochs)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, record)
+        best = copy.deepcopy(method.eval_network()).cpu()
+        assert state.best_state is not None
+        best.load_state_dict(state.best_state)
+        card = _card(config, out, data, method, rule, state, precision, settings, steps_per_epoch)
+        _finish(out, folder, best, card, state, loss_names, settings)
+    return out
+
+
+def _run_epoch(
+    method: Method,
+    data: TrainingData,
+    config: TrainConfig,
+    precision: Precision,
+    generator: torch.Generator,
+    steps_per_epoch: int,
+    epoch: int,
+) -> dict[str, Any]:
+    """Train one epoch; returns the epoch's record with mean losses."""
+    start = time.monotonic()
+    method.on_epoch_start(epoch)
+    method.train()
+    groups = method.loss_groups(epoch)
+    optimizers = method.optimizers()
+    sums: dict[str, torch.Tensor] = {}
+    description = f"epoch {epoch + 1}/{config.epochs}"
+    with report.step_progress(steps_per_epoch, description) as advance:
+        for index, batch in enumerate(_batches(data, config.batch_size, generator)):
+            step = epoch * steps_per_epoch + index
+            with precision.autocast():
+                losses = method.losses(batch, step)
+            apply_gradients(losses, groups, optimizers, precision.scaler)
+            method.after_step(step)
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0) + value.detach().float()
+            advance(losses)
+    record: dict[str, Any] = {"epoch": epoch + 1}
+    record.update(
+        {f"loss/{name}": float(total) / steps_per_epoch for name, total in sorted(sums.items())}
+    )
+    record["seconds"] = round(time.monotonic() - start, 3)
+    return record

@@ -1,0 +1,131 @@
+"""What a run writes besides the weights: JSONL log, curves, resolved settings, progress."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lensscan.progress import configure_logging, is_terminal, logger
+
+LOG_FILE = "train.jsonl"
+CURVES_FILE = "curves.png"
+CONFIG_JSON = "config.json"
+CONFIG_TOML = "config.toml"
+
+
+def write_jsonl(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
+    """Write one JSON object per line (rewritten whole, so a resumed run stays consistent)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(dict(r)) + "\n" for r in records))
+    tmp.replace(path)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def settings_toml(settings: Mapping[str, Any]) -> str:
+    """Flat settings (plus one level of tables) as TOML; None values are left out."""
+    lines = ["# Resolved settings of this run; usable as `lensscan train --config`.\n"]
+    tables = []
+    for key, value in settings.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}\n")
+    for key, table in tables:
+        lines.append(f"\n[{key}]\n")
+        lines.extend(f"{k} = {_toml_value(v)}\n" for k, v in table.items() if v is not None)
+    return "".join(lines)
+
+
+def plot_curves(
+    path: Path, history: Sequence[Mapping[str, Any]], loss_names: Sequence[str], title: str
+) -> None:
+    """Losses and per-epoch metrics against epoch, as a PNG (matplotlib's Agg renderer)."""
+    from matplotlib.figure import Figure
+
+    epochs = [r["epoch"] for r in history]
+    metric_names = [
+        name
+        for name in (
+            "val_auroc",
+            "source_val_auroc",
+            "target_entropy",
+            "target_confident",
+            "target_lens_fraction",
+        )
+        if any(name in r for r in history)
+    ]
+    figure = Figure(figsize=(10, 4), layout="constrained")
+    losses_axis, metrics_axis = figure.subplots(1, 2)
+    for name in loss_names:
+        values = [r.get(f"loss/{name}", math.nan) for r in history]
+        losses_axis.plot(epochs, values, marker="o", label=name)
+    losses_axis.set(xlabel="epoch", ylabel="mean loss", title="losses")
+    for name in metric_names:
+        metrics_axis.plot(epochs, [r.get(name, math.nan) for r in history], marker="o", label=name)
+    metrics_axis.set(xlabel="epoch", title="validation and target criteria")
+    for axis in (losses_axis, metrics_axis):
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize="small")
+    figure.suptitle(title)
+    figure.savefig(path, dpi=100)
+
+
+def _format(values: Mapping[str, Any]) -> str:
+    return " ".join(f"{k}={float(v):.4g}" for k, v in values.items())
+
+
+@contextlib.contextmanager
+def step_progress(total: int, description: str) -> Iterator[Callable[[Mapping[str, Any]], None]]:
+    """A per-step progress bar with the running losses on a terminal; silent otherwise.
+
+    Yields:
+        ``advance(losses)``, to call once per step (losses may be tensors; they are only
+        read on a terminal, so batch jobs do not synchronise with the GPU every step).
+    """
+    if not is_terminal():
+        yield lambda losses: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[losses]}"),
+    )
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(description, total=total, losses="")
+        yield lambda losses: bar.update(task, advance=1, losses=_format(losses))
+
+
+def log_epoch(record: Mapping[str, Any], epochs: int) -> None:
+    """One log line per epoch with its losses and metrics."""
+    configure_logging()
+    values = {k: v for k, v in record.items() if isinstance(v, float) and k != "seconds"}
+    logger.info(
+        "epoch %d/%d (%.1f s): %s", record["epoch"], epochs, record["seconds"], _format(values)
+    )
