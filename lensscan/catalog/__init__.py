@@ -1,0 +1,1 @@
+"""Candidate catalogs: the column schema, writers, known-lens cross-match and galleries."""

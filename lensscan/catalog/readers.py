@@ -1,0 +1,122 @@
+"""Read sky positions (RA/Dec in degrees) from a user's catalog, finding the columns by name.
+
+Used for ``--positions`` (objects to score) and ``--known`` (known lenses to cross-match).
+Column names are matched case-insensitively after dropping units in brackets and
+punctuation, so ``ra``, ``RA``, ``RA [deg]``, ``RAJ2000``, ``ra_deg`` all name RA.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lensscan.errors import UserError
+
+RA_NAMES = ("ra", "radeg", "raj2000", "raicrs", "alpha", "alphaj2000")
+DEC_NAMES = ("dec", "decdeg", "decj2000", "decicrs", "de", "dej2000", "delta", "deltaj2000")
+NAME_NAMES = ("name", "id", "objid", "objectid", "object", "source", "sourceid")
+
+
+@dataclass(frozen=True)
+class SkyPositions:
+    """Positions read from a catalog.
+
+    Attributes:
+        ra: Right ascension, degrees.
+        dec: Declination, degrees.
+        names: A name per row (row numbers when the catalog has no name column).
+        source: The file they came from.
+    """
+
+    ra: np.ndarray
+    dec: np.ndarray
+    names: np.ndarray
+    source: Path
+
+    def __len__(self) -> int:
+        return len(self.ra)
+
+
+def _simplify(name: str) -> str:
+    without_unit = re.sub(r"[\[(].*?[\])]", "", name)
+    return re.sub(r"[^a-z0-9]", "", without_unit.lower())
+
+
+def find_column(names: Sequence[str], wanted: Sequence[str]) -> str | None:
+    """The first column whose simplified name is one of ``wanted`` (in ``wanted``'s order)."""
+    simplified = {_simplify(n): n for n in reversed(names)}
+    for candidate in wanted:
+        if candidate in simplified:
+            return simplified[candidate]
+    return None
+
+
+def _read_columns(path: Path, option: str) -> dict[str, list[str]] | dict[str, np.ndarray]:
+    if path.suffix.lower() == ".csv":
+        with open(path, newline="") as handle:
+            reader = csv.reader(handle)
+            try:
+                header = next(reader)
+            except StopIteration:
+                raise UserError(f"{option} {path}: empty file") from None
+            rows = [row for row in reader if row]
+        return {
+            name.strip(): [row[i] if i < len(row) else "" for row in rows]
+            for i, name in enumerate(header)
+        }
+    from astropy.table import Table
+
+    try:
+        table = Table.read(path)
+    except Exception as exc:  # astropy raises many types for unreadable tables
+        raise UserError(f"{option} {path}: cannot read as a table ({exc})") from None
+    return {name: np.asarray(table[name]) for name in table.colnames}
+
+
+def read_sky_positions(path: str | os.PathLike[str], option: str) -> SkyPositions:
+    """Read RA/Dec (degrees) and optional names from a CSV, ECSV or FITS table.
+
+    Args:
+        path: The catalog file.
+        option: The option that named it, for error messages.
+
+    Raises:
+        UserError: If the file is missing or unreadable, lacks RA/Dec columns, or holds
+            values that are not degrees in range.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise UserError(f"{option} {source}: no such file")
+    columns = _read_columns(source, option)
+    names = list(columns)
+    ra_name, dec_name = find_column(names, RA_NAMES), find_column(names, DEC_NAMES)
+    if ra_name is None or dec_name is None:
+        raise UserError(
+            f"{option} {source}: no RA/Dec columns found (columns: {', '.join(names)}; "
+            "expected names like ra/dec or 'RA [deg]')"
+        )
+    try:
+        ra = np.asarray(columns[ra_name], dtype=np.float64)
+        dec = np.asarray(columns[dec_name], dtype=np.float64)
+    except ValueError:
+        raise UserError(
+            f"{option} {source}: columns {ra_name!r}/{dec_name!r} must hold decimal degrees"
+        ) from None
+    bad = ~np.isfinite(ra) | ~np.isfinite(dec) | (np.abs(dec) > 90)
+    if bad.any():
+        raise UserError(
+            f"{option} {source}: row {int(np.flatnonzero(bad)[0])} has no valid RA/Dec in degrees"
+        )
+    name_column = find_column(names, NAME_NAMES)
+    labels = (
+        np.asarray(columns[name_column]).astype(str)
+        if name_column is not None
+        else np.arange(len(ra)).astype(str)
+    )
+    return SkyPositions(ra=ra % 360.0, dec=dec, names=labels, source=source)

@@ -1,0 +1,113 @@
+"""The candidate catalog's columns: names, dtypes, units and descriptions, in one place.
+
+Every writer and every reader of candidate catalogs goes through :func:`make_table`, so a
+column is defined once and each output carries units and descriptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One catalog column.
+
+    Attributes:
+        name: Column name.
+        dtype: numpy dtype name (``str`` for text).
+        unit: astropy unit string, or ``None`` for dimensionless columns.
+        description: What the column holds.
+    """
+
+    name: str
+    dtype: str
+    unit: str | None
+    description: str
+
+
+CANDIDATE_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("id", "int64", None, "Rank of the candidate in its field (1 = highest score)"),
+    ColumnSpec(
+        "ra", "float64", "deg", "Right ascension, ICRS (NaN when the image has no celestial WCS)"
+    ),
+    ColumnSpec(
+        "dec", "float64", "deg", "Declination, ICRS (NaN when the image has no celestial WCS)"
+    ),
+    ColumnSpec(
+        "x", "float64", "pix", "Column of the position, 0-based numpy pixels (FITS/DS9: x + 1)"
+    ),
+    ColumnSpec(
+        "y", "float64", "pix", "Row of the position, 0-based numpy pixels (FITS/DS9: y + 1)"
+    ),
+    ColumnSpec("score", "float32", None, "Model lens probability of the best window"),
+    ColumnSpec("field", "str", None, "Name of the scanned field"),
+    ColumnSpec("bands", "str", None, "Bands scanned, in the model's order"),
+    ColumnSpec("mask_fraction", "float32", None, "Fraction of bad pixels in the best window"),
+)
+"""Columns every candidate catalog has, in order."""
+
+POSITION_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("input_row", "int64", None, "Row (0-based) of the object in the --positions file"),
+)
+"""Extra column of a catalog-driven scan (``--positions``)."""
+
+KNOWN_LENS_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("known_lens", "bool", None, "A known lens lies within the match radius"),
+    ColumnSpec("known_name", "str", None, "Name of the nearest known lens within the radius"),
+    ColumnSpec(
+        "known_separation", "float64", "arcsec", "Separation from that known lens (NaN if none)"
+    ),
+)
+"""Extra columns added by a cross-match against known lenses (``--known``)."""
+
+
+def make_table(
+    columns: Mapping[str, Any],
+    specs: Sequence[ColumnSpec] = CANDIDATE_COLUMNS,
+    meta: Mapping[str, Any] | None = None,
+) -> Any:
+    """Build an astropy Table with exactly the given columns, typed and described.
+
+    Args:
+        columns: Column name -> values (any array-like).
+        specs: The columns the table must have, in order.
+        meta: Metadata to attach.
+
+    Returns:
+        An :class:`astropy.table.Table`.
+
+    Raises:
+        ValueError: If ``columns`` lacks or adds a column (a programming error).
+    """
+    from astropy.table import Table
+
+    names = [spec.name for spec in specs]
+    if set(columns) != set(names):
+        raise ValueError(
+            f"catalog columns {sorted(columns)} differ from the schema's {sorted(names)}"
+        )
+    table = Table(meta=dict(meta or {}))
+    for spec in specs:
+        table.add_column(typed_column(spec, columns[spec.name]))
+    return table
+
+
+def typed_column(spec: ColumnSpec, values: Any) -> Any:
+    """An astropy Column of ``values`` with the spec's dtype, unit and description."""
+    from astropy.table import Column
+
+    array = np.asarray(values)
+    data = array.astype(str) if spec.dtype == "str" else array.astype(spec.dtype)
+    return Column(data=data, name=spec.name, unit=spec.unit, description=spec.description)
+
+
+def empty_columns(specs: Sequence[ColumnSpec]) -> dict[str, np.ndarray]:
+    """Zero-length arrays for each column (an empty catalog is still a typed catalog)."""
+    return {
+        spec.name: np.zeros(0, dtype=spec.dtype if spec.dtype != "str" else "U1") for spec in specs
+    }

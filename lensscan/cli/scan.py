@@ -1,0 +1,142 @@
+"""``lensscan scan``: scan FITS fields for lens candidates with Dask; one catalog per field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def scan(
+    fields: list[Path] = typer.Argument(
+        None,
+        help="FITS fields: HSC calexp (finds sibling bands), plain image or (bands,y,x) cube.",
+        show_default=False,
+    ),
+    band: list[str] = typer.Option(
+        None,
+        "--band",
+        help="BAND=PATH: one file per band of one field (repeat: --band g=... --band r=...).",
+    ),
+    bands: str = typer.Option(
+        None,
+        "--bands",
+        help="Comma-separated band names of a file's planes when its header does not say.",
+    ),
+    model: str = typer.Option(
+        None, "--model", help="Model name or weights folder (default: the default model)."
+    ),
+    out: str = typer.Option(
+        None,
+        "--out",
+        help="Catalog file (one field) or folder (several). Default: catalogs/<field>.ecsv.",
+    ),
+    format_: str = typer.Option(
+        None, "--format", help="Catalog format: ecsv (default), fits, csv, parquet."
+    ),
+    work_dir: str = typer.Option(
+        None, "--work-dir", help="Folder of the Zarr work stores (default: <catalog folder>/.work)."
+    ),
+    threshold: float = typer.Option(None, "--threshold", help="Lowest score listed (default 0.5)."),
+    top: int = typer.Option(None, "--top", help="Keep at most N candidates per field."),
+    min_separation: float = typer.Option(
+        None, "--min-separation", help="Non-maximum suppression radius in arcsec (default 3)."
+    ),
+    max_mask_fraction: float = typer.Option(
+        None,
+        "--max-mask-fraction",
+        help="Skip windows with a larger bad-pixel fraction (default 0.5).",
+    ),
+    stride: int = typer.Option(
+        None, "--stride", help="Window step in pixels (default: half the cutout)."
+    ),
+    chunk_size: int = typer.Option(
+        None, "--chunk-size", help="Spatial chunk side in pixels (default 1024)."
+    ),
+    batch_size: int = typer.Option(
+        None, "--batch-size", help="Windows per forward pass (default 256)."
+    ),
+    device: str = typer.Option(
+        None, "--device", help="cpu, cuda, cuda:N or mps (default: best available)."
+    ),
+    positions: str = typer.Option(
+        None,
+        "--positions",
+        help="CSV/ECSV/FITS of ra, dec: score cutouts centred on these objects.",
+    ),
+    known: str = typer.Option(
+        None, "--known", help="Known-lens catalog (RA/Dec columns) to cross-match."
+    ),
+    match_radius: float = typer.Option(
+        None, "--match-radius", help="Known-lens match radius, arcsec (default 2)."
+    ),
+    regions: bool = typer.Option(
+        False, "--regions", help="Also write a DS9 region file per catalog."
+    ),
+    gallery: int = typer.Option(
+        None, "--gallery", help="Also write a PNG/HTML gallery of the top N candidates."
+    ),
+    workers: int = typer.Option(
+        None, "--workers", help="Local Dask worker processes (default 1; 0 = run in this process)."
+    ),
+    threads_per_worker: int = typer.Option(
+        None,
+        "--threads-per-worker",
+        help="Threads per local worker (default: CPU cores / workers).",
+    ),
+    scheduler: str = typer.Option(
+        None,
+        "--scheduler",
+        help="Address of a running dask.distributed scheduler (e.g. tcp://host:8786).",
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace catalogs and start work stores afresh."
+    ),
+    config: Path = typer.Option(
+        None, "--config", help="TOML file of settings (options override it)."
+    ),
+) -> None:
+    """Scan FITS fields for lens candidates and write a ranked catalog per field."""
+    from lensscan.config import ScanConfig, resolve_config
+    from lensscan.errors import UserError
+    from lensscan.scan.scanner import field_specs
+    from lensscan.scan.scanner import scan as run_scan
+
+    settings = resolve_config(
+        ScanConfig,
+        config,
+        {
+            "model": model,
+            "bands": tuple(b.strip() for b in bands.split(",") if b.strip()) if bands else None,
+            "stride": stride,
+            "chunk_size": chunk_size,
+            "max_mask_fraction": max_mask_fraction,
+            "batch_size": batch_size,
+            "device": device,
+            "threshold": threshold,
+            "top": top,
+            "min_separation": min_separation,
+            "positions": positions,
+            "out": out,
+            "format": format_,
+            "work_dir": work_dir,
+            "regions": regions or None,
+            "gallery": gallery,
+            "known": known,
+            "match_radius": match_radius,
+            "workers": workers,
+            "threads_per_worker": threads_per_worker,
+            "scheduler": scheduler,
+            "overwrite": overwrite or None,
+        },
+    )
+    report = run_scan(field_specs(fields or [], band or []), settings)
+    if len(report.results) == 1 and report.failed:
+        raise UserError(report.failed[0].error)
+    for line in report.lines():
+        typer.echo(line)
+    if report.failed:
+        raise UserError(
+            f"{len(report.failed)} of {len(report.results)} fields failed: "
+            + ", ".join(r.label for r in report.failed)
+        )

@@ -1,0 +1,177 @@
+"""From score maps to ranked candidates: non-maximum suppression, refinement, sky positions.
+
+Positions are numpy 0-based pixels throughout; :func:`pixel_to_icrs` is the one place
+where they meet a WCS (always called with origin 0, so no FITS +1 is ever needed here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lensscan.scan.tiling import WindowGrid
+
+
+def non_maximum_suppression(
+    x: np.ndarray,
+    y: np.ndarray,
+    scores: np.ndarray,
+    min_separation: float,
+    limit: int | None = None,
+) -> np.ndarray:
+    """Greedy non-maximum suppression: keep the best, drop its neighbours, repeat.
+
+    Ties are broken by input order, so the result is deterministic.
+
+    Args:
+        x: Column of each detection (pixels).
+        y: Row of each detection (pixels).
+        scores: Score of each detection (NaN never kept).
+        min_separation: Detections closer than this to a kept, better one are dropped
+            (pixels; 0 keeps everything).
+        limit: Stop after this many kept detections.
+
+    Returns:
+        Indices of the kept detections, best first.
+    """
+    from scipy.spatial import cKDTree
+
+    valid = np.flatnonzero(np.isfinite(scores))
+    order = valid[np.lexsort((valid, -scores[valid]))]
+    if min_separation <= 0:
+        return order[:limit]
+    points = np.column_stack([x, y]).astype(np.float64)
+    tree = cKDTree(points[order])
+    suppressed = np.zeros(len(order), dtype=bool)
+    kept: list[int] = []
+    for rank, index in enumerate(order):
+        if suppressed[rank]:
+            continue
+        kept.append(int(index))
+        if limit is not None and len(kept) >= limit:
+            break
+        # Strictly closer than min_separation: a neighbour at exactly the separation stays.
+        neighbours = tree.query_ball_point(points[index], np.nextafter(min_separation, 0))
+        suppressed[neighbours] = True
+    return np.asarray(kept, dtype=np.int64)
+
+
+def refine_peak(
+    score_map: np.ndarray, centres_y: np.ndarray, centres_x: np.ndarray, row: int, col: int
+) -> tuple[float, float]:
+    """Score-weighted centroid of a peak and its 8 neighbours on the window grid.
+
+    Args:
+        score_map: (rows, cols) window scores (NaN for skipped windows, which are ignored).
+        centres_y: Pixel row of each score-map row's window centre.
+        centres_x: Pixel column of each score-map column's window centre.
+        row: Row of the peak in the score map.
+        col: Column of the peak.
+
+    Returns:
+        ``(y, x)`` in 0-based pixels; the peak's centre when every weight is zero.
+    """
+    rows = slice(max(row - 1, 0), min(row + 2, score_map.shape[0]))
+    cols = slice(max(col - 1, 0), min(col + 2, score_map.shape[1]))
+    weights = np.nan_to_num(score_map[rows, cols], nan=0.0).astype(np.float64)
+    total = weights.sum()
+    if total <= 0:
+        return float(centres_y[row]), float(centres_x[col])
+    y = float((weights.sum(axis=1) * centres_y[rows]).sum() / total)
+    x = float((weights.sum(axis=0) * centres_x[cols]).sum() / total)
+    return y, x
+
+
+@dataclass(frozen=True)
+class Peaks:
+    """Candidates found on a score map, best first.
+
+    Attributes:
+        x: Refined column (0-based pixels).
+        y: Refined row (0-based pixels).
+        score: Peak window score.
+        mask_fraction: Bad-pixel fraction of the peak window.
+        row: Score-map row of the peak window.
+        col: Score-map column of the peak window.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    score: np.ndarray
+    mask_fraction: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+
+def grid_peaks(
+    score_map: np.ndarray,
+    fraction_map: np.ndarray,
+    grid: WindowGrid,
+    threshold: float,
+    min_separation_px: float,
+    top: int | None,
+) -> Peaks:
+    """Candidates of a dense scan: threshold, NMS on window centres, then refinement.
+
+    Args:
+        score_map: (rows, cols) scores of the grid's windows, NaN where skipped.
+        fraction_map: (rows, cols) bad-pixel fractions.
+        grid: The window grid the maps belong to.
+        threshold: Lowest score kept.
+        min_separation_px: NMS radius in pixels.
+        top: Keep at most this many.
+
+    Returns:
+        The kept peaks, best first.
+    """
+    centres_y, centres_x = grid.centres()
+    rows, cols = np.nonzero(np.nan_to_num(score_map, nan=-np.inf) >= threshold)
+    scores = score_map[rows, cols]
+    kept = non_maximum_suppression(
+        centres_x[cols], centres_y[rows], scores, min_separation_px, limit=top
+    )
+    rows, cols = rows[kept], cols[kept]
+    refined = [
+        refine_peak(score_map, centres_y, centres_x, r, c) for r, c in zip(rows, cols, strict=True)
+    ]
+    y = np.array([p[0] for p in refined], dtype=np.float64)
+    x = np.array([p[1] for p in refined], dtype=np.float64)
+    return Peaks(
+        x=x,
+        y=y,
+        score=score_map[rows, cols].astype(np.float32),
+        mask_fraction=fraction_map[rows, cols].astype(np.float32),
+        row=rows,
+        col=cols,
+    )
+
+
+def pixel_to_icrs(wcs: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ICRS RA/Dec (degrees) of 0-based pixel positions; NaN everywhere without a WCS.
+
+    A WCS in another celestial frame (Galactic, FK5, ...) is converted to ICRS.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if wcs is None or len(x) == 0:
+        return np.full(x.shape, np.nan), np.full(x.shape, np.nan)
+    from astropy.wcs.utils import pixel_to_skycoord
+
+    coords = pixel_to_skycoord(x, y, wcs, origin=0).icrs
+    return coords.ra.deg, coords.dec.deg
+
+
+def icrs_to_pixel(wcs: Any, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """0-based pixel ``(x, y)`` of ICRS positions (degrees) through a celestial WCS."""
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+    from astropy.wcs.utils import skycoord_to_pixel
+
+    coords = SkyCoord(ra=np.asarray(ra) * u.deg, dec=np.asarray(dec) * u.deg, frame="icrs")
+    x, y = skycoord_to_pixel(coords, wcs, origin=0)
+    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)

@@ -1,0 +1,251 @@
+"""The two tasks a field's chunk goes through, and the batched window forward pass.
+
+``stage_chunk`` reads the chunk's region (with its halo) from the FITS files once and
+writes it to the Zarr work store; ``score_chunk`` reads it back, cuts the model-size windows
+in memory (``torch.Tensor.unfold`` views, on the GPU when the model is there, so no
+per-window copy is ever written), scores them in batches and writes the scores and
+bad-pixel fractions into the work store's score map. Both are idempotent and skip work a
+previous run finished, which is what makes a scan resumable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from lensscan.scan.fits_io import FieldInputs
+from lensscan.scan.model_cache import ModelRef, Scorer, model_for
+from lensscan.scan.tiling import (
+    ChunkGrid,
+    PositionChunk,
+    WindowGrid,
+    position_chunks,
+    window_fractions,
+)
+from lensscan.scan.workstore import SCORED, STAGED, StoreLayout, WorkStore
+
+
+@dataclass(frozen=True)
+class ChunkWindows:
+    """The windows of one chunk.
+
+    Attributes:
+        region: Pixel region ``(y0, y1, x0, x1)`` read for the chunk.
+        starts_y: Window row starts relative to the region, one per window.
+        starts_x: Window column starts relative to the region.
+        target: Where the chunk's scores go in the work store's score array.
+        shape: Shape of that block (the flat scores are reshaped to it).
+    """
+
+    region: tuple[int, int, int, int]
+    starts_y: np.ndarray
+    starts_x: np.ndarray
+    target: tuple[slice, slice]
+    shape: tuple[int, int]
+
+    @property
+    def region_shape(self) -> tuple[int, int]:
+        """(height, width) of the region."""
+        y0, y1, x0, x1 = self.region
+        return y1 - y0, x1 - x0
+
+
+@dataclass(frozen=True)
+class FieldJob:
+    """Everything a worker needs to process a field's chunks (small and picklable).
+
+    Attributes:
+        inputs: The field's files and bands.
+        store: Path of the field's Zarr work store.
+        model: How to get the model.
+        size: Window size (the model's input size).
+        stride: Step of the dense window grid.
+        chunk_size: Chunk side in pixels.
+        max_mask_fraction: Windows with more bad pixels are skipped (score NaN).
+        batch_size: Windows per forward pass.
+        position_starts: ``(starts_y, starts_x)`` of windows centred on catalogued
+            positions, or ``None`` for a dense grid scan.
+    """
+
+    inputs: FieldInputs
+    store: str
+    model: ModelRef
+    size: int
+    stride: int
+    chunk_size: int
+    max_mask_fraction: float
+    batch_size: int
+    position_starts: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False)
+
+    @property
+    def grid(self) -> WindowGrid:
+        """The dense window grid over the field."""
+        height, width = self.inputs.shape
+        return WindowGrid(height, width, self.size, self.stride)
+
+    @cached_property
+    def chunk_grid(self) -> ChunkGrid:
+        """The dense grid's chunks."""
+        return ChunkGrid(self.grid, self.chunk_size)
+
+    @cached_property
+    def position_chunks(self) -> list[PositionChunk]:
+        """Chunks of the catalogued positions' windows (positions mode)."""
+        if self.position_starts is None:
+            return []
+        starts_y, starts_x = self.position_starts
+        return position_chunks(starts_y, starts_x, self.size, self.chunk_size)
+
+    @property
+    def n_chunks(self) -> int:
+        """Number of chunks."""
+        return len(self.chunk_grid) if self.position_starts is None else len(self.position_chunks)
+
+    def layout(self) -> StoreLayout:
+        """Shapes of the work store's arrays."""
+        bands = len(self.inputs.bands)
+        if self.position_starts is None:
+            per = self.chunk_grid.windows_per_chunk
+            return StoreLayout(
+                bands, self.n_chunks, self.chunk_grid.tile_size, self.grid.shape, (per, per)
+            )
+        widest = max(len(c.members) for c in self.position_chunks)
+        tile = self.chunk_size + self.size - 1
+        return StoreLayout(bands, self.n_chunks, tile, (self.n_chunks, widest), (1, widest))
+
+    def windows(self, index: int) -> ChunkWindows:
+        """The windows of chunk ``index``."""
+        if self.position_starts is None:
+            chunk = self.chunk_grid.chunk(index)
+            y0, _, x0, _ = chunk.region
+            starts_y = self.grid.starts_y[slice(*chunk.rows)] - y0
+            starts_x = self.grid.starts_x[slice(*chunk.cols)] - x0
+            flat_y, flat_x = np.meshgrid(starts_y, starts_x, indexing="ij")
+            return ChunkWindows(
+                region=chunk.region,
+                starts_y=flat_y.ravel(),
+                starts_x=flat_x.ravel(),
+                target=(slice(*chunk.rows), slice(*chunk.cols)),
+                shape=(len(starts_y), len(starts_x)),
+            )
+        chunk = self.position_chunks[index]
+        y0, _, x0, _ = chunk.region
+        starts_y, starts_x = self.position_starts
+        return ChunkWindows(
+            region=chunk.region,
+            starts_y=starts_y[chunk.members] - y0,
+            starts_x=starts_x[chunk.members] - x0,
+            target=(slice(index, index + 1), slice(0, len(chunk.members))),
+            shape=(1, len(chunk.members)),
+        )
+
+
+def forward_windows(
+    scorer: Scorer, image: np.ndarray, starts_y: np.ndarray, starts_x: np.ndarray, batch_size: int
+) -> np.ndarray:
+    """Score windows cut from an in-memory region, in batches.
+
+    The region goes to the model's device once (pinned memory on CUDA); windows are cut
+    there by indexing an ``unfold`` view, so each batch is one gather and nothing else is
+    copied. Infinite values become NaN (masked) for the model's normalisation.
+
+    Args:
+        scorer: The model.
+        image: (C, h, w) float32 region.
+        starts_y: Window row starts in the region.
+        starts_x: Window column starts, paired with ``starts_y``.
+        batch_size: Windows per forward pass.
+
+    Returns:
+        (N,) float32 scores.
+    """
+    import torch
+
+    if len(starts_y) == 0:
+        return np.zeros(0, np.float32)
+    device = scorer.device
+    size = scorer.input_size
+    with torch.inference_mode():
+        tile = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
+        if device.type == "cuda":
+            tile = tile.pin_memory().to(device, non_blocking=True)
+        else:
+            tile = tile.to(device)
+        tile = tile.masked_fill(torch.isinf(tile), float("nan"))
+        views = tile.unfold(1, size, 1).unfold(2, size, 1)  # (C, h-size+1, w-size+1, size, size)
+        ys = torch.as_tensor(starts_y, dtype=torch.long).to(device)
+        xs = torch.as_tensor(starts_x, dtype=torch.long).to(device)
+        scores = [
+            scorer.score_tensor(
+                views[:, ys[i : i + batch_size], xs[i : i + batch_size]]
+                .transpose(0, 1)
+                .contiguous()
+            ).float()
+            for i in range(0, len(ys), batch_size)
+        ]
+        # One device-to-host copy per chunk keeps the GPU queue full between batches.
+        return torch.cat(scores).cpu().numpy().astype(np.float32, copy=False)
+
+
+def score_region(
+    scorer: Scorer,
+    image: np.ndarray,
+    bad: np.ndarray,
+    windows: ChunkWindows,
+    max_mask_fraction: float,
+    batch_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and bad-pixel fractions of a chunk's windows (NaN score where skipped).
+
+    Returns:
+        ``(scores, fractions)``, each shaped ``windows.shape``.
+    """
+    fractions = window_fractions(bad, windows.starts_y, windows.starts_x, scorer.input_size)
+    usable = fractions <= max_mask_fraction
+    scores = np.full(len(fractions), np.nan, dtype=np.float32)
+    scores[usable] = forward_windows(
+        scorer, image, windows.starts_y[usable], windows.starts_x[usable], batch_size
+    )
+    return scores.reshape(windows.shape), fractions.reshape(windows.shape)
+
+
+def stage_chunk(job: FieldJob, index: int) -> int:
+    """Copy a chunk's region (bands and bad-pixel mask) from the FITS files into Zarr.
+
+    Returns:
+        ``index`` (so a score task can depend on it).
+    """
+    store = WorkStore(job.store)
+    if store.chunk_status(index) >= STAGED:
+        return index
+    image, bad = job.inputs.read_region(job.windows(index).region)
+    store.write_tile(index, image, bad)
+    store.set_status(index, STAGED)
+    return index
+
+
+def score_chunk(job: FieldJob, index: int, staged: int | None = None) -> int:
+    """Score a staged chunk's windows and write them into the score map.
+
+    Args:
+        job: The field's job.
+        index: The chunk.
+        staged: Result of the chunk's stage task (only orders the two tasks).
+
+    Returns:
+        ``index``.
+    """
+    del staged
+    store = WorkStore(job.store)
+    if store.chunk_status(index) >= SCORED:
+        return index
+    windows = job.windows(index)
+    image, bad = store.read_tile(index, *windows.region_shape)
+    scores, fractions = score_region(
+        model_for(job.model), image, bad, windows, job.max_mask_fraction, job.batch_size
+    )
+    store.write_scores(windows.target, scores, fractions)
+    store.set_status(index, SCORED)
+    return index

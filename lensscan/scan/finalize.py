@@ -1,0 +1,197 @@
+"""Turn a field's finished work store into its outputs: catalog, regions, gallery.
+
+Side outputs (DS9 regions, gallery) are written first and the catalog last, each
+atomically, and the work store records the catalog's key only after it is in place: an
+existing catalog with a matching record therefore means the field is complete.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lensscan.catalog.crossmatch import add_known_columns
+from lensscan.catalog.gallery import write_gallery
+from lensscan.catalog.schema import CANDIDATE_COLUMNS, POSITION_COLUMNS, make_table
+from lensscan.catalog.writers import write_catalog, write_regions
+from lensscan.errors import UserError
+from lensscan.provenance import provenance
+from lensscan.scan.candidates import Peaks, grid_peaks, pixel_to_icrs
+from lensscan.scan.workstore import WorkStore
+
+if TYPE_CHECKING:
+    from lensscan.scan.scanner import FieldPlan, FieldResult, ScanContext
+
+REGION_RADIUS_ARCSEC = 2.0
+
+
+def _nms_pixels(plan: FieldPlan, context: ScanContext) -> float:
+    """The NMS radius in pixels (from the field's WCS, else the model's pixel scale)."""
+    scale = plan.opened.pixel_scale or context.scorer.pixel_scale or 1.0
+    return context.config.min_separation / scale
+
+
+def _grid_columns(
+    plan: FieldPlan, context: ScanContext, store: WorkStore
+) -> tuple[dict[str, Any], int, int]:
+    scores, fractions = store.read("score"), store.read("mask_fraction")
+    config = context.config
+    peaks: Peaks = grid_peaks(
+        scores, fractions, plan.job.grid, config.threshold, _nms_pixels(plan, context), config.top
+    )
+    ra, dec = pixel_to_icrs(plan.opened.wcs, peaks.x, peaks.y)
+    columns = {
+        "ra": ra,
+        "dec": dec,
+        "x": peaks.x,
+        "y": peaks.y,
+        "score": peaks.score,
+        "mask_fraction": peaks.mask_fraction,
+    }
+    n_skipped = int((fractions > config.max_mask_fraction).sum())
+    return columns, scores.size, n_skipped
+
+
+def _position_columns(
+    plan: FieldPlan, context: ScanContext, store: WorkStore | None
+) -> tuple[dict[str, Any], int, int]:
+    positions = plan.positions
+    n = len(positions.rows)
+    scores = np.full(n, np.nan, dtype=np.float32)
+    fractions = np.full(n, np.nan, dtype=np.float32)
+    if store is not None:
+        stored_scores, stored_fractions = store.read("score"), store.read("mask_fraction")
+        for chunk in plan.job.position_chunks:
+            scores[chunk.members] = stored_scores[chunk.index, : len(chunk.members)]
+            fractions[chunk.members] = stored_fractions[chunk.index, : len(chunk.members)]
+    config = context.config
+    kept = np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) >= config.threshold)
+    kept = kept[np.lexsort((kept, -scores[kept]))][: config.top]
+    columns = {
+        "ra": positions.ra[kept],
+        "dec": positions.dec[kept],
+        "x": positions.x[kept],
+        "y": positions.y[kept],
+        "score": scores[kept],
+        "mask_fraction": fractions[kept],
+        "input_row": positions.rows[kept],
+    }
+    return columns, n, int((fractions > config.max_mask_fraction).sum())
+
+
+def _metadata(
+    plan: FieldPlan, context: ScanContext, settings: dict[str, Any], counts: dict[str, int]
+) -> dict[str, Any]:
+    scorer = context.scorer
+    record = provenance(command="scan", settings=settings)
+    record["inputs"] = [*plan.inputs, *[dict(e) for e in context.extra_inputs]]
+    height, width = plan.opened.inputs.shape
+    scale = plan.opened.pixel_scale
+    card = getattr(scorer, "card", None)
+    return record | {
+        "field": plan.opened.inputs.name,
+        "bands": list(plan.opened.inputs.band_names),
+        "mode": "positions" if plan.positions is not None else "grid",
+        "model": {
+            "name": scorer.name,
+            "sha256": scorer.sha256,
+            "bands": list(scorer.bands),
+            "input_size": scorer.input_size,
+            "pixel_scale": scorer.pixel_scale,
+            "encoder": getattr(card, "encoder", None),
+            "method": getattr(card, "method", None),
+        },
+        "image_shape": [height, width],
+        "pixel_scale_arcsec": scale,
+        "area_deg2": None if scale is None else height * width * (scale / 3600.0) ** 2,
+        "celestial_wcs": plan.opened.wcs is not None,
+        "coordinates": "ra/dec ICRS degrees; x/y 0-based numpy pixels (FITS/DS9 = +1)",
+        "window": plan.job.size,
+        "stride": plan.job.stride,
+        "run_key": plan.run_key,
+        "notes": [*plan.opened.notes, *plan.opened.assumptions],
+        **counts,
+    }
+
+
+def write_field_outputs(
+    plan: FieldPlan, context: ScanContext, settings: dict[str, Any]
+) -> FieldResult:
+    """Build the field's catalog from its work store and write every output.
+
+    Args:
+        plan: The field's plan (all chunks scored).
+        context: The run's shared settings and model.
+        settings: The resolved settings to record.
+
+    Returns:
+        The field's result.
+    """
+    from lensscan.scan.scanner import FieldResult, side_outputs
+
+    config = context.config
+    store_path = plan.job.store
+    # A positions scan with no position inside the field never made a store.
+    store = WorkStore(store_path) if Path(store_path).exists() else None
+    if plan.positions is not None:
+        columns, n_windows, n_skipped = _position_columns(plan, context, store)
+        specs = CANDIDATE_COLUMNS + POSITION_COLUMNS
+    else:
+        columns, n_windows, n_skipped = _grid_columns(plan, context, store)
+        specs = CANDIDATE_COLUMNS
+    if n_windows and n_skipped == n_windows:
+        raise UserError(
+            f"{plan.spec.label}: every window is masked or has no data (NaN, zeros or MASK "
+            "bits); nothing to scan"
+        )
+    n = len(columns["score"])
+    columns |= {
+        "id": np.arange(1, n + 1),
+        "field": np.full(n, plan.opened.inputs.name),
+        "bands": np.full(n, "".join(plan.opened.inputs.band_names)),
+    }
+    counts = {"n_windows": n_windows, "n_skipped_masked": n_skipped}
+    if plan.positions is not None:
+        counts["n_positions_outside"] = plan.positions.n_outside
+    table = make_table(columns, specs, _metadata(plan, context, settings, counts))
+    if context.known is not None:
+        table = add_known_columns(table, context.known, config.match_radius)
+    outputs = side_outputs(plan.catalog, config)
+    if "regions" in outputs:
+        scale = plan.opened.pixel_scale or context.scorer.pixel_scale or 1.0
+        write_regions(
+            table,
+            outputs["regions"],
+            REGION_RADIUS_ARCSEC,
+            REGION_RADIUS_ARCSEC / scale,
+            plan.opened.wcs is not None,
+        )
+    if "gallery" in outputs:
+        top = table[: config.gallery]
+        size = plan.job.size
+        stamps = (
+            np.stack(
+                [plan.opened.inputs.read_stamp(float(r["y"]), float(r["x"]), size) for r in top]
+            )
+            if len(top)
+            else np.zeros((0, len(plan.opened.inputs.bands), size, size), np.float32)
+        )
+        write_gallery(
+            outputs["gallery"], top, stamps, plan.opened.inputs.band_names, plan.opened.inputs.name
+        )
+    write_catalog(table, plan.catalog, plan.fmt)
+    if store is not None:
+        store.update_attrs(
+            {"catalog": {"path": str(plan.catalog), "key": plan.catalog_key, "rows": n}}
+        )
+        store.drop_tiles()
+    return FieldResult(
+        plan.spec.label,
+        "scanned",
+        catalog=plan.catalog,
+        n_candidates=n,
+        n_windows=n_windows,
+        n_skipped=n_skipped,
+    )

@@ -1,0 +1,186 @@
+"""Run fields' chunk tasks in this process or on a dask.distributed cluster.
+
+Both runners yield ``(field, error)`` as each field's chunks are all done (``error`` is
+``None``) or as soon as one of its chunks fails, so the caller writes each catalog while
+other fields are still running and a failing field never stops the others.
+
+On Dask every chunk is two tasks, ``stage`` (FITS -> Zarr, I/O bound) then ``score``
+(Zarr -> windows -> model -> score map, compute bound), so a worker's threads read the next
+chunks while others compute. Tasks return only chunk indices; pixels travel through the
+Zarr work store, never through the scheduler, which keeps memory bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from lensscan.errors import UserError
+from lensscan.progress import logger, track
+from lensscan.scan.chunks import FieldJob, score_chunk, stage_chunk
+
+FieldOutcome = tuple[int, BaseException | None]
+
+
+def run_in_process(
+    jobs: Sequence[FieldJob], pending: Mapping[int, Sequence[int]]
+) -> Iterator[FieldOutcome]:
+    """Process chunks one after another in this process (``--workers 0``).
+
+    One helper thread stages the next chunk (FITS -> Zarr) while the current one is
+    scored, so reading overlaps with inference as it does on Dask.
+
+    Args:
+        jobs: The fields' jobs.
+        pending: Field index -> chunks still to do.
+
+    Yields:
+        ``(field index, error or None)`` per field, in order.
+    """
+    steps = [(f, index) for f in range(len(jobs)) for index in pending.get(f, ())]
+    remaining = {f: len(pending.get(f, ())) for f in range(len(jobs))}
+    for f in [f for f, n in remaining.items() if n == 0]:
+        yield f, None
+    if not steps:
+        return
+    failed: set[int] = set()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensscan-stage") as reader:
+
+        def stage_ahead(n: int) -> Future[int] | None:
+            if n >= len(steps) or steps[n][0] in failed:
+                return None
+            f, index = steps[n]
+            return reader.submit(stage_chunk, jobs[f], index)
+
+        ahead = stage_ahead(0)
+        for n, (f, index) in enumerate(
+            track(steps, total=len(steps), description="scanning chunks")
+        ):
+            staged, ahead = ahead, stage_ahead(n + 1)
+            if f in failed or staged is None:
+                continue
+            try:
+                score_chunk(jobs[f], index, staged.result())
+            except Exception as exc:  # one field's failure must not stop the others
+                failed.add(f)
+                yield f, exc
+                continue
+            remaining[f] -= 1
+            if remaining[f] == 0:
+                yield f, None
+
+
+def run_on_dask(
+    client: Any, jobs: Sequence[FieldJob], pending: Mapping[int, Sequence[int]]
+) -> Iterator[FieldOutcome]:
+    """Submit every chunk of every field to a dask.distributed client; fields run in parallel.
+
+    Args:
+        client: A ``distributed.Client``.
+        jobs: The fields' jobs.
+        pending: Field index -> chunks still to do.
+
+    Yields:
+        ``(field index, error or None)`` per field, as each finishes.
+    """
+    from distributed import as_completed
+
+    run = uuid.uuid4().hex[:8]
+    owner: dict[str, int] = {}
+    futures_of: dict[int, list[Any]] = {}
+    scored_futures: list[Any] = []
+    remaining = {f: len(pending.get(f, ())) for f in range(len(jobs))}
+    for f, job in enumerate(jobs):
+        if not remaining[f]:
+            continue
+        [job_ref] = client.scatter([job], hash=False)
+        futures_of[f] = [job_ref]
+        for index in pending[f]:
+            tag = f"{run}-{f}-{index}"
+            staged = client.submit(stage_chunk, job_ref, index, key=f"lensscan-stage-{tag}")
+            scored = client.submit(score_chunk, job_ref, index, staged, key=f"lensscan-score-{tag}")
+            futures_of[f] += [staged, scored]
+            owner[scored.key] = f
+            scored_futures.append(scored)
+    # Everything is submitted before the caller gets control back to write any catalog.
+    for f in [f for f, n in remaining.items() if n == 0]:
+        yield f, None
+    failed: set[int] = set()
+    for future in track(
+        as_completed(scored_futures), total=len(scored_futures), description="scanning chunks"
+    ):
+        f = owner[future.key]
+        if f in failed:
+            continue
+        if future.status != "finished":
+            failed.add(f)
+            client.cancel([x for x in futures_of[f] if not x.done()])
+            yield f, _future_error(future)
+            continue
+        remaining[f] -= 1
+        if remaining[f] == 0:
+            yield f, None
+    futures_of.clear()
+
+
+def _future_error(future: Any) -> BaseException:
+    try:
+        error = future.exception()
+    except Exception as exc:  # a cancelled future raises instead of returning its error
+        return exc
+    return (
+        error if error is not None else RuntimeError(f"task {future.key} ended as {future.status}")
+    )
+
+
+@contextlib.contextmanager
+def dask_client(
+    workers: int, threads_per_worker: int | None, scheduler: str | None
+) -> Iterator[Any]:
+    """A dask.distributed client, or ``None`` to run in this process.
+
+    Args:
+        workers: Local worker processes to start; 0 means no Dask workers (in process).
+        threads_per_worker: Threads per local worker; None shares the CPU cores.
+        scheduler: Address of an existing scheduler; overrides ``workers``.
+
+    Raises:
+        UserError: If the scheduler cannot be reached or the counts are invalid.
+    """
+    if scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise UserError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    if workers < 0:
+        raise UserError(f"--workers {workers}: must be 0 (in process) or more")
+    if workers == 0:
+        yield None
+        return
+    threads = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
+    if threads < 1:
+        raise UserError(f"--threads-per-worker {threads_per_worker}: must be at least 1")
+    from distributed import Client, LocalCluster
+
+    logger.info("starting a local Dask cluster: %d worker(s) x %d thread(s)", workers, threads)
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=threads,
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client

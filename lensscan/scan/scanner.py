@@ -1,0 +1,567 @@
+"""``lensscan scan``: plan each field, run its chunks on Dask, write its candidate catalog.
+
+For each field the client opens the inputs (headers only), checks them against the model,
+hashes them, and prepares a Zarr work store keyed by those hashes, the model's SHA-256 and
+the settings. Chunks not yet scored in that store are run on Dask (or in this process), and
+each field's catalog is written as soon as its chunks are done. A field that fails is
+reported and the others go on; the run fails at the end if any field did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lensscan.atomic import check_output_path
+from lensscan.catalog.readers import SkyPositions, read_sky_positions
+from lensscan.catalog.writers import DEFAULT_FORMAT, SUFFIXES, check_format, format_of_path
+from lensscan.config import ScanConfig, config_to_dict
+from lensscan.errors import UserError
+from lensscan.progress import configure_logging, logger
+from lensscan.provenance import sha256_file
+from lensscan.scan.candidates import icrs_to_pixel
+from lensscan.scan.chunks import FieldJob
+from lensscan.scan.fits_io import (
+    OpenedField,
+    field_name,
+    normalise_band,
+    open_band_files,
+    open_field,
+)
+from lensscan.scan.model_cache import ModelRef, Scorer, model_identity, register_model
+from lensscan.scan.runner import dask_client, run_in_process, run_on_dask
+from lensscan.scan.tiling import centred_window_start
+from lensscan.scan.workstore import SCORED, WorkStore
+
+PIXEL_SCALE_TOLERANCE = 0.1
+"""Relative pixel-scale difference between field and model above which we warn."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A field as the user gave it: one file, or one file per band.
+
+    Attributes:
+        path: The field's file (HSC calexp, plain image or cube).
+        band_paths: Band -> file, for ``--band g=PATH ...``.
+    """
+
+    path: Path | None = None
+    band_paths: Mapping[str, Path] | None = None
+
+    @property
+    def label(self) -> str:
+        """How to name the field in messages."""
+        if self.path is not None:
+            return str(self.path)
+        return " ".join(f"{b}={p}" for b, p in (self.band_paths or {}).items())
+
+    def name(self, model_bands: Sequence[str]) -> str:
+        """The field's name: the stem of its file (of the model's first band's file)."""
+        if self.path is not None:
+            return field_name(self.path)
+        paths = {normalise_band(b) or b.lower(): p for b, p in (self.band_paths or {}).items()}
+        return field_name(paths.get(model_bands[0], next(iter(paths.values()))))
+
+
+@dataclass
+class FieldResult:
+    """What happened to one field.
+
+    Attributes:
+        label: The field as the user gave it.
+        status: ``scanned``, ``up to date`` or ``failed``.
+        catalog: The catalog written (or already there).
+        n_candidates: Rows in the catalog.
+        n_windows: Windows scanned (including skipped ones).
+        n_skipped: Windows skipped as mostly masked.
+        error: One line saying why the field failed.
+    """
+
+    label: str
+    status: str
+    catalog: Path | None = None
+    n_candidates: int = 0
+    n_windows: int = 0
+    n_skipped: int = 0
+    error: str | None = None
+
+    def line(self) -> str:
+        """One summary line."""
+        if self.status == "failed":
+            return f"FAILED {self.error}"
+        if self.status == "up to date":
+            return f"up to date {self.label}: {self.catalog}"
+        return (
+            f"scanned {self.label}: {self.n_windows} windows ({self.n_skipped} skipped as masked), "
+            f"{self.n_candidates} candidates -> {self.catalog}"
+        )
+
+
+@dataclass
+class ScanReport:
+    """The outcome of a scan over one or more fields."""
+
+    results: list[FieldResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[FieldResult]:
+        """Fields that failed."""
+        return [r for r in self.results if r.status == "failed"]
+
+    def lines(self) -> list[str]:
+        """One line per field, then a summary line when there are several fields."""
+        lines = [r.line() for r in self.results]
+        if len(self.results) > 1:
+            lines.append(
+                f"{len(self.results) - len(self.failed)} of {len(self.results)} fields done"
+                + (f"; failed: {', '.join(r.label for r in self.failed)}" if self.failed else "")
+            )
+        return lines
+
+
+@dataclass
+class PositionPlan:
+    """Catalogued positions that fall inside a field (``--positions``).
+
+    Attributes:
+        rows: Row of each usable position in the positions file.
+        x: Its 0-based pixel column.
+        y: Its 0-based pixel row.
+        ra: Its RA (degrees, as given).
+        dec: Its Dec.
+        n_outside: Positions whose cutout would not fit inside the field.
+    """
+
+    rows: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    ra: np.ndarray
+    dec: np.ndarray
+    n_outside: int
+
+
+@dataclass
+class FieldPlan:
+    """Everything the client knows about a field it is scanning."""
+
+    spec: FieldSpec
+    opened: OpenedField
+    job: FieldJob
+    catalog: Path
+    fmt: str
+    run_key: str
+    catalog_key: str
+    inputs: list[dict[str, str]]
+    positions: PositionPlan | None
+    pending: list[int]
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class ScanContext:
+    """What every field of a run shares."""
+
+    config: ScanConfig
+    scorer: Scorer
+    model_ref: ModelRef
+    stride: int
+    fmt: str
+    positions: SkyPositions | None
+    known: SkyPositions | None
+    extra_inputs: tuple[dict[str, str], ...]
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _validate(config: ScanConfig) -> None:
+    checks = [
+        ("--chunk-size", config.chunk_size, config.chunk_size >= 1),
+        ("--batch-size", config.batch_size, config.batch_size >= 1),
+        ("--max-mask-fraction", config.max_mask_fraction, 0.0 <= config.max_mask_fraction <= 1.0),
+        ("--min-separation", config.min_separation, config.min_separation >= 0),
+        ("--match-radius", config.match_radius, config.match_radius > 0),
+        ("--gallery", config.gallery, config.gallery >= 0),
+        ("--top", config.top, config.top is None or config.top >= 1),
+        ("--stride", config.stride, config.stride is None or config.stride >= 1),
+    ]
+    for option, value, ok in checks:
+        if not ok:
+            raise UserError(f"{option} {value}: out of range")
+
+
+def _load_scorer(config: ScanConfig) -> tuple[Scorer, ModelRef]:
+    from lensscan.models import load_model, resolve_model_path
+
+    folder = resolve_model_path(config.model)
+    scorer = load_model(folder, device=config.device)
+    return scorer, ModelRef(str(folder.resolve()), model_identity(scorer), config.device)
+
+
+def _catalog_paths(names: Sequence[str], config: ScanConfig, fmt: str) -> list[Path]:
+    """Catalog path of each field: ``--out`` itself for one field, else ``<folder>/<name>``."""
+    out_format = format_of_path(config.out) if config.out else None
+    if out_format is not None:
+        if len(names) > 1:
+            raise UserError(f"--out {config.out}: several fields need a folder, not a file name")
+        if out_format != fmt:
+            raise UserError(f"--out {config.out}: suffix does not match --format {fmt}")
+        return [Path(config.out)]
+    folder = Path(config.out) if config.out else Path("catalogs")
+    return [folder / f"{name}{SUFFIXES[fmt]}" for name in names]
+
+
+def side_outputs(catalog: Path, config: ScanConfig) -> dict[str, Path]:
+    """Paths of the optional outputs beside a catalog: DS9 regions and gallery folder."""
+    outputs = {}
+    if config.regions:
+        outputs["regions"] = catalog.with_suffix(".reg")
+    if config.gallery:
+        outputs["gallery"] = catalog.parent / f"{catalog.stem}-gallery"
+    return outputs
+
+
+def _work_store_path(catalog: Path, name: str, config: ScanConfig) -> Path:
+    folder = Path(config.work_dir) if config.work_dir else catalog.parent / ".work"
+    return folder / f"{name}.zarr"
+
+
+class _Hashes:
+    """SHA-256 of input files, each computed once per run."""
+
+    def __init__(self) -> None:
+        self._known: dict[Path, str] = {}
+
+    def record(self, path: Path) -> dict[str, str]:
+        resolved = path.resolve()
+        if resolved not in self._known:
+            self._known[resolved] = sha256_file(resolved)
+        return {"path": str(resolved), "sha256": self._known[resolved]}
+
+
+def _open(spec: FieldSpec, context: ScanContext) -> OpenedField:
+    scorer = context.scorer
+    if spec.path is not None:
+        opened = open_field(spec.path, scorer.bands, scorer.input_size, context.config.bands)
+    else:
+        opened = open_band_files(spec.band_paths or {}, scorer.bands, scorer.input_size)
+    check = getattr(scorer, "check_input", None)
+    if check is not None:
+        check(
+            opened.inputs.band_names,
+            (len(scorer.bands), scorer.input_size, scorer.input_size),
+            spec.label,
+        )
+    for note in opened.notes:
+        logger.info("%s: %s", opened.inputs.name, note)
+    for assumption in opened.assumptions:
+        logger.warning("%s: %s", opened.inputs.name, assumption)
+    if opened.wcs is None:
+        logger.warning(
+            "%s: no celestial WCS; scanning in pixel coordinates (ra/dec will be NaN)",
+            spec.label,
+        )
+    elif (
+        scorer.pixel_scale
+        and abs(opened.pixel_scale / scorer.pixel_scale - 1) > PIXEL_SCALE_TOLERANCE
+    ):
+        logger.warning(
+            '%s: pixel scale %.3f" differs from the model\'s %.3f"',
+            spec.label,
+            opened.pixel_scale,
+            scorer.pixel_scale,
+        )
+    return opened
+
+
+def _plan_positions(
+    opened: OpenedField, positions: SkyPositions, size: int, label: str
+) -> PositionPlan:
+    if opened.wcs is None:
+        raise UserError(f"{label}: no celestial WCS, so --positions cannot be placed on it")
+    height, width = opened.inputs.shape
+    x, y = icrs_to_pixel(opened.wcs, positions.ra, positions.dec)
+    start_x, start_y = centred_window_start(x, size), centred_window_start(y, size)
+    inside = (
+        np.isfinite(x)
+        & np.isfinite(y)
+        & (start_x >= 0)
+        & (start_y >= 0)
+        & (start_x + size <= width)
+        & (start_y + size <= height)
+    )
+    rows = np.flatnonzero(inside)
+    return PositionPlan(
+        rows=rows,
+        x=x[rows],
+        y=y[rows],
+        ra=positions.ra[rows],
+        dec=positions.dec[rows],
+        n_outside=int(len(x) - len(rows)),
+    )
+
+
+def _plan(
+    spec: FieldSpec, catalog: Path, context: ScanContext, hashes: _Hashes
+) -> FieldPlan | FieldResult:
+    config, scorer = context.config, context.scorer
+    opened = _open(spec, context)
+    inputs = [hashes.record(p) for p in opened.inputs.files]
+    size = scorer.input_size
+    positions = (
+        _plan_positions(opened, context.positions, size, spec.label)
+        if context.positions is not None
+        else None
+    )
+    position_starts = None
+    if positions is not None:
+        position_starts = (
+            centred_window_start(positions.y, size),
+            centred_window_start(positions.x, size),
+        )
+    job = FieldJob(
+        inputs=opened.inputs,
+        store=str(_work_store_path(catalog, opened.inputs.name, config)),
+        model=context.model_ref,
+        size=size,
+        stride=context.stride,
+        chunk_size=config.chunk_size,
+        max_mask_fraction=config.max_mask_fraction,
+        batch_size=config.batch_size,
+        position_starts=position_starts,
+    )
+    score_settings = {
+        "inputs": [i["sha256"] for i in inputs],
+        "planes": [(b.band, b.data.hdu, b.plane) for b in opened.inputs.bands],
+        "model": context.model_ref.identity,
+        "size": size,
+        "stride": context.stride,
+        "chunk_size": config.chunk_size,
+        "max_mask_fraction": config.max_mask_fraction,
+        "positions": [e["sha256"] for e in context.extra_inputs if e["role"] == "positions"],
+    }
+    run_key = _digest(score_settings)
+    catalog_key = _digest(
+        {
+            "run_key": run_key,
+            "catalog": str(catalog.resolve()),
+            "format": context.fmt,
+            "threshold": config.threshold,
+            "top": config.top,
+            "min_separation": config.min_separation,
+            "known": [e["sha256"] for e in context.extra_inputs if e["role"] == "known"],
+            "match_radius": config.match_radius,
+            "regions": config.regions,
+            "gallery": config.gallery,
+        }
+    )
+    store_path = Path(job.store)
+    if catalog.exists() and not config.overwrite and store_path.exists():
+        record = WorkStore(store_path, mode="r").attrs.get("catalog", {})
+        if record.get("key") == catalog_key:
+            return FieldResult(
+                spec.label, "up to date", catalog=catalog, n_candidates=record.get("rows", 0)
+            )
+    # Only the catalog is checked: regions and gallery belong to it and are replaced with it
+    # (they may be left over from a run killed before its catalog was written).
+    check_output_path(catalog, overwrite=config.overwrite)
+    if position_starts is not None and len(positions.rows) == 0:
+        logger.warning("%s: none of the --positions fall inside the field", spec.label)
+        return FieldPlan(
+            spec,
+            opened,
+            job,
+            catalog,
+            context.fmt,
+            run_key,
+            catalog_key,
+            inputs,
+            positions,
+            [],
+            False,
+        )
+    attrs = {
+        "field": opened.inputs.name,
+        "bands": list(opened.inputs.band_names),
+        "files": [str(p) for p in opened.inputs.files],
+        "score_settings": score_settings,
+    }
+    store, resumed = WorkStore.prepare(
+        store_path, run_key, job.layout(), attrs, fresh=config.overwrite
+    )
+    pending = [int(i) for i in np.flatnonzero(store.status() != SCORED)]
+    if resumed:
+        logger.info(
+            "%s: resuming, %d of %d chunks left", opened.inputs.name, len(pending), job.n_chunks
+        )
+    return FieldPlan(
+        spec,
+        opened,
+        job,
+        catalog,
+        context.fmt,
+        run_key,
+        catalog_key,
+        inputs,
+        positions,
+        pending,
+        resumed,
+    )
+
+
+def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
+    _validate(config)
+    fmt = check_format(
+        config.format or (format_of_path(config.out) if config.out else None) or DEFAULT_FORMAT
+    )
+    if scorer is None:
+        scorer, ref = _load_scorer(config)
+    else:
+        ref = ModelRef(None, model_identity(scorer), config.device)
+    register_model(ref, scorer)
+    size = scorer.input_size
+    stride = config.stride or max(size // 2, 1)
+    if stride > size:
+        raise UserError(f"--stride {stride}: larger than the model's {size} px cutout")
+    if config.chunk_size % stride or config.chunk_size < stride:
+        raise UserError(
+            f"--chunk-size {config.chunk_size}: must be a multiple of the stride {stride}"
+        )
+    extra: list[dict[str, str]] = []
+    positions = known = None
+    if config.positions:
+        positions = read_sky_positions(config.positions, "--positions")
+        extra.append(
+            {
+                "role": "positions",
+                "path": str(Path(config.positions).resolve()),
+                "sha256": sha256_file(config.positions),
+            }
+        )
+    if config.known:
+        known = read_sky_positions(config.known, "--known")
+        extra.append(
+            {
+                "role": "known",
+                "path": str(Path(config.known).resolve()),
+                "sha256": sha256_file(config.known),
+            }
+        )
+    return ScanContext(config, scorer, ref, stride, fmt, positions, known, tuple(extra))
+
+
+def scan(
+    fields: Sequence[FieldSpec], config: ScanConfig, scorer: Scorer | None = None
+) -> ScanReport:
+    """Scan fields for lens candidates and write one catalog per field.
+
+    Args:
+        fields: The fields to scan.
+        config: The resolved settings.
+        scorer: An already-loaded model (tests, notebooks); by default ``config.model`` is
+            loaded. An in-memory model works with ``workers=0`` or a threads-only cluster.
+
+    Returns:
+        What happened to each field; the caller decides how to report failures.
+
+    Raises:
+        UserError: For problems of the whole run (bad option, model not found, ...).
+    """
+    from lensscan.scan.finalize import write_field_outputs
+
+    configure_logging()
+    if not fields:
+        raise UserError("no field given (pass FIELD files or --band BAND=PATH options)")
+    context = _context(config, scorer)
+    names = [spec.name(context.scorer.bands) for spec in fields]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise UserError(
+            f"several fields share the name {duplicates[0]!r} (their catalogs and work stores "
+            "would collide); scan them in separate runs with different --out"
+        )
+    catalogs = _catalog_paths(names, config, context.fmt)
+    results: dict[int, FieldResult] = {}
+    plans: dict[int, FieldPlan] = {}
+    hashes = _Hashes()
+    for f, (spec, catalog) in enumerate(zip(fields, catalogs, strict=True)):
+        try:
+            planned = _plan(spec, catalog, context, hashes)
+        except Exception as exc:  # one field's failure must not stop the others
+            results[f] = _failure(spec.label, exc)
+            continue
+        if isinstance(planned, FieldResult):
+            results[f] = planned
+        else:
+            plans[f] = planned
+    order = list(plans)
+    jobs = [plans[f].job for f in order]
+    pending = {i: plans[f].pending for i, f in enumerate(order)}
+    settings = config_to_dict(config) | {
+        "stride": context.stride,
+        "window": context.scorer.input_size,
+    }
+    # Without chunks to run (all fields failed, done or resumed to the end) no cluster is needed.
+    needs_dask = any(pending.values())
+    workers = config.workers if needs_dask else 0
+    scheduler = config.scheduler if needs_dask else None
+    with dask_client(workers, config.threads_per_worker, scheduler) as client:
+        outcomes = (
+            run_in_process(jobs, pending) if client is None else run_on_dask(client, jobs, pending)
+        )
+        for i, error in outcomes:
+            f = order[i]
+            plan = plans[f]
+            if error is None:
+                try:
+                    results[f] = write_field_outputs(plan, context, settings)
+                except UserError as exc:
+                    error = exc
+            if error is not None:
+                results[f] = _failure(plan.spec.label, error)
+    return ScanReport([results[f] for f in range(len(fields))])
+
+
+def _failure(label: str, error: BaseException) -> FieldResult:
+    """Record a failed field; unexpected errors keep their traceback in the log."""
+    text = " ".join(str(error).split())
+    if not isinstance(error, UserError):
+        logger.error("%s: unexpected error", label, exc_info=error)
+        text = f"{label}: {type(error).__name__}: {text}"
+    return FieldResult(label, "failed", error=text)
+
+
+def parse_band_options(values: Sequence[str]) -> dict[str, Path]:
+    """Parse ``--band g=PATH`` options into band -> path.
+
+    Raises:
+        UserError: For a value without ``=`` or a band given twice.
+    """
+    bands: dict[str, Path] = {}
+    for value in values:
+        band, sep, path = value.partition("=")
+        if not sep or not band or not path:
+            raise UserError(f"--band {value}: expected BAND=PATH, e.g. --band g=calexp-HSC-G.fits")
+        if band in bands:
+            raise UserError(f"--band {band}: given twice")
+        bands[band] = Path(path)
+    return bands
+
+
+def field_specs(
+    paths: Sequence[str | os.PathLike[str]], band_values: Sequence[str]
+) -> list[FieldSpec]:
+    """The fields of a command line: each FIELD file, plus one field from ``--band`` options."""
+    specs = [FieldSpec(path=Path(p)) for p in paths]
+    if band_values:
+        specs.append(FieldSpec(band_paths=parse_band_options(band_values)))
+    return specs

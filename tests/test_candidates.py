@@ -1,0 +1,102 @@
+"""Candidates: non-maximum suppression, peak refinement, pixel <-> sky through the WCS."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.coordinates import SkyCoord
+from astropy.wcs import WCS
+from scan_helpers import tan_wcs
+
+from lensscan.scan.candidates import (
+    grid_peaks,
+    icrs_to_pixel,
+    non_maximum_suppression,
+    pixel_to_icrs,
+    refine_peak,
+)
+from lensscan.scan.tiling import WindowGrid
+
+
+def test_nms_keeps_the_best_and_drops_close_neighbours() -> None:
+    x = np.array([0.0, 3.0, 10.0, 10.5, 30.0])
+    y = np.zeros(5)
+    scores = np.array([0.9, 0.95, 0.5, 0.8, np.nan])
+    kept = non_maximum_suppression(x, y, scores, min_separation=5.0)
+    np.testing.assert_array_equal(kept, [1, 3])
+
+
+def test_nms_separation_is_strict_and_ties_are_deterministic() -> None:
+    x = np.array([0.0, 5.0, 10.0])
+    scores = np.array([0.7, 0.7, 0.7])
+    np.testing.assert_array_equal(non_maximum_suppression(x, np.zeros(3), scores, 5.0), [0, 1, 2])
+    np.testing.assert_array_equal(non_maximum_suppression(x, np.zeros(3), scores, 5.01), [0, 2])
+    np.testing.assert_array_equal(
+        non_maximum_suppression(x, np.zeros(3), scores, 0.0, limit=2), [0, 1]
+    )
+
+
+def test_nms_limit_stops_after_top_n() -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 1000, (2, 500))
+    scores = rng.random(500)
+    kept = non_maximum_suppression(x, y, scores, 20.0, limit=7)
+    assert len(kept) == 7
+    assert list(kept) == list(non_maximum_suppression(x, y, scores, 20.0)[:7])
+    kept_all = non_maximum_suppression(x, y, scores, 20.0)
+    distances = np.hypot(x[kept_all][:, None] - x[kept_all], y[kept_all][:, None] - y[kept_all])
+    assert distances[~np.eye(len(kept_all), dtype=bool)].min() >= 20.0
+
+
+def test_refine_peak_is_the_score_weighted_centroid() -> None:
+    scores = np.zeros((4, 4))
+    scores[1, 1] = 0.8
+    scores[1, 2] = 0.4
+    scores[2, 1] = np.nan  # skipped windows carry no weight
+    centres = np.array([10.0, 20.0, 30.0, 40.0])
+    y, x = refine_peak(scores, centres, centres, 1, 1)
+    assert y == pytest.approx(20.0)
+    assert x == pytest.approx((0.8 * 20 + 0.4 * 30) / 1.2)
+    assert refine_peak(np.zeros((2, 2)), centres[:2], centres[:2], 0, 0) == (10.0, 10.0)
+
+
+def test_grid_peaks_find_a_blob_between_windows() -> None:
+    grid = WindowGrid(200, 200, 32, 16)
+    centres_y, centres_x = grid.centres()
+    true_y, true_x = 101.0, 77.0
+    scores = np.exp(
+        -((centres_y[:, None] - true_y) ** 2 + (centres_x[None, :] - true_x) ** 2) / (2 * 12.0**2)
+    )
+    fractions = np.zeros_like(scores)
+    peaks = grid_peaks(scores, fractions, grid, threshold=0.5, min_separation_px=40.0, top=None)
+    assert len(peaks) == 1
+    assert abs(peaks.y[0] - true_y) < 3 and abs(peaks.x[0] - true_x) < 3
+    assert peaks.score[0] == pytest.approx(scores.max())
+
+
+def test_pixel_to_icrs_matches_astropy_with_origin_zero() -> None:
+    wcs = tan_wcs((100, 120), ra=150.0, dec=2.2)
+    ra, dec = pixel_to_icrs(wcs, np.array([0.0, 59.5]), np.array([0.0, 49.5]))
+    expected = wcs.all_pix2world([1.0, 60.5], [1.0, 50.5], 1)  # FITS 1-based, same pixels
+    np.testing.assert_allclose(ra, expected[0], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(dec, expected[1], rtol=0, atol=1e-10)
+    assert ra[1] == pytest.approx(150.0) and dec[1] == pytest.approx(2.2)
+    x, y = icrs_to_pixel(wcs, ra, dec)
+    np.testing.assert_allclose([x, y], [[0.0, 59.5], [0.0, 49.5]], atol=1e-8)
+
+
+def test_galactic_wcs_is_converted_to_icrs() -> None:
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["GLON-CAR", "GLAT-CAR"]
+    wcs.wcs.crval = [18.2, 0.2]
+    wcs.wcs.crpix = [50.0, 50.0]
+    wcs.wcs.cdelt = [-1 / 3600, 1 / 3600]
+    ra, dec = pixel_to_icrs(wcs, np.array([49.0]), np.array([49.0]))
+    expected = SkyCoord(l=18.2, b=0.2, unit="deg", frame="galactic").icrs
+    assert ra[0] == pytest.approx(expected.ra.deg, abs=1e-9)
+    assert dec[0] == pytest.approx(expected.dec.deg, abs=1e-9)
+
+
+def test_no_wcs_gives_nan() -> None:
+    ra, dec = pixel_to_icrs(None, np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    assert np.isnan(ra).all() and np.isnan(dec).all()
