@@ -71,3 +71,224 @@ def config_to_dict(config: Any) -> dict[str, Any]:
         return value
 
     return {k: plain(v) for k, v in dataclasses.asdict(config).items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class ScanConfig:
+    """Settings of ``lensscan scan`` (dense sliding-window or catalog-driven field scans).
+
+    Attributes:
+        model: Model name or weights folder; None means the default model.
+        bands: Band names of a single field file's planes when its headers do not say.
+        stride: Step between windows in pixels; None means half the model's cutout size.
+        chunk_size: Side in pixels of the spatial chunks a field is split into (a multiple
+            of the stride); each chunk also reads a halo of one cutout minus one stride.
+        max_mask_fraction: Windows with a larger fraction of bad pixels are skipped.
+        batch_size: Windows per forward pass.
+        device: Where to run the model (None: CUDA, MPS, then CPU).
+        threshold: Lowest score listed in the catalog.
+        top: Keep at most this many candidates per field (None: all).
+        min_separation: Non-maximum suppression radius, arcsec.
+        positions: CSV/ECSV of (ra, dec) to score cutouts centred on, instead of a grid.
+        out: Catalog path (one field) or folder (several); None means ``catalogs/``.
+        format: Catalog format (ecsv, fits, csv, parquet); None: from ``out``, else ecsv.
+        work_dir: Folder of the Zarr work stores; None means ``<catalog folder>/.work``.
+        regions: Also write a DS9 region file beside each catalog.
+        gallery: Also write a PNG montage and HTML page of this many top candidates.
+        known: Catalog of known lenses (CSV with RA/Dec columns) to cross-match.
+        match_radius: Largest separation of a known-lens match, arcsec.
+        workers: Local Dask worker processes; 0 runs in this process without Dask workers.
+        threads_per_worker: Threads per local worker; None shares the CPU cores among workers.
+        scheduler: Address of an existing dask.distributed scheduler (overrides workers).
+        overwrite: Replace existing catalogs and start work stores afresh.
+    """
+
+    model: str | None = None
+    bands: tuple[str, ...] | None = None
+    stride: int | None = None
+    chunk_size: int = 1024
+    max_mask_fraction: float = 0.5
+    batch_size: int = 256
+    device: str | None = None
+    threshold: float = 0.5
+    top: int | None = None
+    min_separation: float = 3.0
+    positions: str | None = None
+    out: str | None = None
+    format: str | None = None
+    work_dir: str | None = None
+    regions: bool = False
+    gallery: int = 0
+    known: str | None = None
+    match_radius: float = 2.0
+    workers: int = 1
+    threads_per_worker: int | None = None
+    scheduler: str | None = None
+    overwrite: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateConfig:
+    """Settings of ``lensscan evaluate`` (labelled cutouts, or a field catalog against truth).
+
+    Attributes:
+        models: Model names or weight folders; empty means the default model.
+        data: Cutout store (``.zarr``) or labelled folder (DeepLense layout) to evaluate on.
+        split: The split to evaluate (store split name or folder prefix).
+        bands: Band names of a folder's channels (default g,r,i for 3 channels, i for 1).
+        report_dir: Output folder; None means ``reports/evaluate-<UTC time>``.
+        overwrite: Replace an existing report folder.
+        threshold: Score at or above which an item counts as a predicted lens.
+        bootstrap: Stratified bootstrap replicates for the 95% intervals (0 turns them off).
+        seed: Seed of the bootstrap.
+        batch_size: Cutouts per forward pass.
+        device: Where to run the models (None: CUDA, MPS, then CPU).
+        montage_size: Cutouts in each montage of the worst-ranked items.
+        catalog: Candidate catalog (ECSV from ``lensscan scan``) for field evaluation.
+        truth: Truth catalog (ECSV from ``lensscan simulate-field``) for field evaluation.
+        match_radius: Largest candidate-truth separation of a match, arcsec.
+        area_deg2: Field area for false positives per square degree (else from metadata).
+    """
+
+    models: tuple[str, ...] = ()
+    data: str | None = None
+    split: str = "test"
+    bands: tuple[str, ...] | None = None
+    report_dir: str | None = None
+    overwrite: bool = False
+    threshold: float = 0.5
+    bootstrap: int = 1000
+    seed: int = 0
+    batch_size: int = 256
+    device: str | None = None
+    montage_size: int = 16
+    catalog: str | None = None
+    truth: str | None = None
+    match_radius: float = 1.0
+    area_deg2: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Settings of ``lensscan train`` (one encoder, one adaptation method, one run).
+
+    Attributes:
+        source: Labelled source-domain cutout store (``.zarr``).
+        out: Weights folder to write (``weights/NAME``).
+        target: Target-domain store whose images form the unlabelled pool (labels unused).
+        val: Labelled target-domain store for model selection (target-val AUROC).
+        source_split: Source split to train on; None: ``train`` if present, else all items.
+        target_split: Target split of the pool; None: all items (minus --val items when the
+            validation store is the target store).
+        val_split: Validation split; None: ``val`` if present, else all items.
+        encoder: Encoder registry name.
+        method: Adaptation method registry name.
+        epochs: Passes over the source training items.
+        batch_size: Source (and target) items per step.
+        lr: Learning rate (Adam).
+        weight_decay: Decoupled weight decay (AdamW).
+        seed: Seed of initialisation, sampling and augmentation.
+        device: cpu, cuda, cuda:N or mps; None picks CUDA, MPS, then CPU.
+        amp: Mixed precision (bf16, else fp16) on CUDA.
+        max_source: Use at most this many source items (a seeded random subset).
+        max_target: Use at most this many target-pool items.
+        max_eval: At most this many items for the per-epoch validation and target criteria.
+        init_checkpoint: Safetensors file to initialise the encoder from (matched by name).
+        selection: Model-selection rule: auto (val_auroc with --val, else last), val_auroc,
+            last or min_target_entropy.
+        method_options: Method settings overriding the method's defaults (see its docs).
+        resume: Continue an interrupted run of the same settings from its last epoch.
+        overwrite: Replace an existing output folder (and discard an interrupted run).
+    """
+
+    source: str
+    out: str
+    target: str | None = None
+    val: str | None = None
+    source_split: str | None = None
+    target_split: str | None = None
+    val_split: str | None = None
+    encoder: str = "small_cnn"
+    method: str = "supervised"
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    device: str | None = None
+    amp: bool = True
+    max_source: int | None = None
+    max_target: int | None = None
+    max_eval: int = 4096
+    init_checkpoint: str | None = None
+    selection: str = "auto"
+    method_options: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    resume: bool = False
+    overwrite: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkConfig:
+    """Settings of ``lensscan benchmark`` (the DeepLense domain-adaptation comparison).
+
+    The defaults are the full run; ``--quick`` replaces the settings its preset names
+    (``lensscan.benchmark.plan.QUICK_PRESET``) unless an option sets them.
+
+    Attributes:
+        out: Benchmark folder (data/, models/, results/, table.md, table.json); None means
+            ``reports/benchmark`` (``reports/benchmark-quick`` with ``quick``).
+        quick: The small preset that runs in minutes on a laptop CPU.
+        methods: Adaptation methods, the table's rows (``supervised`` = no adaptation).
+        encoders: Encoders, the table's columns.
+        seeds: Training seeds of every cell (seeds 0 .. seeds - 1).
+        leader_seeds: Seeds of the leading cells (0 or at most ``seeds``: no extra runs).
+        leaders: How many leading (method, encoder) cells, by mean target-test AUROC.
+        n_source: Labelled source (sim) cutouts; 90% train, 10% source validation.
+        source_nonlenses_per_lens: Non-lenses per lens in the source store.
+        n_pool: Unlabelled HSC-like target pool.
+        n_val: HSC-like target-validation items (model selection).
+        n_test: HSC-like target-test items (the table's metrics).
+        target_nonlenses_per_lens: Non-lenses per lens in the target pool, val and test.
+        bands: Bands of every store.
+        data_seed: Seed of the source store; the pool and the val/test store use
+            ``data_seed + 1`` and ``data_seed + 2``.
+        data_dir: Folder of the data sets (shared between benchmark folders); None means
+            ``<out>/data``.
+        epochs: Training epochs of every cell.
+        batch_size: Source (and target) items per step.
+        lr: Learning rate.
+        max_eval: At most this many validation items per epoch for model selection.
+        workers: Processes simulating the data sets, and torch threads when training on
+            the CPU; None: every core.
+        device: cpu, cuda, cuda:N or mps; None picks CUDA, MPS, then CPU.
+    """
+
+    out: str | None = None
+    quick: bool = False
+    methods: tuple[str, ...] = (
+        "supervised",
+        "adabn",
+        "adda",
+        "adamatch",
+        "self_ensembling",
+        "dann",
+    )
+    encoders: tuple[str, ...] = ("efficientnet_b2", "resnet34", "densenet121", "ecnn")
+    seeds: int = 3
+    leader_seeds: int = 0
+    leaders: int = 3
+    n_source: int = 60_000
+    source_nonlenses_per_lens: float = 2.0
+    n_pool: int = 40_000
+    n_val: int = 10_100
+    n_test: int = 20_200
+    target_nonlenses_per_lens: float = 100.0
+    bands: str = "gri"
+    data_seed: int = 0
+    data_dir: str | None = None
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    max_eval: int = 16_384
+    workers: int | None = None
+    device: str | None = None

@@ -13,7 +13,17 @@ from typing import Any
 import typer
 
 from lensscan import __version__
-from lensscan.cli import import_store, simulate, simulate_field
+from lensscan.cli import (
+    benchmark,
+    download,
+    evaluate,
+    import_store,
+    models,
+    scan,
+    simulate,
+    simulate_field,
+    train,
+)
 from lensscan.errors import UserError
 
 USER_ERROR_EXIT_CODE = 2
@@ -42,7 +52,7 @@ def _root(
     """Find strong gravitational lenses in Hyper Suprime-Cam survey images."""
 
 
-def _register(name: str, command: Callable[..., Any]) -> None:
+def _register(name: str, command: Callable[..., Any], group: typer.Typer | None = None) -> None:
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -51,12 +61,20 @@ def _register(name: str, command: Callable[..., Any]) -> None:
             typer.echo(f"lensscan: error: {exc}", err=True)
             raise typer.Exit(USER_ERROR_EXIT_CODE) from None
 
-    app.command(name)(run)
+    (group or app).command(name)(run)
 
 
 _register("simulate", simulate.simulate)
 _register("simulate-field", simulate_field.simulate_field)
 _register("import", import_store.import_store)
+_register("evaluate", evaluate.evaluate)
+_register("download", download.download)
+_register("scan", scan.scan)
+_register("train", train.train)
+_register("benchmark", benchmark.benchmark)
+app.add_typer(models.app, name="models")
+for _name, _command in models.COMMANDS.items():
+    _register(_name, _command, group=models.app)
 
 
 def main() -> None:
