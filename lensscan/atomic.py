@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,8 +40,15 @@ def check_output_path(
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"{option} {out}: cannot create folder {parent}: {exc.strerror}") from None
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"{option} {out}: folder {parent} is not writable")
+    # Permission bits do not tell the whole story (root, read-only mounts, /proc): try it.
+    try:
+        handle, probe = tempfile.mkstemp(dir=parent, prefix=".lensscan-probe-")
+    except OSError as exc:
+        raise UserError(
+            f"{option} {out}: folder {parent} is not writable ({exc.strerror})"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
     return out
 
 
