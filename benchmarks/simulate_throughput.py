@@ -4,10 +4,11 @@ Usage::
 
     python benchmarks/simulate_throughput.py [--n 2000] [--workers 2] [--bands gri]
 
-Runs the full command (both passes, Zarr writing) into a temporary folder, once per
-domain, and prints images/s. Worker start-up is included, so small ``--n`` understate
-the steady rate; a single-process in-memory rate (no Dask, no writing) and its CPU time
-per image (which does not depend on what else the machine runs) are printed too. The
+Runs the full command (worker start-up, drawing, rendering, Zarr writing) into a
+temporary folder, once per domain, and prints images/s. Start-up (about two seconds) is
+included, so small ``--n`` understate the steady rate; a single-process in-memory rate
+(the same one pass per item: draw, render, parameter row; no Dask, no writing) and its CPU
+time per image (which does not depend on what else the machine runs) are printed too. The
 load average is printed first: on a shared machine the wall-clock rates drop with it.
 """
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lensscan.simulate.cutouts import CutoutRequest, item_seeds, render_block, simulate_cutouts
+from lensscan.simulate.cutouts import CutoutRequest, item_seeds, make_items, simulate_cutouts
 from lensscan.simulate.domains import DOMAINS
 
 
@@ -32,9 +33,9 @@ def in_process_rate(domain: str, bands: tuple[str, ...], n: int) -> tuple[float,
         if domain == "hsc"
         else (np.arange(n) % 3 == 0).astype(np.int8)
     )
-    render_block(domain, bands, item_seeds(99, 4), labels[:4])
+    make_items(domain, bands, item_seeds(99, 4), labels[:4])
     start, cpu = time.perf_counter(), time.process_time()
-    render_block(domain, bands, item_seeds(1, n), labels)
+    make_items(domain, bands, item_seeds(1, n), labels)
     return n / (time.perf_counter() - start), (time.process_time() - cpu) / n * 1e3
 
 

@@ -11,13 +11,13 @@ from lensscan.cli import app
 from lensscan.data.store import CutoutStore
 from lensscan.simulate import cutouts
 from lensscan.simulate.cutouts import CutoutRequest, item_seeds, make_items, plan_items
-from lensscan.simulate.galaxies import galaxy_library, hubble_deep_field_path
+from lensscan.simulate.galaxies import RealGalaxy, galaxy_library, hubble_deep_field_path
 from lensscan.simulate.lensing import LensedSource, SIEShear, sie_deflection
 from lensscan.simulate.noise import APERTURE_DIAMETER_ARCSEC, noise_model
 from lensscan.simulate.photometry import mag_to_flux
 from lensscan.simulate.presets import HSC_WIDE
 from lensscan.simulate.profiles import Ring, Sersic, SpiralArms
-from lensscan.simulate.psf import PSF
+from lensscan.simulate.psf import PSF, psf_kernels, stacked_profiles
 
 BANDS = ("g", "r", "i")
 
@@ -134,6 +134,28 @@ def test_sky_noise_reaches_the_wide_depth_in_a_2_arcsec_aperture() -> None:
     assert sums.std() == pytest.approx(expected, rel=0.08)
     neighbours = np.corrcoef(sky[:, :-1].ravel(), sky[:, 1:].ravel())[0, 1]
     assert 0.15 < neighbours < 0.35  # warped-coadd-like correlation
+
+
+@pytest.mark.parametrize("index, pa, flip", [(3, 0.0, False), (40, 0.7, True), (111, 2.5, False)])
+def test_real_galaxy_light_stays_inside_its_bounds(index: int, pa: float, flip: bool) -> None:
+    """Renderers look only inside ``bounds()``: the interpolated stamp is zero beyond."""
+    galaxy = RealGalaxy(0.1, -0.2, index, 0.6, pa, flip, np.ones(1))
+    xmin, xmax, ymin, ymax = galaxy.bounds()
+    x = np.arange(xmin - 2.0, xmax + 2.0, 0.01)[None, :]
+    y = np.arange(ymin - 2.0, ymax + 2.0, 0.01)[:, None]
+    light = galaxy.shape(x, y)
+    outside = (x < xmin) | (x > xmax) | (y < ymin) | (y > ymax)
+    assert light[outside].max() == 0.0
+    assert light.sum() * 0.01**2 == pytest.approx(1.0, abs=0.02)
+
+
+def test_psfs_of_both_kinds_are_evaluated_together_as_one_by_one() -> None:
+    psfs = (PSF(0.7), PSF(0.8, 3.0, 0.9, 0.4), PSF(0.6, 2.5))
+    dx, dy = np.linspace(-2, 2, 41)[None, :], np.linspace(-1.5, 1.5, 31)[:, None]
+    together = stacked_profiles(psfs, dx, dy)
+    for psf, plane in zip(psfs, together, strict=True):
+        np.testing.assert_allclose(plane, stacked_profiles((psf,), dx, dy)[0], rtol=1e-12)
+    assert psf_kernels(psfs, 0.168, 21).sum(axis=(1, 2)) == pytest.approx([1.0, 1.0, 1.0])
 
 
 def test_real_galaxy_stamps_come_from_the_bundled_hubble_deep_field() -> None:
@@ -368,7 +390,7 @@ def test_interrupted_run_leaves_nothing(runner, tmp_path, monkeypatch) -> None:
     def broken(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cutouts, "render_block", broken)
+    monkeypatch.setattr(cutouts, "make_items", broken)
     out = tmp_path / "broken.zarr"
     result = simulate(runner, "--n", "4", "--out", str(out), "--workers", "1")
     assert result.exit_code != 0

@@ -16,8 +16,8 @@ finished.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -159,6 +159,29 @@ class CutoutStore:
         return {name: np.asarray(table[name][:]) for name in sorted(table.array_keys())}
 
 
+@dataclass(frozen=True)
+class ImageBlocks:
+    """Images that their maker writes into a new store itself, block by block.
+
+    Parallel tasks that each write whole chunks of the image array keep the images out of
+    the calling process (no copies through it), and can report per-item parameters they
+    learn while making the images.
+
+    Attributes:
+        shape: (N, C, H, W) of all the images.
+        write: Called once with the store's empty float32 Zarr image array, chunked by
+            ``chunk_items`` along N; it fills every image and returns parameter columns
+            (each (N,)) to store beside any given to :func:`write_store`, or None.
+        param_dtypes: Name -> dtype of the columns ``write`` returns, if known: their
+            arrays are then made before the images (Zarr takes milliseconds per array),
+            leaving only their values to write once the images are done.
+    """
+
+    shape: tuple[int, int, int, int]
+    write: Callable[[Any], Mapping[str, np.ndarray] | None]
+    param_dtypes: Mapping[str, Any] = field(default_factory=dict)
+
+
 def write_store(
     path: str | os.PathLike[str],
     *,
@@ -176,7 +199,8 @@ def write_store(
 
     Args:
         path: Where to write the ``.zarr`` directory.
-        images: (N, C, H, W) float32, a NumPy array or a Dask array (computed chunk by chunk).
+        images: (N, C, H, W) float32, a NumPy array, a Dask array (computed chunk by chunk)
+            or :class:`ImageBlocks` written by their maker.
         labels: (N,) labels (1, 0 or -1).
         split: (N,) split codes, indices into ``split_names``.
         split_names: Names of the splits.
@@ -196,7 +220,23 @@ def write_store(
     image_array = group.create_array(
         "images", shape=images.shape, dtype="float32", chunks=(chunk_n, n_bands, height, width)
     )
-    if hasattr(images, "dask"):
+    for name, values, dtype in (("labels", labels, "int8"), ("split", split, "int8")):
+        values = np.asarray(values)
+        if values.shape != (n,):
+            raise ValueError(f"{name} has shape {values.shape}, expected ({n},)")
+        array = group.create_array(name, shape=(n,), dtype=dtype, chunks=(max(1, n),))
+        array[...] = values.astype(dtype)
+    declared = dict(images.param_dtypes) if isinstance(images, ImageBlocks) else {}
+    table = group.create_group("params") if params or declared else None
+    columns = {
+        name: table.create_array(name, shape=(n,), dtype=dtype, chunks=(max(1, n),))
+        for name, dtype in declared.items()
+    }
+    if isinstance(images, ImageBlocks):
+        params = {**(params or {}), **(images.write(image_array) or {})}
+        if declared.keys() - params.keys():
+            raise ValueError(f"parameters never written: {sorted(declared.keys() - params)}")
+    elif hasattr(images, "dask"):
         import dask.array as da
 
         # Blocks aligned with the Zarr chunks, so concurrent writers never share a chunk.
@@ -204,20 +244,18 @@ def write_store(
         da.store(images.astype(np.float32).rechunk(chunks), image_array, lock=False)
     else:
         image_array[...] = np.asarray(images, dtype=np.float32)
-    for name, values, dtype in (("labels", labels, "int8"), ("split", split, "int8")):
-        values = np.asarray(values)
-        if values.shape != (n,):
-            raise ValueError(f"{name} has shape {values.shape}, expected ({n},)")
-        array = group.create_array(name, shape=(n,), dtype=dtype, chunks=(max(1, n),))
-        array[...] = values.astype(dtype)
     if params:
-        table = group.create_group("params")
+        if table is None:
+            table = group.create_group("params")
         for name, values in params.items():
             values = np.asarray(values)
             if values.shape != (n,):
                 raise ValueError(f"params[{name!r}] has shape {values.shape}, expected ({n},)")
-            column = table.create_array(name, shape=(n,), dtype=values.dtype, chunks=(max(1, n),))
-            column[...] = values
+            if name not in columns:
+                columns[name] = table.create_array(
+                    name, shape=(n,), dtype=values.dtype, chunks=(max(1, n),)
+                )
+            columns[name][...] = values
     group.attrs.update(
         {
             **dict(attrs),

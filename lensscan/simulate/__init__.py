@@ -10,7 +10,8 @@ Modules, one concept each:
 * :mod:`~lensscan.simulate.profiles`: Sersic, spiral-arm, ring and arc light profiles.
 * :mod:`~lensscan.simulate.psf`: Moffat/Gaussian PSFs, kernels and point sources.
 * :mod:`~lensscan.simulate.lensing`: SIE + external shear ray shooting, lensed sources.
-* :mod:`~lensscan.simulate.galaxies`: real galaxy shapes cut from the Hubble Deep Field.
+* :mod:`~lensscan.simulate.galaxies`: real galaxy shapes cut from the Hubble Deep Field;
+  :mod:`~lensscan.simulate.galaxy_cache` builds them on import, for worker processes.
 * :mod:`~lensscan.simulate.noise`: sky noise at survey depth, correlated like a coadd.
 * :mod:`~lensscan.simulate.conditions`: per-image PSF and depth drawn around the medians.
 * :mod:`~lensscan.simulate.render`: pixel frames, component stamps, PSF convolution.

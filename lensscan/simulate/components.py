@@ -117,7 +117,7 @@ class Component(ABC):
     def unit_stamp(self, x: np.ndarray, y: np.ndarray, pixel_scale: float) -> np.ndarray:
         """Pixel-mean surface brightness (ny, nx) for unit flux."""
         stamp = pixel_average(self.shape, x, y, pixel_scale, self.oversample)
-        bright = float(np.max(self.fluxes)) >= CORE_REFINE_MIN_FLUX
+        bright = float(self.fluxes.max()) >= CORE_REFINE_MIN_FLUX
         if self.core_oversample > self.oversample and bright:
             refine_core(stamp, self.shape, x, y, pixel_scale, self.center, self.core_oversample)
         return stamp
@@ -131,4 +131,4 @@ class Component(ABC):
             pixel_scale: Arcsec per pixel.
         """
         unit = self.unit_stamp(x, y, pixel_scale)
-        return self.fluxes[:, None, None] * unit[None]
+        return self.fluxes.astype(unit.dtype)[:, None, None] * unit

@@ -331,9 +331,7 @@ def draw_star(
     """A star on the stellar locus; bright stars get diffraction spikes."""
     mags = magnitudes("i", mag_i, stellar_locus_colours(rng.uniform(0.25, 1.5)))
     fluxes = band_fluxes(mags, bands)
-    extent = max(
-        point_source_extent(float(f), psf, floor) for f, psf in zip(fluxes, psfs, strict=True)
-    )
+    extent = point_source_extent(fluxes, psfs, floor)
     star: list[Component] = [PointSource(x0, y0, fluxes, tuple(psfs), extent)]
     if mag_i < 18.5:
         length = 0.4 * 10 ** (-0.2 * (mag_i - 16.0))

@@ -7,15 +7,17 @@ stream, ``SeedSequence(seed, spawn_key=(1,))``. So an item's image depends on th
 its index alone: the same seed gives byte-identical stores whatever the number of
 workers, the scheduler or the block size.
 
-Two passes over the items, both in Dask blocks: the first draws every scene and keeps only
-its parameter row (cheap), so the parameter table is known before images are written;
-the second redraws each scene from the same seed and renders it, streaming image blocks
-into the Zarr store.
+One pass over the items, in Dask blocks of :data:`BLOCK_ITEMS`: each task draws its
+block's scenes, renders them and writes the images straight into its own chunk of the
+Zarr store, returning only the parameter rows. So images never travel between processes,
+and the small rows are gathered into the parameter table once every block is done.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
 import math
 import os
 import re
@@ -25,21 +27,32 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lensscan.atomic import atomic_output, check_output_path
-from lensscan.data.store import LENS, NONLENS, UNLABELLED, write_store
+from lensscan.data.store import LENS, NONLENS, UNLABELLED, ImageBlocks, write_store
 from lensscan.errors import UserError
 from lensscan.progress import configure_logging, is_terminal, logger
 from lensscan.provenance import provenance
-from lensscan.simulate.domains import fill_value, get_domain, params_row
+from lensscan.simulate.domains import (
+    Domain,
+    Scene,
+    domain_spec,
+    fill_value,
+    get_domain,
+    params_row,
+)
 from lensscan.simulate.presets import get_preset, parse_bands
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 GENERATOR_VERSION = "lensscan.simulate/1"
 BLOCK_ITEMS = 64
-"""Items per Dask task (does not affect the images)."""
+"""Items per Dask task and per Zarr chunk (does not affect the images): each task writes
+whole chunks, so concurrent writers never share one."""
 
 SCHEDULERS = ("processes", "threads", "synchronous")
 _ITEM_STREAM, _PLAN_STREAM = 0, 1
@@ -199,84 +212,185 @@ def plan_items(request: CutoutRequest) -> tuple[np.ndarray, np.ndarray]:
     return labels, split
 
 
+def _drawn_scenes(
+    domain: Domain, bands: tuple[str, ...], seeds: np.ndarray, labels: np.ndarray
+) -> Iterator[tuple[Scene, np.random.Generator]]:
+    """Each item's drawn scene and its noise generator, in order."""
+    for item_seed, label in zip(seeds, labels, strict=True):
+        scene_rng, noise_rng = item_generators(item_seed)
+        yield domain.draw(scene_rng, bands, bool(label == LENS)), noise_rng
+
+
+def _param_columns(
+    schema: dict[str, np.dtype], params: Sequence[dict[str, Any]]
+) -> dict[str, np.ndarray]:
+    """Parameter columns in schema order from the drawn parameters of each item."""
+    fills = {name: fill_value(dtype) for name, dtype in schema.items()}
+    rows = [params_row(fills, item) for item in params]
+    return {
+        name: np.array([row[name] for row in rows], dtype=dtype) for name, dtype in schema.items()
+    }
+
+
 def draw_params_block(
     domain_name: str, bands: tuple[str, ...], seeds: np.ndarray, labels: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Parameter columns of a block of items (scenes drawn, not rendered)."""
     domain = get_domain(domain_name)
-    schema = domain.param_schema(bands)
-    fills = {name: fill_value(dtype) for name, dtype in schema.items()}
-    rows = []
-    for item_seed, label in zip(seeds, labels, strict=True):
-        scene_rng, _ = item_generators(item_seed)
-        rows.append(params_row(fills, domain.draw(scene_rng, bands, bool(label == LENS)).params))
-    return {
-        name: np.array([row[name] for row in rows], dtype=dtype) for name, dtype in schema.items()
-    }
+    scenes = [scene.params for scene, _ in _drawn_scenes(domain, bands, seeds, labels)]
+    return _param_columns(domain.param_schema(bands), scenes)
+
+
+def make_items(
+    domain_name: str, bands: Sequence[str], seeds: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Images (n, n_bands, size, size) float32 and parameter columns of a block of items.
+
+    Each scene is drawn once, rendered and its parameter row kept.
+    """
+    bands = tuple(bands)
+    domain = get_domain(domain_name)
+    size = domain.preset.cutout_size
+    images = np.empty((len(seeds), len(bands), size, size), np.float32)
+    params = []
+    for k, (scene, noise_rng) in enumerate(_drawn_scenes(domain, bands, seeds, labels)):
+        images[k] = domain.render(scene, noise_rng)
+        params.append(scene.params)
+    return images, _param_columns(domain.param_schema(bands), params)
 
 
 def render_block(
     domain_name: str, bands: tuple[str, ...], seeds: np.ndarray, labels: np.ndarray
 ) -> np.ndarray:
     """Images (n, n_bands, size, size) float32 of a block of items."""
-    domain = get_domain(domain_name)
-    images = []
-    for item_seed, label in zip(seeds, labels, strict=True):
-        scene_rng, noise_rng = item_generators(item_seed)
-        scene = domain.draw(scene_rng, bands, bool(label == LENS))
-        images.append(domain.render(scene, noise_rng))
-    return np.stack(images).astype(np.float32)
+    return make_items(domain_name, bands, seeds, labels)[0]
 
 
-def make_items(
-    domain_name: str, bands: Sequence[str], seeds: np.ndarray, labels: np.ndarray
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Images and parameters of a few items in this process (figures, tests)."""
-    bands = tuple(bands)
-    return render_block(domain_name, bands, seeds, labels), draw_params_block(
-        domain_name, bands, seeds, labels
+def write_block(
+    domain_name: str,
+    bands: tuple[str, ...],
+    seeds: np.ndarray,
+    labels: np.ndarray,
+    image_array: Any,
+    start: int,
+) -> dict[str, np.ndarray]:
+    """Make a block of items, write its images at row ``start`` of a store's image array.
+
+    Returns:
+        The block's parameter columns (small: they travel back to the calling process,
+        while the images stay in the worker that made them).
+    """
+    images, params = make_items(domain_name, bands, seeds, labels)
+    image_array[start : start + len(seeds)] = images
+    return params
+
+
+def _write_blocks(
+    request: CutoutRequest,
+    seeds: np.ndarray,
+    labels: np.ndarray,
+    blocks: Sequence[tuple[int, int]],
+    image_array: Any,
+) -> dict[str, np.ndarray]:
+    """Write every block with Dask and return the whole parameter table with item seeds."""
+    import dask
+
+    parts = dask.compute(
+        *[
+            dask.delayed(write_block, pure=False)(
+                request.domain, request.bands, seeds[a:b], labels[a:b], image_array, a
+            )
+            for a, b in blocks
+        ]
     )
+    table = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    table["item_seed"] = seeds
+    return table
 
 
 def warm_worker(domain_name: str) -> None:
-    """Import a domain's modules and build its caches once per worker process."""
-    domain = get_domain(domain_name)
-    if domain_name == "hsc":
-        from lensscan.simulate.galaxies import galaxy_library
+    """Import a domain's modules (building its caches) in a worker, if not loaded yet."""
+    for module in domain_spec(domain_name).modules:
+        importlib.import_module(module)
 
-        galaxy_library()
-    del domain
+
+_WORKER_MODULES = ("lensscan.simulate.cutouts", "dask.local", "zarr")
+"""Modules every worker process runs (besides its domain's)."""
+
+
+def _worker_context(domain_name: str) -> BaseContext:
+    """How worker processes start: forked from a server that loaded their modules once.
+
+    The ``forkserver`` process imports the domain's modules (building its caches) and
+    :data:`_WORKER_MODULES`, about a second and a half, then forks each worker ready to
+    run, where a ``spawn`` worker would do it all itself. ``spawn`` is the fallback where
+    there is no forkserver.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Only heeded when the server starts (once per process): later runs reuse it.
+    context.set_forkserver_preload([*domain_spec(domain_name).modules, *_WORKER_MODULES])
+    return context
+
+
+def _start_workers(pool: Any, workers: int) -> None:
+    """Start every worker of a process pool now rather than when tasks first arrive.
+
+    The pool starts a process per waiting task while none is idle, so one small task per
+    worker starts them all. A pool that cannot start is left for the run's first task to
+    report.
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        for _ in range(workers):
+            pool.submit(int)
+    except BrokenProcessPool:
+        return
 
 
 @contextmanager
 def dask_config(scheduler: str, workers: int, domain_name: str) -> Iterator[None]:
-    """Dask settings for both passes, sharing one pool of warmed-up workers.
+    """Dask settings for the run, with a pool of warmed-up workers.
 
-    Worker processes are started once (``spawn``) and reused by both passes; tasks are
-    handed out one at a time so that a few large blocks balance across workers.
+    Worker processes start at once (see :func:`_worker_context`), so that they warm up
+    while the caller prepares the run; tasks are handed out one at a time so that a few
+    large blocks balance across workers.
     """
-    import dask
-
-    if scheduler == "synchronous":
-        with dask.config.set(scheduler="synchronous"):
-            yield
-        return
-    if scheduler == "threads":
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool: Any = ThreadPoolExecutor(workers)
-    else:
-        import multiprocessing
+    pool: Any = None
+    starting = None
+    if scheduler == "processes":
+        import threading
         from concurrent.futures import ProcessPoolExecutor
 
         pool = ProcessPoolExecutor(
             workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=_worker_context(domain_name),
             initializer=warm_worker,
             initargs=(domain_name,),
         )
+        # From a thread, since each start waits for the forkserver to be ready.
+        starting = threading.Thread(target=_start_workers, args=(pool, workers), daemon=True)
+        starting.start()
+    elif scheduler == "threads":
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(workers)
+    import dask
+
+    if pool is None:
+        with dask.config.set(scheduler="synchronous"):
+            yield
+        return
     with pool, dask.config.set(scheduler=scheduler, pool=pool, num_workers=workers, chunksize=1):
-        yield
+        try:
+            yield
+        finally:
+            if starting is not None:
+                starting.join()
 
 
 @contextmanager
@@ -314,49 +428,30 @@ def simulate_cutouts(
     Raises:
         UserError: If ``out`` exists without ``overwrite`` or cannot be written.
     """
-    import dask
-    import dask.array as da
-
     out_path = check_output_path(out, overwrite=overwrite, option="--out")
-    domain = get_domain(request.domain)
-    preset = domain.preset
     started = time.monotonic()
-    seeds = item_seeds(request.seed, request.n)
-    labels, split = plan_items(request)
     blocks = [
         (start, min(start + BLOCK_ITEMS, request.n)) for start in range(0, request.n, BLOCK_ITEMS)
     ]
-    attrs = _store_attrs(request, preset, labels)
     # One block cannot be shared out: skip starting workers for small runs.
     scheduler = request.scheduler if len(blocks) > 1 else "synchronous"
+    # Workers start first, so that they warm up while this process plans the run.
     with dask_config(scheduler, min(request.workers, len(blocks)), request.domain):
-        with _dask_progress("simulate: drawing scenes", request.n):
-            parts = dask.compute(
-                *[
-                    dask.delayed(draw_params_block)(
-                        request.domain, request.bands, seeds[a:b], labels[a:b]
-                    )
-                    for a, b in blocks
-                ]
-            )
-        params = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-        params["item_seed"] = seeds
-        attrs["param_fill"] = {name: _json_fill(values.dtype) for name, values in params.items()}
+        domain = get_domain(request.domain)
+        preset = domain.preset
+        seeds = item_seeds(request.seed, request.n)
+        labels, split = plan_items(request)
+        attrs = _store_attrs(request, preset, labels)
+        schema = {**domain.param_schema(request.bands), "item_seed": seeds.dtype}
+        attrs["param_fill"] = {name: _json_fill(dtype) for name, dtype in schema.items()}
         size = preset.cutout_size
-        images = da.concatenate(
-            [
-                da.from_delayed(
-                    dask.delayed(render_block)(
-                        request.domain, request.bands, seeds[a:b], labels[a:b]
-                    ),
-                    shape=(b - a, len(request.bands), size, size),
-                    dtype=np.float32,
-                )
-                for a, b in blocks
-            ]
+        images = ImageBlocks(
+            (request.n, len(request.bands), size, size),
+            functools.partial(_write_blocks, request, seeds, labels, blocks),
+            param_dtypes=schema,
         )
         stored_labels = np.full(request.n, UNLABELLED, np.int8) if request.unlabelled else labels
-        with atomic_output(out_path) as tmp, _dask_progress("simulate: rendering", request.n):
+        with atomic_output(out_path) as tmp, _dask_progress("simulate", request.n):
             write_store(
                 tmp,
                 images=images,
@@ -366,7 +461,7 @@ def simulate_cutouts(
                 bands=request.bands,
                 pixel_scale=preset.pixel_scale,
                 attrs=attrs,
-                params=params,
+                chunk_items=BLOCK_ITEMS,
             )
     elapsed = time.monotonic() - started
     counts = ", ".join(

@@ -9,7 +9,9 @@ module and one registry line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -42,19 +44,44 @@ class Domain(Protocol):
         ...
 
 
-def _hsc() -> Domain:
-    from lensscan.simulate.hsc_domain import HscDomain
+@dataclass(frozen=True)
+class DomainSpec:
+    """Where a domain's generator lives, named rather than imported.
 
-    return HscDomain(get_preset("hsc"))
+    Worker processes can then load a domain's modules before they are handed any work.
+
+    Attributes:
+        generator: ``module:class`` of the generator, built with the preset of the
+            domain's name.
+        caches: Modules whose import builds process-wide caches the generator uses.
+    """
+
+    generator: str
+    caches: tuple[str, ...] = ()
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """Every module a process making this domain's items imports up front."""
+        return (self.generator.partition(":")[0], *self.caches)
 
 
-def _sim() -> Domain:
-    from lensscan.simulate.sim_domain import SimDomain
+DOMAINS: Mapping[str, DomainSpec] = {
+    "sim": DomainSpec("lensscan.simulate.sim_domain:SimDomain"),
+    "hsc": DomainSpec(
+        "lensscan.simulate.hsc_domain:HscDomain", caches=("lensscan.simulate.galaxy_cache",)
+    ),
+}
 
-    return SimDomain(get_preset("sim"))
 
+def domain_spec(name: str, option: str = "--domain") -> DomainSpec:
+    """The registry entry of the domain called ``name``.
 
-DOMAINS: Mapping[str, Callable[[], Domain]] = {"sim": _sim, "hsc": _hsc}
+    Raises:
+        UserError: If there is no such domain.
+    """
+    if name not in DOMAINS:
+        raise UserError(f"{option} {name!r}: unknown domain; choose one of {', '.join(DOMAINS)}")
+    return DOMAINS[name]
 
 
 def get_domain(name: str, option: str = "--domain") -> Domain:
@@ -63,9 +90,8 @@ def get_domain(name: str, option: str = "--domain") -> Domain:
     Raises:
         UserError: If there is no such domain.
     """
-    if name not in DOMAINS:
-        raise UserError(f"{option} {name!r}: unknown domain; choose one of {', '.join(DOMAINS)}")
-    return DOMAINS[name]()
+    module, _, generator = domain_spec(name, option).generator.partition(":")
+    return getattr(importlib.import_module(module), generator)(get_preset(name))
 
 
 def fill_value(dtype: np.dtype) -> Any:

@@ -45,8 +45,8 @@ from lensscan.simulate.contaminants import (
 from lensscan.simulate.photometry import flux_to_mag
 from lensscan.simulate.presets import HSC_WIDE, parse_bands
 from lensscan.simulate.priors import draw_lens_system, draw_nonlens_central
-from lensscan.simulate.psf import kernel_size
-from lensscan.simulate.render import Frame, add_components, convolve_large, psf_kernels
+from lensscan.simulate.psf import kernel_size, psf_kernels
+from lensscan.simulate.render import Frame, add_components, convolve_large
 
 PIXEL_CONVENTION = (
     "x, y: numpy 0-based pixel coordinates of the IMAGE array (x = column, y = row); "

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,8 @@ from lensscan.simulate.contaminants import (
 )
 from lensscan.simulate.presets import SurveyPreset
 from lensscan.simulate.priors import CENTRAL_TYPE_CODES, draw_lens_system, draw_nonlens_central
-from lensscan.simulate.render import Frame, add_components, convolve_periodic, psf_kernels
+from lensscan.simulate.psf import psf_kernels
+from lensscan.simulate.render import Frame, add_components, convolve_periodic
 
 PAD_PX = 16
 """Canvas padding around the cutout: room for neighbours' light and the FFT's wrap-around."""
@@ -218,27 +220,20 @@ class HscDomain:
 
     def frames(self) -> tuple[Frame, Frame]:
         """The padded canvas frame and the cutout frame (scene origin at the cutout centre)."""
-        size, scale = self.preset.cutout_size, self.preset.pixel_scale
-        centre = (size - 1) / 2
-        padded = Frame(
-            scale, centre + PAD_PX, centre + PAD_PX, size + 2 * PAD_PX, size + 2 * PAD_PX
-        )
-        return padded, Frame(scale, centre, centre, size, size)
+        return _cutout_frames(self.preset.cutout_size, self.preset.pixel_scale)
 
     def render(self, scene: HscScene, rng: np.random.Generator) -> np.ndarray:
         """Render one cutout (n_bands, size, size) float32 in zero-point-27 flux."""
         size = self.preset.cutout_size
         padded, cutout = self.frames()
         n_bands = len(scene.conditions.bands)
-        canvas = np.zeros((n_bands, padded.height, padded.width))
+        canvas = np.zeros((n_bands, padded.height, padded.width), np.float32)
         add_components(canvas, padded, scene.intrinsic)
         kernels = psf_kernels(scene.conditions.psfs, self.preset.pixel_scale, 2 * PAD_PX + 1)
-        model = convolve_periodic(canvas, kernels)[
-            :, PAD_PX : PAD_PX + size, PAD_PX : PAD_PX + size
-        ]
-        model = np.ascontiguousarray(model)
+        convolved = convolve_periodic(canvas, kernels)
+        model = convolved[:, PAD_PX : PAD_PX + size, PAD_PX : PAD_PX + size].copy()
         add_components(model, cutout, scene.direct)
-        image = (model + scene.conditions.noise.sample(model, rng)).astype(np.float32)
+        image = model + scene.conditions.noise.sample(model, rng)
         if scene.no_data is not None:
             image[:, self.no_data_mask(scene.no_data)] = 0.0
         return image
@@ -248,3 +243,12 @@ class HscDomain:
         _, cutout = self.frames()
         pixels = np.arange(self.preset.cutout_size)
         return edge.mask(cutout.x_of(pixels)[None, :], cutout.y_of(pixels)[:, None])
+
+
+@lru_cache(maxsize=8)
+def _cutout_frames(size: int, scale: float) -> tuple[Frame, Frame]:
+    """Single-precision frames of the padded canvas and of the cutout, built once."""
+    centre = (size - 1) / 2
+    padded_size = size + 2 * PAD_PX
+    padded = Frame(scale, centre + PAD_PX, centre + PAD_PX, padded_size, padded_size, np.float32)
+    return padded, Frame(scale, centre, centre, size, size, np.float32)

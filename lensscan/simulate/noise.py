@@ -27,8 +27,9 @@ def aperture_noise_factor(kernel_1d: tuple[float, ...], pixel_scale: float) -> f
     """sigma(2" aperture sum) / sigma(white noise) for white noise filtered by the kernel.
 
     The aperture sum of filtered noise is ``sum_q c_q w_q`` with ``c = aperture (x) kernel``
-    (cross-correlation), so its sigma is ``sigma_white * ||c||``. The aperture weights are
-    the fractions of each pixel inside the circle.
+    (full cross-correlation, done as two 1-D passes over the zero-padded weights), so its
+    sigma is ``sigma_white * ||c||``. The aperture weights are the fractions of each pixel
+    inside the circle.
     """
     radius_px = APERTURE_DIAMETER_ARCSEC / 2 / pixel_scale
     half = int(np.ceil(radius_px)) + 1
@@ -37,10 +38,8 @@ def aperture_noise_factor(kernel_1d: tuple[float, ...], pixel_scale: float) -> f
     inside = (fine[None, :] ** 2 + fine[:, None] ** 2) <= radius_px**2
     n = 2 * half + 1
     weights = inside.reshape(n, sub, n, sub).mean(axis=(1, 3))
-    kernel = np.outer(kernel_1d, kernel_1d)
-    from scipy.signal import correlate2d
-
-    coefficients = correlate2d(weights, kernel, mode="full")
+    padded = np.pad(weights, len(kernel_1d) - 1)
+    coefficients = _filter_axis(_filter_axis(padded, kernel_1d, axis=0), kernel_1d, axis=1)
     return float(np.sqrt((coefficients**2).sum()))
 
 
@@ -75,31 +74,40 @@ class NoiseModel:
         white = rng.standard_normal((n_bands, shape[0] + pad, shape[1] + pad), dtype=np.float32)
         rows = _filter_axis(white, self.kernel_1d, axis=1)
         both = _filter_axis(rows, self.kernel_1d, axis=2)
-        return both * self.white_sigma.astype(np.float32)[:, None, None]
+        both *= self.white_sigma.astype(np.float32)[:, None, None]
+        return both
 
     def shot_variance(self, model: np.ndarray) -> np.ndarray:
         """Object shot-noise variance of a noiseless model (zeros without shot noise)."""
         if self.gain is None:
             return np.zeros_like(model)
-        return np.clip(model, 0.0, None) / self.gain[:, None, None]
+        inverse_gain = (1.0 / self.gain).astype(model.dtype)[:, None, None]
+        return np.maximum(model, 0.0) * inverse_gain
 
     def sample(self, model: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Sky plus shot noise for a noiseless model (n_bands, height, width)."""
+        """Sky plus shot noise for a noiseless model (n_bands, height, width), float32."""
         noise = self.sky_sample(model.shape[1:], rng)
         if self.gain is not None:
-            shot = np.sqrt(self.shot_variance(model)).astype(np.float32)
-            noise += shot * rng.standard_normal(model.shape, dtype=np.float32)
+            shot = self.shot_variance(model.astype(np.float32, copy=False))
+            np.sqrt(shot, out=shot)
+            shot *= rng.standard_normal(model.shape, dtype=np.float32)
+            noise += shot
         return noise
 
 
 def _filter_axis(values: np.ndarray, kernel: tuple[float, ...], axis: int) -> np.ndarray:
     """'Valid' correlation of ``values`` with a short kernel along ``axis``."""
     length = values.shape[axis] - len(kernel) + 1
-    out = np.zeros((*values.shape[:axis], length, *values.shape[axis + 1 :]), values.dtype)
-    for offset, weight in enumerate(kernel):
-        window = [slice(None)] * values.ndim
-        window[axis] = slice(offset, offset + length)
-        out += values[tuple(window)] * values.dtype.type(weight)
+
+    def window(offset: int) -> np.ndarray:
+        index = [slice(None)] * values.ndim
+        index[axis] = slice(offset, offset + length)
+        return values[tuple(index)]
+
+    weight = values.dtype.type
+    out = window(0) * weight(kernel[0])
+    for offset in range(1, len(kernel)):
+        out += window(offset) * weight(kernel[offset])
     return out
 
 

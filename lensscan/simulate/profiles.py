@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
-from scipy.special import erf
 
 from lensscan.simulate.components import Component
 
@@ -35,22 +34,39 @@ def elliptical_coordinates(
         q: Axis ratio (minor / major) in (0, 1].
         pa: Position angle of the major axis from +x, counter-clockwise (radians).
     """
-    dx, dy = x - x0, y - y0
-    cos, sin = np.cos(pa), np.sin(pa)
-    root_q = np.sqrt(q)
+    # Python floats keep single-precision coordinates in single precision.
+    dx, dy = x - float(x0), y - float(y0)
+    cos, sin = math.cos(pa), math.sin(pa)
+    root_q = math.sqrt(q)
     return (dx * cos + dy * sin) * root_q, (dy * cos - dx * sin) / root_q
 
 
-def elliptical_radius2(
-    x: np.ndarray, y: np.ndarray, x0: float, y0: float, q: float, pa: float
-) -> np.ndarray:
-    """``q x'^2 + y'^2 / q`` as a quadratic form, cheap on broadcast (1, nx) and (ny, 1) grids."""
+def elliptical_form(q: float, pa: float, unit: float = 1.0) -> tuple[float, float, float]:
+    """``(a, b, c)`` with ``a dx^2 + b dx dy + c dy^2 = (q x'^2 + y'^2 / q) / unit^2``.
+
+    Args:
+        q: Axis ratio.
+        pa: Position angle (radians).
+        unit: Length unit of the radius (arcsec), e.g. a half-light radius.
+    """
     cos, sin = math.cos(pa), math.sin(pa)
-    a = q * cos * cos + sin * sin / q
-    c = q * sin * sin + cos * cos / q
-    b = 2.0 * cos * sin * (q - 1.0 / q)
-    dx, dy = x - x0, y - y0
-    return a * dx * dx + c * dy * dy + b * dx * dy
+    inverse2 = 1.0 / (unit * unit)
+    return (
+        (q * cos * cos + sin * sin / q) * inverse2,
+        2.0 * cos * sin * (q - 1.0 / q) * inverse2,
+        (q * sin * sin + cos * cos / q) * inverse2,
+    )
+
+
+def quadratic_form(dx: np.ndarray, dy: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
+    """``a dx^2 + b dx dy + c dy^2`` as a new array, in the precision of the offsets.
+
+    Cheap on broadcast (1, nx) and (ny, 1) offsets: one full-size product and two sums.
+    """
+    radius2 = np.asarray((b * dx) * dy)
+    radius2 += a * (dx * dx)
+    radius2 += c * (dy * dy)
+    return radius2
 
 
 @lru_cache(maxsize=256)
@@ -77,7 +93,7 @@ def sersic_normalisation(r_eff: float, n: float) -> float:
     return 1.0 / (2.0 * math.pi * n * r_eff**2 * b ** (-2.0 * n) * math.gamma(2 * n))
 
 
-def sersic_extent(r_eff: float, n: float, q: float, flux: float = np.inf) -> float:
+def sersic_extent(r_eff: float, n: float, q: float, flux: float = math.inf) -> float:
     """Stamp half-size (arcsec) holding the light of a Sersic profile above the floor.
 
     The radius where ``flux * I(R)`` falls to :data:`SURFACE_BRIGHTNESS_FLOOR`, capped at
@@ -88,11 +104,11 @@ def sersic_extent(r_eff: float, n: float, q: float, flux: float = np.inf) -> flo
     central = flux * sersic_normalisation(r_eff, n)
     if central > SURFACE_BRIGHTNESS_FLOOR:
         extent = min(
-            extent, r_eff * (np.log(central / SURFACE_BRIGHTNESS_FLOOR) / sersic_b(n)) ** n
+            extent, r_eff * (math.log(central / SURFACE_BRIGHTNESS_FLOOR) / sersic_b(n)) ** n
         )
     else:
         extent = r_eff
-    return float(min(extent / np.sqrt(q) + 0.2, STAMP_MAX_RADIUS_ARCSEC))
+    return min(extent / math.sqrt(q) + 0.2, STAMP_MAX_RADIUS_ARCSEC)
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,7 +137,7 @@ class Sersic(Component):
 
     def bounds(self) -> tuple[float, float, float, float]:
         """Box holding nearly all of the light."""
-        extent = sersic_extent(self.r_eff, self.n, self.q, float(np.max(self.fluxes)))
+        extent = sersic_extent(self.r_eff, self.n, self.q, float(self.fluxes.max()))
         return self.x0 - extent, self.x0 + extent, self.y0 - extent, self.y0 + extent
 
     @property
@@ -129,18 +145,34 @@ class Sersic(Component):
         """The profile centre."""
         return self.x0, self.y0
 
+    @cached_property
+    def _constants(self) -> tuple[float, float, float, float, float, float, float]:
+        """Python floats ``(x0, y0, a, b, c, -b_n, I_0)`` of :meth:`shape`.
+
+        The centre, the quadratic form in units of r_eff, the exponent's factor and the
+        central surface brightness.
+        """
+        return (
+            float(self.x0),
+            float(self.y0),
+            *elliptical_form(self.q, self.pa, self.r_eff),
+            -sersic_b(self.n),
+            sersic_normalisation(self.r_eff, self.n),
+        )
+
     def shape(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Unit-flux surface brightness."""
-        b = sersic_b(self.n)
-        norm = sersic_normalisation(self.r_eff, self.n)
-        radius2 = elliptical_radius2(x, y, self.x0, self.y0, self.q, self.pa) / self.r_eff**2
-        if self.n == 0.5:
-            scaled = radius2
-        elif self.n == 1.0:
-            scaled = np.sqrt(radius2)
-        else:
-            scaled = np.power(radius2, 0.5 / self.n)
-        return norm * np.exp(-b * scaled)
+        x0, y0, a, b, c, minus_b_n, central = self._constants
+        radius2 = quadratic_form(x - x0, y - y0, a, b, c)
+        # (R / r_eff)^(1/n), in place: the stamp is the only full-size array made.
+        if self.n == 1.0:
+            np.sqrt(radius2, out=radius2)
+        elif self.n != 0.5:
+            np.power(radius2, 0.5 / self.n, out=radius2)
+        radius2 *= minus_b_n
+        np.exp(radius2, out=radius2)
+        radius2 *= central
+        return radius2
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,7 +231,7 @@ def _ring_normalisation(radius: float, width: float) -> float:
         * np.pi
         * (
             width**2 * np.exp(-(radius**2) / (2 * width**2))
-            + radius * width * np.sqrt(np.pi / 2) * (1 + erf(radius / (np.sqrt(2) * width)))
+            + radius * width * np.sqrt(np.pi / 2) * (1 + math.erf(radius / (np.sqrt(2) * width)))
         )
     )
 
