@@ -86,7 +86,9 @@ def test_import_help(runner) -> None:
 def test_import_real_hsc_sample(runner, realdata, tmp_path) -> None:
     out = tmp_path / "hsc40.zarr"
     source = realdata / "hsc_gri_sample40"
-    result = runner.invoke(app, ["import", str(source), "--out", str(out), "--pixel-scale", "0.168"])
+    result = runner.invoke(
+        app, ["import", str(source), "--out", str(out), "--pixel-scale", "0.168"]
+    )
     assert result.exit_code == 0, result.output
     store = CutoutStore.open(out)
     assert len(store) == 40
