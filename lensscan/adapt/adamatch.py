@@ -30,10 +30,8 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from lensscan.adapt.base import Batch, Method, MethodContext
-from lensscan.models.network import LensNet
+from lensscan.adapt.base import Batch, SingleNetworkMethod
 
 
 def align_distribution(target_probs: torch.Tensor, source_probs: torch.Tensor) -> torch.Tensor:
@@ -59,7 +57,7 @@ def warmup(step: int, total_steps: int) -> float:
     return 0.5 - math.cos(min(math.pi, 2 * math.pi * step / max(1, total_steps))) / 2
 
 
-class AdaMatch(Method):
+class AdaMatch(SingleNetworkMethod):
     """AdaMatch for unsupervised domain adaptation.
 
     Options:
@@ -70,18 +68,6 @@ class AdaMatch(Method):
     name = "adamatch"
     needs_target = True
     defaults: ClassVar[dict[str, float]] = {"tau": 0.9, "target_weight": 1.0}
-
-    def __init__(self, context: MethodContext) -> None:
-        super().__init__(context)
-        self._optimizer = self.adam(self.network)
-
-    def modules(self) -> dict[str, nn.Module]:
-        """The network."""
-        return {"network": self.network}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """One optimizer."""
-        return {"network": self._optimizer}
 
     def loss_groups(self, epoch: int) -> dict[str, tuple[str, ...]]:
         """The network minimises source and (warmed-up) target losses."""
@@ -114,7 +100,3 @@ class AdaMatch(Method):
         target_loss = (per_item * mask).mean()
         weight = self.options["target_weight"] * warmup(step, self.context.total_steps)
         return {"source": source_loss, "target": weight * target_loss, "mask_rate": mask.mean()}
-
-    def eval_network(self) -> LensNet:
-        """The trained network."""
-        return self.network

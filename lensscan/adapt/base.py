@@ -160,3 +160,23 @@ def domain_bce(source_logits: torch.Tensor, target_logits: torch.Tensor) -> torc
     logits = torch.cat([source_logits, target_logits])
     labels = torch.cat([torch.ones_like(source_logits), torch.zeros_like(target_logits)])
     return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+class SingleNetworkMethod(Method):
+    """A method that trains the one lens network with one Adam optimizer."""
+
+    def __init__(self, context: MethodContext) -> None:
+        super().__init__(context)
+        self._optimizer = self.adam(self.network)
+
+    def modules(self) -> dict[str, nn.Module]:
+        """The network."""
+        return {"network": self.network}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """One optimizer for the whole network."""
+        return {"network": self._optimizer}
+
+    def eval_network(self) -> LensNet:
+        """The trained network."""
+        return self.network

@@ -376,33 +376,22 @@ def _plan(
     check_output_path(catalog, overwrite=config.overwrite)
     if position_starts is not None and len(positions.rows) == 0:
         logger.warning("%s: none of the --positions fall inside the field", spec.label)
-        return FieldPlan(
-            spec,
-            opened,
-            job,
-            catalog,
-            context.fmt,
-            run_key,
-            catalog_key,
-            inputs,
-            positions,
-            [],
-            False,
+        pending, resumed = [], False
+    else:
+        attrs = {
+            "field": opened.inputs.name,
+            "bands": list(opened.inputs.band_names),
+            "files": [str(p) for p in opened.inputs.files],
+            "score_settings": score_settings,
+        }
+        store, resumed = WorkStore.prepare(
+            store_path, run_key, job.layout(), attrs, fresh=config.overwrite
         )
-    attrs = {
-        "field": opened.inputs.name,
-        "bands": list(opened.inputs.band_names),
-        "files": [str(p) for p in opened.inputs.files],
-        "score_settings": score_settings,
-    }
-    store, resumed = WorkStore.prepare(
-        store_path, run_key, job.layout(), attrs, fresh=config.overwrite
-    )
-    pending = [int(i) for i in np.flatnonzero(store.status() != SCORED)]
-    if resumed:
-        logger.info(
-            "%s: resuming, %d of %d chunks left", opened.inputs.name, len(pending), job.n_chunks
-        )
+        pending = [int(i) for i in np.flatnonzero(store.status() != SCORED)]
+        if resumed:
+            logger.info(
+                "%s: resuming, %d of %d chunks left", opened.inputs.name, len(pending), job.n_chunks
+            )
     return FieldPlan(
         spec,
         opened,
