@@ -1,4 +1,4 @@
-"""Shared fixtures: the real-data folder beside the checkout, and a CLI runner."""
+"""Shared fixtures: the real-data folder beside the checkout, a CLI runner, tiny models."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from lensscan.models import create_lens_finder, save_model
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REALDATA = REPO_ROOT.parent / "shared" / "realdata"
+
+#: Headline metrics written into the card of the ``published`` fixture's first model.
+HEADLINE = {"split": "hsc test", "auroc": 0.912, "tpr0": 0.12, "tpr10": 0.4}
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +28,12 @@ def realdata() -> Path:
 def runner() -> CliRunner:
     """A Typer CLI runner."""
     return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A weights folder of two tiny real models, as a server or mirror would hold it."""
+    root = tmp_path_factory.mktemp("published")
+    save_model(create_lens_finder("small_cnn", seed=1), root / "tiny-a", metrics=HEADLINE)
+    save_model(create_lens_finder("small_cnn", seed=2), root / "tiny-b", method="supervised")
+    return root

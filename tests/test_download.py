@@ -12,6 +12,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import HEADLINE
 
 from lensscan.cli import app
 from lensscan.errors import UserError
@@ -27,17 +28,6 @@ from lensscan.models.manifest import (
 )
 from lensscan.models.weights import WEIGHTS_ENV
 from lensscan.provenance import sha256_file
-
-HEADLINE = {"split": "hsc test", "auroc": 0.91, "tpr0": 0.12, "tpr10": 0.4}
-
-
-@pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A weights folder of two tiny real models, as a server or mirror would hold it."""
-    root = tmp_path_factory.mktemp("published")
-    save_model(create_lens_finder("small_cnn", seed=1), root / "tiny-a", metrics=HEADLINE)
-    save_model(create_lens_finder("small_cnn", seed=2), root / "tiny-b", method="supervised")
-    return root
 
 
 @pytest.fixture(scope="module")

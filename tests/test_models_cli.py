@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import HEADLINE
 
 from lensscan.cli import app
 from lensscan.models import create_lens_finder, save_model
@@ -20,17 +21,6 @@ from lensscan.models.manifest import (
     load_manifest,
 )
 from lensscan.models.weights import WEIGHTS_ENV
-
-HEADLINE = {"split": "hsc test", "auroc": 0.912, "tpr0": 0.12, "tpr10": 0.4}
-
-
-@pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A weights folder of two tiny real models."""
-    root = tmp_path_factory.mktemp("published")
-    save_model(create_lens_finder("small_cnn", seed=1), root / "tiny-a", metrics=HEADLINE)
-    save_model(create_lens_finder("small_cnn", seed=2), root / "tiny-b", method="supervised")
-    return root
 
 
 @pytest.fixture(scope="module")
