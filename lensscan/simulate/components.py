@@ -88,6 +88,11 @@ def refine_core(
     stamp[..., r0:r1, c0:c1] = pixel_average(shape, x[c0:c1], y[r0:r1], pixel_scale, factor)
 
 
+def box_around(x0: float, y0: float, extent: float) -> tuple[float, float, float, float]:
+    """The square (xmin, xmax, ymin, ymax) of half-size ``extent`` centred on (x0, y0)."""
+    return x0 - extent, x0 + extent, y0 - extent, y0 + extent
+
+
 class Component(ABC):
     """Something that adds light to an image, in every band.
 

@@ -29,7 +29,7 @@ from lensscan.simulate.colours import (
     star_forming_colours,
     stellar_locus_colours,
 )
-from lensscan.simulate.components import Component
+from lensscan.simulate.components import Component, box_around
 from lensscan.simulate.galaxies import RealGalaxy, galaxy_library
 from lensscan.simulate.profiles import Ring, Sersic
 from lensscan.simulate.psf import PSF, PointSource, point_source_extent
@@ -202,7 +202,7 @@ class DiffractionSpikes(Component):
     def bounds(self) -> tuple[float, float, float, float]:
         """Box reaching 30 fading lengths."""
         extent = 30.0 * self.length
-        return self.x0 - extent, self.x0 + extent, self.y0 - extent, self.y0 + extent
+        return box_around(self.x0, self.y0, extent)
 
     def shape(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Unit-flux surface brightness."""
@@ -274,12 +274,7 @@ class SkyResidual(Component):
 
     def bounds(self) -> tuple[float, float, float, float]:
         """The affected box (the renderer clips it to the canvas)."""
-        return (
-            self.x0 - self.extent,
-            self.x0 + self.extent,
-            self.y0 - self.extent,
-            self.y0 + self.extent,
-        )
+        return box_around(self.x0, self.y0, self.extent)
 
     def shape(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Peak-normalised residual."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lensscan.simulate.components import Component, subpixel_offsets
+from lensscan.simulate.components import Component, box_around, subpixel_offsets
 
 _ROUND_LIMIT = 1e-4  # below this 1 - q the SIS limit is used (f -> 0)
 
@@ -132,8 +132,7 @@ class LensedSource(Component):
             )
             reach = max(reach, float(np.abs(corners).max()))
         extent = self.mass.image_extent() + reach + 0.3
-        x0, y0 = self.mass.x0, self.mass.y0
-        return x0 - extent, x0 + extent, y0 - extent, y0 + extent
+        return box_around(self.mass.x0, self.mass.y0, extent)
 
     def shape(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Unit-flux-per-part surface brightness summed over parts."""

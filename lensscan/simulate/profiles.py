@@ -15,7 +15,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from lensscan.simulate.components import Component
+from lensscan.simulate.components import Component, box_around
 
 STAMP_MAX_RADIUS_ARCSEC = 12.0
 """Largest stamp half-size for an extended profile (light beyond is dropped)."""
@@ -138,7 +138,7 @@ class Sersic(Component):
     def bounds(self) -> tuple[float, float, float, float]:
         """Box holding nearly all of the light."""
         extent = sersic_extent(self.r_eff, self.n, self.q, float(self.fluxes.max()))
-        return self.x0 - extent, self.x0 + extent, self.y0 - extent, self.y0 + extent
+        return box_around(self.x0, self.y0, extent)
 
     @property
     def center(self) -> tuple[float, float]:
@@ -211,7 +211,7 @@ class SpiralArms(Component):
     def bounds(self) -> tuple[float, float, float, float]:
         """Box holding nearly all of the light."""
         extent = min(7.0 * self.scale_length / np.sqrt(self.q), STAMP_MAX_RADIUS_ARCSEC)
-        return self.x0 - extent, self.x0 + extent, self.y0 - extent, self.y0 + extent
+        return box_around(self.x0, self.y0, extent)
 
     def shape(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Unit-flux surface brightness."""
@@ -263,7 +263,7 @@ class Ring(Component):
     def bounds(self) -> tuple[float, float, float, float]:
         """Box holding nearly all of the light."""
         extent = (self.radius + 4.0 * self.width) / np.sqrt(self.q)
-        return self.x0 - extent, self.x0 + extent, self.y0 - extent, self.y0 + extent
+        return box_around(self.x0, self.y0, extent)
 
     def shape(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Unit-flux surface brightness."""
@@ -301,7 +301,7 @@ class ArcSegment(Component):
     def bounds(self) -> tuple[float, float, float, float]:
         """Box holding nearly all of the light."""
         extent = self.radius + 4.0 * self.width
-        return self.x0 - extent, self.x0 + extent, self.y0 - extent, self.y0 + extent
+        return box_around(self.x0, self.y0, extent)
 
     def shape(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Unit-flux surface brightness."""

@@ -14,7 +14,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from lensscan.simulate.components import Component, pixel_average, refine_core
+from lensscan.simulate.components import Component, box_around, pixel_average, refine_core
 from lensscan.simulate.profiles import elliptical_form
 
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
@@ -170,12 +170,7 @@ class PointSource(Component):
 
     def bounds(self) -> tuple[float, float, float, float]:
         """The stamp box."""
-        return (
-            self.x0 - self.extent,
-            self.x0 + self.extent,
-            self.y0 - self.extent,
-            self.y0 + self.extent,
-        )
+        return box_around(self.x0, self.y0, self.extent)
 
     @property
     def center(self) -> tuple[float, float]:
