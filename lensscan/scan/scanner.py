@@ -407,6 +407,11 @@ def _plan(
     )
 
 
+def _input_record(role: str, path: str) -> dict[str, str]:
+    """Provenance of an auxiliary input file: its role, absolute path and SHA-256."""
+    return {"role": role, "path": str(Path(path).resolve()), "sha256": sha256_file(path)}
+
+
 def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
     _validate(config)
     fmt = check_format(
@@ -429,22 +434,10 @@ def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
     positions = known = None
     if config.positions:
         positions = read_sky_positions(config.positions, "--positions")
-        extra.append(
-            {
-                "role": "positions",
-                "path": str(Path(config.positions).resolve()),
-                "sha256": sha256_file(config.positions),
-            }
-        )
+        extra.append(_input_record("positions", config.positions))
     if config.known:
         known = read_sky_positions(config.known, "--known")
-        extra.append(
-            {
-                "role": "known",
-                "path": str(Path(config.known).resolve()),
-                "sha256": sha256_file(config.known),
-            }
-        )
+        extra.append(_input_record("known", config.known))
     return ScanContext(config, scorer, ref, stride, fmt, positions, known, tuple(extra))
 
 

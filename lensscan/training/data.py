@@ -146,6 +146,25 @@ def _labels(store: CutoutStore, indices: np.ndarray, option: str, split: str | N
     return labels
 
 
+def _labelled_domain(
+    store: CutoutStore,
+    indices: np.ndarray,
+    split: str | None,
+    option: str,
+    norm: Normalisation,
+    device: torch.device,
+) -> DomainData:
+    """Normalised images and their labels, on the device."""
+    labels = _labels(store, indices, option, split)
+    return DomainData(
+        _normalised(store, indices, norm, device),
+        torch.from_numpy(labels.astype(np.float32)).to(device),
+        store.path,
+        split,
+        option,
+    )
+
+
 def _check_compatible(
     stores: dict[str, CutoutStore], encoder: str
 ) -> tuple[tuple[str, ...], float | None, int]:
@@ -201,14 +220,7 @@ def load_training_data(
         raise UserError(
             f"--source {source_store.path}: needs at least 2 items, found {len(source_idx)}"
         )
-    source_labels = _labels(source_store, source_idx, "--source", source_split)
-    source = DomainData(
-        _normalised(source_store, source_idx, norm, device),
-        torch.from_numpy(source_labels.astype(np.float32)).to(device),
-        source_store.path,
-        source_split,
-        "--source",
-    )
+    source = _labelled_domain(source_store, source_idx, source_split, "--source", norm, device)
 
     val = None
     val_idx = np.zeros(0, np.int64)
@@ -218,14 +230,7 @@ def load_training_data(
         val_idx = _subset(
             val_store.split_indices(val_split), config.max_eval, np.random.default_rng(seeds[1])
         )
-        val_labels = _labels(val_store, val_idx, "--val", val_split)
-        val = DomainData(
-            _normalised(val_store, val_idx, norm, device),
-            torch.from_numpy(val_labels.astype(np.float32)).to(device),
-            val_store.path,
-            val_split,
-            "--val",
-        )
+        val = _labelled_domain(val_store, val_idx, val_split, "--val", norm, device)
 
     target = None
     if "--target" in stores:
