@@ -15,6 +15,7 @@ import typer
 from lensscan import __version__
 from lensscan.cli import (
     benchmark,
+    demo,
     download,
     evaluate,
     import_store,
@@ -64,6 +65,7 @@ def _register(name: str, command: Callable[..., Any], group: typer.Typer | None 
     (group or app).command(name)(run)
 
 
+_register("demo", demo.demo)
 _register("simulate", simulate.simulate)
 _register("simulate-field", simulate_field.simulate_field)
 _register("import", import_store.import_store)
