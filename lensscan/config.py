@@ -148,6 +148,8 @@ class EvaluateConfig:
         truth: Truth catalog (ECSV from ``lensscan simulate-field``) for field evaluation.
         match_radius: Largest candidate-truth separation of a match, arcsec.
         area_deg2: Field area for false positives per square degree (else from metadata).
+        record_as: Also write each model's metrics into its card under this label.
+        headline: Make the recorded metrics the card's headline metrics.
     """
 
     models: tuple[str, ...] = ()
@@ -166,6 +168,8 @@ class EvaluateConfig:
     truth: str | None = None
     match_radius: float = 1.0
     area_deg2: float | None = None
+    record_as: str | None = None
+    headline: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

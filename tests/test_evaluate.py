@@ -12,7 +12,7 @@ from lensscan.cli import app
 from lensscan.data.store import write_store
 from lensscan.errors import UserError
 from lensscan.evaluate.data import load_evaluation_set
-from lensscan.models import DEFAULT_MODEL, create_lens_finder, save_model
+from lensscan.models import DEFAULT_MODEL, create_lens_finder, load_model, save_model
 
 REPORTED = (
     "auroc",
@@ -298,3 +298,48 @@ def test_evaluate_real_hsc_sample(runner, realdata, models, tmp_path) -> None:
     for name in ("auroc", "ap", "tpr0", "tpr10", "fpr_at_tpr_0.75", "accuracy", "recall"):
         assert 0.0 <= entry[name] <= 1.0, name
     assert entry["tpr_at_fpr_1e-2"] is None  # ten non-lenses cannot resolve FPR 1e-2
+
+
+def test_record_as_writes_metrics_into_the_card(runner, deeplense_folder, tmp_path) -> None:
+    folder = save_model(create_lens_finder(bands=("g", "r", "i"), seed=4), tmp_path / "w" / "m")
+    weights = (folder / "model.safetensors").read_bytes()
+    args = ["evaluate", "--model", str(folder), "--data", str(deeplense_folder), *FAST]
+    first = runner.invoke(
+        app, [*args, "--report-dir", str(tmp_path / "r1"), "--record-as", "hsc test", "--headline"]
+    )
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, [*args, "--report-dir", str(tmp_path / "r2"), "--record-as", "x"])
+    assert second.exit_code == 0, second.output
+
+    report = json.loads((tmp_path / "r1" / "report.json").read_text())
+    measured = next(iter(report["models"].values()))
+    card = load_model(folder).card
+    recorded = card.metrics["evaluations"]["hsc test"]
+    assert recorded["auroc"] == pytest.approx(measured["auroc"])
+    assert recorded["tpr10"] == pytest.approx(measured["tpr10"])
+    assert recorded["n_lenses"] == 5 and recorded["n_nonlenses"] == 6
+    assert recorded["ci95"]["auroc"] == pytest.approx(measured["ci95"]["auroc"])
+    assert set(card.metrics["evaluations"]) == {"hsc test", "x"}
+    assert card.metrics["headline"] == {
+        "split": "hsc test",
+        "auroc": recorded["auroc"],
+        "tpr0": recorded["tpr0"],
+        "tpr10": recorded["tpr10"],
+    }
+    assert (folder / "model.safetensors").read_bytes() == weights, "weights untouched"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--headline"], "--headline: needs --record-as"),
+        (["--record-as", "bad\nlabel"], "--record-as"),
+    ],
+)
+def test_bad_record_options_are_refused(runner, deeplense_folder, models, tmp_path, extra, message):
+    result = runner.invoke(
+        app,
+        ["evaluate", "--model", str(models["gri"]), "--data", str(deeplense_folder), *extra],
+    )
+    assert result.exit_code == 2 and message in result.stderr
+    assert "evaluations" not in load_model(models["gri"]).card.metrics

@@ -174,6 +174,8 @@ def test_load_refuses_bad_cards(tmp_path) -> None:
 
 def test_name_resolution(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
+    # The shipped models must not answer for the default here.
+    monkeypatch.setattr("lensscan.models.weights.PACKAGE_WEIGHTS", tmp_path / "package")
     monkeypatch.setenv("LENSSCAN_WEIGHTS", str(tmp_path / "env"))
     save_model(create_lens_finder(input_size=32), tmp_path / "env" / "alpha")
     save_model(create_lens_finder(input_size=32), tmp_path / "weights" / "beta")

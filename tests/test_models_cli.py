@@ -37,6 +37,8 @@ def weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, published: Path) ->
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     monkeypatch.delenv(MIRROR_ENV, raising=False)
+    # Only this test's models: the shipped ones stay out of the listing.
+    monkeypatch.setattr("lensscan.models.weights.PACKAGE_WEIGHTS", tmp_path / "package")
     folder = tmp_path / "weights"
     shutil.copytree(published / "tiny-a", folder / "tiny-a")
     save_model(

@@ -48,6 +48,14 @@ def evaluate(
     area_deg2: float = typer.Option(
         None, "--area-deg2", help="Field area for false positives per deg2 (default: metadata)."
     ),
+    record_as: str = typer.Option(
+        None,
+        "--record-as",
+        help="Also write each model's metrics into its card under this label, e.g. 'hsc test'.",
+    ),
+    headline: bool = typer.Option(
+        False, "--headline", help="Make the recorded metrics the ones `models list` shows."
+    ),
     config: Path = typer.Option(None, "--config", help="TOML file of settings (options win)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report folder."),
 ) -> None:
@@ -77,6 +85,8 @@ def evaluate(
             "truth": str(truth) if truth is not None else None,
             "match_radius": match_radius,
             "area_deg2": area_deg2,
+            "record_as": record_as,
+            "headline": headline or None,
             "overwrite": overwrite or None,
         },
     )

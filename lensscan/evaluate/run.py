@@ -32,6 +32,7 @@ from lensscan.config import EvaluateConfig, config_to_dict
 from lensscan.errors import UserError
 from lensscan.evaluate import plots
 from lensscan.evaluate.bootstrap import CONFIDENCE_LEVEL, bootstrap_intervals, interval_notes
+from lensscan.evaluate.card_record import check_record_options, record_in_cards
 from lensscan.evaluate.data import EvaluationSet, load_evaluation_set
 from lensscan.evaluate.field import (
     CANDIDATE_COLUMNS,
@@ -327,6 +328,14 @@ def evaluate_cutouts(config: EvaluateConfig) -> EvaluationOutcome:
         (folder / "report.md").write_text(render_markdown(report))
 
     written = _write_folder(config, write)
+    if config.record_as is not None:
+        record_in_cards(
+            [r.description["path"] for r in results],
+            [report["models"][r.key] for r in results],
+            report,
+            config.record_as,
+            headline=config.headline,
+        )
     return EvaluationOutcome(written, report, comparison_table(report))
 
 
@@ -421,10 +430,13 @@ def run_evaluation(config: EvaluateConfig) -> EvaluationOutcome:
         UserError: If the settings mix the two kinds or name neither.
     """
     _check_settings(config)
+    check_record_options(config.record_as, config.headline)
     field_mode = config.catalog is not None or config.truth is not None
     if field_mode and (config.models or config.data is not None):
         raise UserError(
             "--catalog/--truth evaluate a field catalog; --model/--data evaluate cutouts: "
             "give one kind"
         )
+    if field_mode and config.record_as is not None:
+        raise UserError("--record-as: records cutout metrics in model cards; not for --catalog")
     return evaluate_field(config) if field_mode else evaluate_cutouts(config)

@@ -30,6 +30,8 @@ WEIGHTS_ENV = "LENSSCAN_WEIGHTS"
 
 #: The model ``load_model(None)`` (and ``lensscan scan`` without --model) uses.
 DEFAULT_MODEL = "hsc-gri-small"
+#: The ``weights/`` folder of the source checkout, which holds the shipped models.
+PACKAGE_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
 
 
 def weights_search_path() -> list[Path]:
@@ -38,7 +40,7 @@ def weights_search_path() -> list[Path]:
     if os.environ.get(WEIGHTS_ENV):
         folders.append(Path(os.environ[WEIGHTS_ENV]))
     folders.append(Path.cwd() / "weights")
-    folders.append(Path(__file__).resolve().parents[2] / "weights")
+    folders.append(PACKAGE_WEIGHTS)
     unique: list[Path] = []
     for folder in folders:
         if folder.resolve() not in [u.resolve() for u in unique]:
