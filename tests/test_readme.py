@@ -17,7 +17,7 @@ def _quick_start_commands() -> list[str]:
 def test_quick_start_has_exactly_two_commands() -> None:
     commands = _quick_start_commands()
     assert len(commands) == 2, commands
-    assert "install.sh" in commands[0] and "lensscan" in commands[0]
+    assert "install.sh" in commands[0] and "lensscan demo" in commands[0]
     assert "pytest" in commands[1]
 
 
