@@ -10,7 +10,7 @@ import typer
 
 app = typer.Typer(
     name="models",
-    help="List published and installed models; write the manifest of a weights folder.",
+    help="List published and installed models; write a manifest; combine models.",
     no_args_is_help=True,
 )
 
@@ -105,9 +105,23 @@ def write_manifest(
     typer.echo(f"wrote {out} ({len(built.models)} models)")
 
 
+def make_ensemble(
+    members: list[str] = typer.Argument(..., help="Two or more model names or weights folders."),
+    out: Path = typer.Option(..., "--out", help="Weights folder to write, e.g. weights/NAME."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+) -> None:
+    """Combine trained models of one encoder into one model that averages their logits."""
+    from lensscan.atomic import check_output_path
+    from lensscan.models.ensemble import make_ensemble as combine
+
+    check_output_path(out, overwrite=overwrite)
+    ensemble = combine(members, out)
+    typer.echo(f"wrote {out} ({ensemble.card.method}; {ensemble.card.encoder})")
+
+
 def _metric_text(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, int | float) else "-"
 
 
 #: The sub-commands, registered on :data:`app` by :mod:`lensscan.cli`.
-COMMANDS = {"list": list_models, "manifest": write_manifest}
+COMMANDS = {"list": list_models, "manifest": write_manifest, "ensemble": make_ensemble}

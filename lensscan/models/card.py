@@ -38,6 +38,8 @@ class ModelCard:
         provenance: The lensscan provenance record of the run.
         lensscan_version: Version of lensscan that wrote the card.
         weights_sha256: SHA-256 of model.safetensors (None until saved).
+        members: 1 for a single network; N for an ensemble of N networks of this encoder
+            whose logits are averaged (``lensscan models ensemble``).
         card_format: Version of this card layout.
     """
 
@@ -57,6 +59,7 @@ class ModelCard:
     provenance: dict[str, Any] = field(default_factory=dict)
     lensscan_version: str = __version__
     weights_sha256: str | None = None
+    members: int = 1
     card_format: str = CARD_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,10 +100,13 @@ class ModelCard:
         try:
             values["bands"] = tuple(str(b) for b in values["bands"])
             values["input_size"] = int(values["input_size"])
+            values["members"] = int(values.get("members", 1))
             if values["pixel_scale"] is not None:
                 values["pixel_scale"] = float(values["pixel_scale"])
         except (TypeError, ValueError) as exc:
             raise UserError(f"{source}: malformed field: {exc}") from None
+        if values["members"] < 1:
+            raise UserError(f"{source}: members must be at least 1")
         for name in ("normalisation", "encoder_options", "imbalance", "selection", "metrics"):
             if name in values and not isinstance(values[name], dict):
                 raise UserError(f"{source}: field {name} must be an object")

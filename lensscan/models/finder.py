@@ -11,7 +11,7 @@ import torch
 from lensscan.data.normalize import DEFAULT_NORMALISATION, normalisation_from_dict
 from lensscan.errors import UserError
 from lensscan.models.card import ModelCard
-from lensscan.models.network import LensNet, build_network
+from lensscan.models.network import build_network
 from lensscan.models.registry import check_input_size
 
 
@@ -52,7 +52,7 @@ class LensFinder:
     """
 
     def __init__(
-        self, network: LensNet, card: ModelCard, device: str | torch.device | None = None
+        self, network: torch.nn.Module, card: ModelCard, device: str | torch.device | None = None
     ) -> None:
         self.device = device if isinstance(device, torch.device) else select_device(device)
         self.network = network.to(self.device).eval()

@@ -1,4 +1,8 @@
-"""The lens-finding network: an encoder from the registry and a one-logit head."""
+"""The lens-finding network: an encoder from the registry and a one-logit head.
+
+An ensemble of such networks (:class:`EnsembleNet`) is itself a one-logit network, so the
+rest of lensscan scores, scans and evaluates it like any single model.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +39,42 @@ class LensNet(nn.Module):
         return self.head(self.encoder(images))
 
 
+class EnsembleNet(nn.Module):
+    """Several :class:`LensNet` of one architecture whose logits are averaged.
+
+    The mean logit is the log of the geometric mean of the members' odds: an item must look
+    like a lens to most members to rank high, which damps the seed-to-seed swings of
+    adversarially trained members.
+
+    Attributes:
+        members: The member networks.
+    """
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) normalised images -> (N,) mean of the members' lens logits."""
+        return torch.stack([member(images) for member in self.members]).mean(dim=0)
+
+
 def build_network(encoder: str, in_chans: int, options: Mapping[str, Any] | None = None) -> LensNet:
     """Build an untrained :class:`LensNet` around a registered encoder."""
     return LensNet(create_encoder(encoder, in_chans, **dict(options or {})))
+
+
+def build_model_network(
+    encoder: str, in_chans: int, options: Mapping[str, Any] | None = None, members: int = 1
+) -> nn.Module:
+    """The network a model card describes: one :class:`LensNet`, or an ensemble of them.
+
+    Args:
+        encoder: Registry name of the encoder.
+        in_chans: Input channels (bands).
+        options: Keyword options of the encoder builder.
+        members: The card's ``members``: 1 for a single network, N for an ensemble.
+    """
+    if members == 1:
+        return build_network(encoder, in_chans, options)
+    return EnsembleNet([build_network(encoder, in_chans, options) for _ in range(members)])

@@ -20,7 +20,7 @@ from lensscan.atomic import atomic_output
 from lensscan.errors import UserError
 from lensscan.models.card import ModelCard
 from lensscan.models.finder import LensFinder
-from lensscan.models.network import build_network
+from lensscan.models.network import build_model_network
 from lensscan.models.registry import encoder_spec
 from lensscan.provenance import sha256_file
 
@@ -166,7 +166,7 @@ def load_model(
     card = read_card(folder)
     encoder_spec(card.encoder, option=f"model card {folder / CARD_FILE}: encoder")
     state = load_state(folder / WEIGHTS_FILE, card.weights_sha256)
-    network = build_network(card.encoder, len(card.bands), card.encoder_options)
+    network = build_model_network(card.encoder, len(card.bands), card.encoder_options, card.members)
     load_network_state(network, state, f"model weights {folder / WEIGHTS_FILE}")
     return LensFinder(network, card, device)
 

@@ -1,0 +1,109 @@
+"""Ensembles: several trained models of one architecture saved as one model.
+
+``lensscan models ensemble A B C --out weights/NAME`` loads the members, checks that they
+take the same input the same way (encoder and its options, bands, cutout size, pixel scale,
+normalisation), and writes one model folder: an :class:`~lensscan.models.network.EnsembleNet`
+whose state holds every member (``members.<k>.*``) and whose card says ``members: N`` and
+lists each member's name, method, weights SHA-256, training record and metrics. Scanning,
+evaluation, download and the manifest treat it like any other model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lensscan.errors import UserError
+from lensscan.models.finder import LensFinder
+from lensscan.models.network import EnsembleNet
+from lensscan.models.weights import load_model, resolve_model_path, save_model
+from lensscan.provenance import provenance
+
+#: Card fields every member must share: they decide what the network sees.
+SHARED_FIELDS = (
+    "encoder",
+    "encoder_options",
+    "bands",
+    "input_size",
+    "pixel_scale",
+    "normalisation",
+)
+
+
+def _check_members(members: Sequence[LensFinder], sources: Sequence[str]) -> None:
+    """Refuse nested ensembles and members that would see their input differently."""
+    first = members[0].card
+    for finder, source in zip(members, sources, strict=True):
+        if finder.card.members != 1:
+            raise UserError(f"model {source}: is itself an ensemble; list its members instead")
+        for name in SHARED_FIELDS:
+            if getattr(finder.card, name) != getattr(first, name):
+                raise UserError(
+                    f"model {source}: {name} {getattr(finder.card, name)!r} differs from "
+                    f"{getattr(first, name)!r} of {sources[0]} (members must share it)"
+                )
+
+
+def _method_summary(members: Sequence[LensFinder]) -> str:
+    methods = [finder.card.method for finder in members]
+    unique = list(dict.fromkeys(methods))
+    return "ensemble: " + ", ".join(f"{m} x{methods.count(m)}" for m in unique)
+
+
+def _member_record(finder: LensFinder, folder: Path) -> dict[str, Any]:
+    card = finder.card
+    return {
+        "name": card.name,
+        "path": str(folder),
+        "method": card.method,
+        "weights_sha256": card.weights_sha256,
+        "selection": card.selection,
+        "metrics": card.metrics.get("selected", {}),
+        "training": card.training,
+    }
+
+
+def make_ensemble(
+    sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str]
+) -> LensFinder:
+    """Combine trained models into one ensemble model folder.
+
+    Args:
+        sources: Model names or weights folders (at least two, none an ensemble).
+        out: The weights folder to write (``weights/NAME``); replaced if it exists.
+
+    Returns:
+        The saved ensemble, loaded on the CPU.
+
+    Raises:
+        UserError: For fewer than two members, a missing or invalid member, a member that
+            is an ensemble, or members that differ in a :data:`SHARED_FIELDS` field.
+    """
+    labels = [str(source) for source in sources]
+    if len(labels) < 2:
+        raise UserError("models ensemble: give at least two models")
+    if len(set(labels)) != len(labels):
+        raise UserError("models ensemble: a model is given twice")
+    folders = [resolve_model_path(source) for source in labels]
+    members = [load_model(folder, device="cpu") for folder in folders]
+    _check_members(members, labels)
+    first = members[0].card
+    card = first.replace(
+        method=_method_summary(members),
+        members=len(members),
+        imbalance={},
+        selection={"rule": "each member's own (see training.members)"},
+        metrics={},
+        training={"members": [_member_record(f, d) for f, d in zip(members, folders, strict=True)]},
+        provenance=provenance(
+            command="models ensemble",
+            settings={"members": labels, "combination": "mean of the members' logits"},
+            inputs=[folder / "model.safetensors" for folder in folders],
+        ),
+        weights_sha256=None,
+    )
+    network = EnsembleNet([finder.network for finder in members])
+    saved = save_model(LensFinder(network, card, "cpu"), out)
+    return load_model(saved, device="cpu")
