@@ -33,8 +33,11 @@ def test_demo_simulates_scans_and_evaluates(tmp_path: Path, runner, published: P
         "calexp-HSC-I-9813-4,4.fits",
         "calexp-HSC-R-9813-4,4.fits",
     ]
+    targets = Table.read(out / "field" / "targets.ecsv")
+    assert "kind" not in targets.colnames, "the lens labels stay in truth.ecsv"
+    assert np.all(targets["mag_i"] < demo_module.TARGET_MAG_LIMIT)
     catalog = Table.read(out / "catalog" / "calexp-HSC-G-9813-4,4.ecsv")
-    assert len(catalog) > 0
+    assert 0 < len(catalog) <= len(targets)
     assert np.all(np.diff(np.asarray(catalog["score"])) <= 0), "catalog is ranked by score"
     assert catalog.meta["model"]["sha256"]
     assert any((out / "catalog" / "calexp-HSC-G-9813-4,4-gallery").iterdir())

@@ -1,0 +1,78 @@
+"""The shipped models: present, intact, published in the manifest, and as good as their cards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT
+
+from lensscan.cli import app
+from lensscan.evaluate.data import load_evaluation_set
+from lensscan.evaluate.metrics import auroc
+from lensscan.models import DEFAULT_MODEL, load_model
+from lensscan.models.manifest import build_manifest
+
+WEIGHTS = REPO_ROOT / "weights"
+MANIFEST = REPO_ROOT / "lensscan" / "models" / "manifest.json"
+SHIPPED = {DEFAULT_MODEL: ("g", "r", "i"), "hsc-i-small": ("i",)}
+#: The weights folder stays small enough for git.
+MAX_WEIGHTS_BYTES = 30 * 2**20
+REAL_SAMPLE_LABEL = "real HSC sample40 test"
+
+
+@pytest.mark.parametrize(("name", "bands"), SHIPPED.items())
+def test_shipped_model_loads_with_its_card_metrics(name: str, bands: tuple[str, ...]) -> None:
+    finder = load_model(WEIGHTS / name)  # checks the weights' SHA-256 against the card
+    assert finder.bands == bands
+    metrics = finder.card.metrics
+    assert metrics["headline"]["split"] == "hsc test"
+    hsc_test = metrics["evaluations"]["hsc test"]
+    assert hsc_test["n_lenses"] >= 200
+    assert 0.5 < hsc_test["auroc"] <= 1.0
+    assert metrics["headline"]["auroc"] == hsc_test["auroc"]
+    assert REAL_SAMPLE_LABEL in metrics["evaluations"]
+
+
+def test_default_model_is_found_without_a_name() -> None:
+    assert load_model(None).name == DEFAULT_MODEL
+
+
+def test_manifest_publishes_exactly_the_shipped_models() -> None:
+    shipped = json.loads(MANIFEST.read_text())
+    built = build_manifest(WEIGHTS, shipped["base_url"]).to_dict()
+    assert sorted(entry["name"] for entry in shipped["models"]) == sorted(SHIPPED)
+    assert shipped["models"] == built["models"], "regenerate with lensscan models manifest"
+
+
+def test_weights_folder_is_small() -> None:
+    size = sum(path.stat().st_size for path in WEIGHTS.rglob("*") if path.is_file())
+    assert size < MAX_WEIGHTS_BYTES
+
+
+def test_default_model_ranks_fresh_hsc_like_lenses_above_non_lenses(runner, tmp_path) -> None:
+    """A guard that the shipped weights are a trained lens finder, on data it never saw."""
+    store = tmp_path / "fresh.zarr"
+    args = ["simulate", "--domain", "hsc", "--n", "240", "--lens-fraction", "0.5"]
+    result = runner.invoke(
+        app, [*args, "--seed", "20261128", "--workers", "1", "--out", str(store)]
+    )
+    assert result.exit_code == 0, result.output
+    data = load_evaluation_set(store, "train", None)
+    finder = load_model(None)
+    assert auroc(data.labels, finder.score(data.images)) > 0.6
+
+
+def test_card_real_sample_metrics_reproduce(realdata) -> None:
+    folder = realdata / "hsc_gri_sample40"
+    for name in SHIPPED:
+        finder = load_model(WEIGHTS / name)
+        data = load_evaluation_set(folder, "test", None).select_bands(finder.bands)
+        recorded = finder.card.metrics["evaluations"][REAL_SAMPLE_LABEL]
+        measured = auroc(data.labels, finder.score(data.images))
+        assert measured == pytest.approx(recorded["auroc"], abs=1e-6)
+        assert (recorded["n_lenses"], recorded["n_nonlenses"]) == (
+            int(np.sum(data.labels == 1)),
+            int(np.sum(data.labels == 0)),
+        )
