@@ -96,13 +96,29 @@ def test_score_returns_probabilities_and_matches_score_tensor() -> None:
     finder = create_lens_finder("small_cnn", input_size=32)
     images = _images(5)
     scores = finder.score(images, batch_size=2)
-    assert scores.shape == (5,) and scores.dtype == np.float32
+    assert scores.shape == (5,) and scores.dtype == np.float64
     assert np.all((scores >= 0) & (scores <= 1))
     tensor_scores = finder.score_tensor(torch.from_numpy(images)).numpy()
     np.testing.assert_allclose(scores, tensor_scores, atol=1e-6)
     # Normalisation is part of the model: a per-band affine rescaling changes nothing.
     np.testing.assert_allclose(finder.score(images * 0.01 + 3.0), scores, atol=1e-5)
     assert finder.score(np.zeros((0, 3, 32, 32), np.float32)).shape == (0,)
+
+
+def test_confident_scores_do_not_tie_at_one() -> None:
+    """Logits of 20 and 25 are both 1.0 in a float32 sigmoid; the ranking must keep them apart."""
+    finder = create_lens_finder("small_cnn", input_size=32)
+    head = finder.network.head
+    with torch.no_grad():
+        for parameter in head.parameters():
+            parameter.zero_()
+    images = _images(2)
+    scores = []
+    for bias in (20.0, 25.0):
+        with torch.no_grad():
+            head.linear.bias.fill_(bias)
+        scores.append(finder.score(images[:1])[0])
+    assert scores[0] < scores[1] < 1.0
 
 
 def test_check_input_names_the_source_and_the_problem() -> None:

@@ -113,14 +113,14 @@ class LensFinder:
             raise ValueError(f"images have shape {tuple(shape)}; model expects (N, *{expected})")
 
     @torch.no_grad()
-    def score_tensor(self, images: torch.Tensor) -> torch.Tensor:
-        """Lens probabilities of a batch already on :attr:`device`.
+    def logits_tensor(self, images: torch.Tensor) -> torch.Tensor:
+        """Lens logits of a batch already on :attr:`device`.
 
         Args:
             images: (N, C, H, W) raw flux (any per-band affine scale) in card band order.
 
         Returns:
-            (N,) float32 probabilities in [0, 1] on the same device.
+            (N,) float32 logits on the same device; P(lens) = sigmoid(logit).
         """
         self._check_shape(images.shape)
         x = self.normalisation(images.float())
@@ -131,31 +131,46 @@ class LensFinder:
         )
         with autocast:
             logits = self.network(x)
-        return torch.sigmoid(logits.float())
+        return logits.float()
+
+    def score_tensor(self, images: torch.Tensor) -> torch.Tensor:
+        """Lens probabilities of a batch already on :attr:`device`.
+
+        Args:
+            images: (N, C, H, W) raw flux (any per-band affine scale) in card band order.
+
+        Returns:
+            (N,) float32 probabilities in [0, 1] on the same device.
+        """
+        return torch.sigmoid(self.logits_tensor(images))
 
     def score(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Lens probabilities of raw cutouts.
+        """Lens probabilities of raw cutouts, in float64.
+
+        A float32 sigmoid rounds every logit above about 17 to exactly 1.0, so confident
+        lenses and confident non-lenses would tie at the top of a ranking (and ties count
+        against a model in TPR0/TPR10); float64 keeps them apart up to a logit of about 36.
 
         Args:
             images: (N, C, H, W) raw flux (or min-max cutouts) in card band order.
             batch_size: Cutouts per forward pass.
 
         Returns:
-            (N,) float32 probabilities in [0, 1].
+            (N,) float64 probabilities in [0, 1].
         """
         images = np.asarray(images)
         self._check_shape(images.shape)
-        scores = [
-            self.score_tensor(
+        logits = [
+            self.logits_tensor(
                 torch.from_numpy(np.ascontiguousarray(images[i : i + batch_size], np.float32)).to(
                     self.device
                 )
             ).cpu()
             for i in range(0, len(images), batch_size)
         ]
-        if not scores:
-            return np.zeros(0, np.float32)
-        return torch.cat(scores).numpy().astype(np.float32, copy=False)
+        if not logits:
+            return np.zeros(0, np.float64)
+        return torch.sigmoid(torch.cat(logits).double()).numpy()
 
 
 def create_lens_finder(
