@@ -52,7 +52,8 @@ def check_output_path(
     return out
 
 
-def _remove(path: Path) -> None:
+def remove_path(path: Path) -> None:
+    """Remove a file, link or folder tree if it exists (errors inside a tree are ignored)."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists() or path.is_symlink():
@@ -82,13 +83,13 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
     except BaseException:
-        _remove(tmp)
+        remove_path(tmp)
         raise
     if final.exists() or final.is_symlink():
         old = _temporary_sibling(final)
         final.rename(old)
         tmp.rename(final)
-        _remove(old)
+        remove_path(old)
     else:
         tmp.rename(final)
 

@@ -27,7 +27,6 @@ temporary name) so that the provenance of the catalog and report names paths tha
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lensscan.atomic import check_output_path
+from lensscan.atomic import check_output_path, remove_path
 from lensscan.config import EvaluateConfig, ScanConfig
 from lensscan.errors import UserError
 
@@ -153,15 +152,12 @@ def run_demo(
         raise UserError(f"--workers {workers}: must be 0 or more")
     bands = _model_bands(model)
     request = FieldRequest.from_options(size=size, bands=bands, seed=seed)
-    if final.is_dir():
-        shutil.rmtree(final)
-    else:
-        final.unlink(missing_ok=True)
+    remove_path(final)
     final.mkdir(parents=True)
     try:
         return _run_steps(final, request, model=model, workers=workers, device=device)
     except BaseException:
-        shutil.rmtree(final, ignore_errors=True)
+        remove_path(final)
         raise
 
 

@@ -75,7 +75,7 @@ def make_ensemble(
         out: The weights folder to write (``weights/NAME``); replaced if it exists.
 
     Returns:
-        The saved ensemble, loaded on the CPU.
+        The saved ensemble, on the CPU, with the card as written.
 
     Raises:
         UserError: For fewer than two members, a missing or invalid member, a member that
@@ -104,6 +104,6 @@ def make_ensemble(
         ),
         weights_sha256=None,
     )
-    network = EnsembleNet([finder.network for finder in members])
-    saved = save_model(LensFinder(network, card, "cpu"), out)
-    return load_model(saved, device="cpu")
+    ensemble = LensFinder(EnsembleNet([finder.network for finder in members]), card, "cpu")
+    save_model(ensemble, out)  # also gives ensemble the card as written (name, sha256)
+    return ensemble
