@@ -22,6 +22,21 @@ from lensscan.simulate.psf import PSF, psf_kernels, stacked_profiles
 BANDS = ("g", "r", "i")
 
 
+#: The settings of the ``hsc_store`` fixture; other tests remake it to compare bytes.
+HSC_STORE_OPTIONS = (
+    "--domain",
+    "hsc",
+    "--n",
+    "12",
+    "--lens-fraction",
+    "0.34",
+    "--splits",
+    "train=0.5,val=0.25,test=0.25",
+    "--seed",
+    "3",
+)
+
+
 def simulate(runner, *args: str):
     return runner.invoke(app, ["simulate", *args])
 
@@ -32,26 +47,7 @@ def hsc_store(tmp_path_factory) -> Path:
     from typer.testing import CliRunner
 
     out = tmp_path_factory.mktemp("stores") / "hsc.zarr"
-    result = CliRunner().invoke(
-        app,
-        [
-            "simulate",
-            "--domain",
-            "hsc",
-            "--n",
-            "12",
-            "--out",
-            str(out),
-            "--lens-fraction",
-            "0.34",
-            "--splits",
-            "train=0.5,val=0.25,test=0.25",
-            "--seed",
-            "3",
-            "--workers",
-            "1",
-        ],
-    )
+    result = simulate(CliRunner(), *HSC_STORE_OPTIONS, "--out", str(out), "--workers", "1")
     assert result.exit_code == 0, result.output
     return out
 
@@ -236,21 +232,16 @@ def test_same_seed_gives_byte_identical_stores_whatever_the_workers(
 ) -> None:
     """Threads, 2 workers and 3-item blocks give the bytes of 1 worker and 64-item blocks."""
     monkeypatch.setattr(cutouts, "BLOCK_ITEMS", 3)
-    common = [
-        "--domain",
-        "hsc",
-        "--n",
-        "12",
-        "--lens-fraction",
-        "0.34",
-        "--splits",
-        "train=0.5,val=0.25,test=0.25",
-        "--seed",
-        "3",
-    ]
     threads = tmp_path / "threads.zarr"
     result = simulate(
-        runner, *common, "--out", str(threads), "--workers", "2", "--scheduler", "threads"
+        runner,
+        *HSC_STORE_OPTIONS,
+        "--out",
+        str(threads),
+        "--workers",
+        "2",
+        "--scheduler",
+        "threads",
     )
     assert result.exit_code == 0, result.output
     one, two = CutoutStore.open(hsc_store), CutoutStore.open(threads)
