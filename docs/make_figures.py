@@ -3,7 +3,7 @@
 Usage::
 
     python docs/make_figures.py            # all figures
-    python docs/make_figures.py montage    # only the two montages
+    python docs/make_figures.py montage    # only the domain montages
     python docs/make_figures.py field      # only the field view
 
 Colour composites map i, r, g to red, green, blue with an asinh stretch (Lupton et al.
@@ -70,7 +70,7 @@ def montage(
     rows = int(np.ceil(len(labels) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.6), dpi=80)
     central_types = None
-    if domain == "hsc":
+    if domain.startswith("hsc"):
         from lensscan.simulate.priors import CENTRAL_TYPE_CODES
 
         central_types = CENTRAL_TYPE_CODES
@@ -136,6 +136,8 @@ def main(which: str = "all") -> None:
     if which in ("all", "montage"):
         montage("sim", DOCS / "montage_sim.png")
         montage("hsc", DOCS / "montage_hsc.png")
+        montage("hsc-train", DOCS / "montage_hsc_train.png", n_nonlenses=20)
+        montage("hsc-heldout", DOCS / "montage_hsc_heldout.png", n_nonlenses=20)
     if which in ("all", "field"):
         field_view(DOCS / "field.png")
 

@@ -150,6 +150,9 @@ class EvaluateConfig:
         area_deg2: Field area for false positives per square degree (else from metadata).
         record_as: Also write each model's metrics into its card under this label.
         headline: Make the recorded metrics the card's headline metrics.
+        rescale: ``none``, or ``minmax`` to score per-band min-max-normalised copies of the
+            cutouts (the format of many published cutout sets), a check that a model's
+            normalisation makes it indifferent to the flux scale.
     """
 
     models: tuple[str, ...] = ()
@@ -170,6 +173,7 @@ class EvaluateConfig:
     area_deg2: float | None = None
     record_as: str | None = None
     headline: bool = False
+    rescale: str = "none"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,16 +181,19 @@ class TrainConfig:
     """Settings of ``lensscan train`` (one encoder, one adaptation method, one run).
 
     Attributes:
-        source: Labelled source-domain cutout store (``.zarr``).
         out: Weights folder to write (``weights/NAME``).
+        source: Labelled source-domain cutout store (``.zarr``); not needed to adapt an
+            ``init_model`` with AdaBN.
         target: Target-domain store whose images form the unlabelled pool (labels unused).
         val: Labelled target-domain store for model selection (target-val AUROC).
         source_split: Source split to train on; None: ``train`` if present, else all items.
         target_split: Target split of the pool; None: all items (minus --val items when the
             validation store is the target store).
         val_split: Validation split; None: ``val`` if present, else all items.
-        encoder: Encoder registry name.
-        method: Adaptation method registry name.
+        encoder: Encoder registry name; None: the ``init_model``'s, else ``small_cnn``.
+        method: Adaptation method registry name (``-`` and ``_`` alike).
+        init_model: A trained model (name, folder, or ``default``) to start from: its
+            weights, encoder, bands and normalisation; recorded as the new model's parent.
         epochs: Passes over the source training items.
         batch_size: Source (and target) items per step.
         lr: Learning rate (Adam).
@@ -205,15 +212,16 @@ class TrainConfig:
         overwrite: Replace an existing output folder (and discard an interrupted run).
     """
 
-    source: str
     out: str
+    source: str | None = None
     target: str | None = None
     val: str | None = None
     source_split: str | None = None
     target_split: str | None = None
     val_split: str | None = None
-    encoder: str = "small_cnn"
+    encoder: str | None = None
     method: str = "supervised"
+    init_model: str | None = None
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3

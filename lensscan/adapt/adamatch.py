@@ -34,15 +34,26 @@ import torch.nn.functional as F
 from lensscan.adapt.base import Batch, SingleNetworkMethod
 
 
-def align_distribution(target_probs: torch.Tensor, source_probs: torch.Tensor) -> torch.Tensor:
+def align_distribution(
+    target_probs: torch.Tensor, source_probs: torch.Tensor, target_prior: float | None = None
+) -> torch.Tensor:
     """AdaMatch distribution alignment for binary probabilities P(lens).
+
+    Args:
+        target_probs: P(lens) of the target batch.
+        source_probs: P(lens) of the source batch.
+        target_prior: The pool's estimated lens fraction; when given, the target is aligned
+            to it instead of to the source's mean prediction (the paper assumes both
+            domains share their class balance, which a lens pool does not).
 
     Returns:
         Aligned target P(lens): ``p * r1 / (p * r1 + (1 - p) * r0)`` where ``r_c`` is the
-        mean source probability of class c over the mean target probability of class c.
+        reference probability of class c (the source mean, or the target prior) over the
+        mean target probability of class c.
     """
-    lens_ratio = source_probs.mean() / target_probs.mean().clamp_min(1e-6)
-    other_ratio = (1 - source_probs).mean() / (1 - target_probs).mean().clamp_min(1e-6)
+    reference = source_probs.mean() if target_prior is None else torch.tensor(target_prior)
+    lens_ratio = reference / target_probs.mean().clamp_min(1e-6)
+    other_ratio = (1 - reference) / (1 - target_probs).mean().clamp_min(1e-6)
     lens = target_probs * lens_ratio
     return lens / (lens + (1 - target_probs) * other_ratio)
 
@@ -67,6 +78,7 @@ class AdaMatch(SingleNetworkMethod):
 
     name = "adamatch"
     needs_target = True
+    prior_aware = True
     defaults: ClassVar[dict[str, float]] = {"tau": 0.9, "target_weight": 1.0}
 
     def loss_groups(self, epoch: int) -> dict[str, tuple[str, ...]]:
@@ -92,7 +104,9 @@ class AdaMatch(SingleNetworkMethod):
         source_loss = self.source_loss(source_logits, torch.cat([batch.labels, batch.labels]))
         with torch.no_grad():
             source_probs = torch.sigmoid(source_logits[:n_source].float())
-            aligned = align_distribution(torch.sigmoid(target_weak.float()), source_probs)
+            aligned = align_distribution(
+                torch.sigmoid(target_weak.float()), source_probs, self.target_prior
+            )
             threshold = self.options["tau"] * confidence(source_probs).mean()
             mask = (confidence(aligned) >= threshold).to(target_strong.dtype)
             pseudo = (aligned >= 0.5).to(target_strong.dtype)

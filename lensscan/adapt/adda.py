@@ -43,6 +43,7 @@ class ADDA(Method):
 
     name = "adda"
     needs_target = True
+    prior_aware = True
     defaults: ClassVar[dict[str, float]] = {
         "pretrain_fraction": 0.5,
         "adversarial_lr": 2e-4,
@@ -117,7 +118,9 @@ class ADDA(Method):
             source_features = self.network.encoder(source)
         target_features = self.target_encoder(target)
         discriminator = domain_bce(
-            self.discriminator(source_features), self.discriminator(target_features.detach())
+            self.discriminator(source_features),
+            self.discriminator(target_features.detach()),
+            self.source_domain_weights(batch.labels),
         )
         fooled = self.discriminator(target_features)
         # Inverted labels: the target encoder is trained to make D say "source" (1).

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lensscan.adapt.prior import em_prior
 from lensscan.data.augment import STRONG, WEAK, Augmenter
 from lensscan.models.network import LensNet
 
@@ -57,6 +58,9 @@ class MethodContext:
         options: Method options overriding :attr:`Method.defaults`.
         weak: Weak augmentation.
         strong: Strong augmentation.
+        source_lens_fraction: Fraction of lenses among the source training items.
+        initialised: Whether the network starts from a trained model (``--init-model``),
+            so that its scores on the target pool mean something from the first step.
     """
 
     network: LensNet
@@ -70,6 +74,8 @@ class MethodContext:
     options: Mapping[str, float] = field(default_factory=dict)
     weak: Augmenter = WEAK
     strong: Augmenter = STRONG
+    source_lens_fraction: float = 0.5
+    initialised: bool = False
 
     @property
     def total_steps(self) -> int:
@@ -90,12 +96,53 @@ class Method(ABC):
     needs_target: ClassVar[bool] = False
     #: Option names and default values; :class:`MethodContext.options` overrides them.
     defaults: ClassVar[dict[str, float]] = {}
+    #: Whether the method uses the target pool's estimated lens fraction.
+    prior_aware: ClassVar[bool] = False
 
     def __init__(self, context: MethodContext) -> None:
         self.context = context
         self.network = context.network
         self.options = {**self.defaults, **context.options}
         self.generator = context.generator
+        #: The pool's lens fraction as last estimated (None: not yet, or not used).
+        self.target_prior: float | None = None
+
+    @torch.no_grad()
+    def estimate_target_prior(self, epoch: int, max_items: int = 4096) -> float | None:
+        """Re-estimate the pool's lens fraction with the current network (EM, Saerens 2002).
+
+        Called by the loop before each epoch. Before the first epoch of a network trained
+        from scratch nothing is estimated: its scores say nothing yet.
+
+        Returns:
+            The estimate, or None when the method does not use one.
+        """
+        pool = self.context.target_pool
+        if not self.prior_aware or pool is None:
+            return None
+        if epoch == 0 and not self.context.initialised:
+            return None
+        network = self.eval_network()
+        network.eval()
+        logits = torch.cat([network(chunk) for chunk in pool[:max_items].split(256)])
+        self.target_prior = em_prior(torch.sigmoid(logits.float()).cpu().numpy())
+        return self.target_prior
+
+    def source_domain_weights(self, labels: torch.Tensor) -> torch.Tensor | None:
+        """Per-item weights that give the source the pool's class mix (None: no estimate).
+
+        A domain discriminator that sees half lenses on the source side and one lens in a
+        hundred on the target side learns the class imbalance, and aligning features then
+        pulls target lenses towards source non-lenses. Weighting source items by
+        ``pi_t / pi_s`` (lenses) and ``(1 - pi_t) / (1 - pi_s)`` (non-lenses) removes that
+        (importance weighting of the domain loss, as IWAN does with learned weights).
+        """
+        if self.target_prior is None:
+            return None
+        source = min(max(self.context.source_lens_fraction, 1e-6), 1 - 1e-6)
+        lens, other = self.target_prior / source, (1 - self.target_prior) / (1 - source)
+        weights = labels * lens + (1 - labels) * other
+        return weights / weights.mean().clamp_min(1e-12)
 
     @abstractmethod
     def modules(self) -> dict[str, nn.Module]:
@@ -155,11 +202,24 @@ def weighted_bce(logits: torch.Tensor, labels: torch.Tensor, pos_weight: float) 
     return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), pos_weight=weight)
 
 
-def domain_bce(source_logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:
-    """Discriminator loss: mean BCE of "source" (1) on source and "target" (0) on target."""
+def domain_bce(
+    source_logits: torch.Tensor,
+    target_logits: torch.Tensor,
+    source_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Discriminator loss: mean BCE of "source" (1) on source and "target" (0) on target.
+
+    Args:
+        source_logits: Discriminator logits of source items.
+        target_logits: Discriminator logits of target items.
+        source_weights: Optional per-item weights of the source terms (mean 1).
+    """
     logits = torch.cat([source_logits, target_logits])
     labels = torch.cat([torch.ones_like(source_logits), torch.zeros_like(target_logits)])
-    return F.binary_cross_entropy_with_logits(logits, labels)
+    weights = None
+    if source_weights is not None:
+        weights = torch.cat([source_weights.to(logits.dtype), torch.ones_like(target_logits)])
+    return F.binary_cross_entropy_with_logits(logits, labels, weight=weights)
 
 
 class SingleNetworkMethod(Method):

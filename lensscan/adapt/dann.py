@@ -8,6 +8,11 @@ The reversal strength follows the paper's schedule ``lambda = 2 / (1 + exp(-gamm
 with ``gamma = 10`` and ``p`` the training progress in [0, 1]. Source and target images go
 through the encoder as one batch, as in the paper. The paper's learning-rate annealing is
 not applied (the shared loop keeps the learning rate constant for every method).
+
+Class prior: once the pool's lens fraction has been estimated (see
+:meth:`~lensscan.adapt.base.Method.estimate_target_prior`), source items in the domain
+loss are weighted to the pool's class mix, so aligning features does not pull the rare
+target lenses towards source non-lenses.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class DANN(Method):
 
     name = "dann"
     needs_target = True
+    prior_aware = True
     defaults: ClassVar[dict[str, float]] = {
         "gamma": 10.0,
         "domain_weight": 1.0,
@@ -76,7 +82,11 @@ class DANN(Method):
         classification = self.source_loss(self.network.head(features[:n_source]), batch.labels)
         strength = reversal_strength(self.progress(step), self.options["gamma"])
         domain_logits = self.discriminator(reverse_gradient(features, strength))
-        domain = domain_bce(domain_logits[:n_source], domain_logits[n_source:])
+        domain = domain_bce(
+            domain_logits[:n_source],
+            domain_logits[n_source:],
+            self.source_domain_weights(batch.labels),
+        )
         return {
             "classification": classification,
             "domain": self.options["domain_weight"] * domain,

@@ -12,6 +12,7 @@ from lensscan.adapt.dann import DANN
 from lensscan.adapt.self_ensembling import SelfEnsembling
 from lensscan.adapt.supervised import Supervised
 from lensscan.errors import UserError
+from lensscan.naming import canonical_name
 
 METHODS: dict[str, type[Method]] = {
     method.name: method for method in (Supervised, AdaBN, ADDA, AdaMatch, SelfEnsembling, DANN)
@@ -24,9 +25,10 @@ def method_class(name: str, option: str = "--method") -> type[Method]:
     Raises:
         UserError: Naming the valid methods, if ``name`` is not one.
     """
-    if name not in METHODS:
+    key = canonical_name(name)
+    if key not in METHODS:
         raise UserError(f"{option} {name!r}: unknown method; choose one of {', '.join(METHODS)}")
-    return METHODS[name]
+    return METHODS[key]
 
 
 def check_options(name: str, options: Mapping[str, float]) -> dict[str, float]:

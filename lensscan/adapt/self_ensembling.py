@@ -13,8 +13,9 @@ teacher, evaluated in training mode on target batches, keeps target BatchNorm st
 The teacher is the model that is evaluated and saved.
 
 The paper's prior is the uniform distribution (0.5 here). A lens search's target pool holds
-about 1 lens in 100: set the ``target_prior`` option closer to the expected lens fraction to
-stop the balance term from pushing half the pool towards "lens".
+about 1 lens in 100 or fewer, so once the pool's lens fraction has been estimated (EM, see
+:meth:`~lensscan.adapt.base.Method.estimate_target_prior`) the balance term pulls towards
+that estimate instead; the ``target_prior`` option, when given, overrides both.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class SelfEnsembling(Method):
 
     name = "self_ensembling"
     needs_target = True
+    prior_aware = True
     defaults: ClassVar[dict[str, float]] = {
         "ema_decay": 0.99,
         "confidence": 0.968,
@@ -57,6 +59,12 @@ class SelfEnsembling(Method):
         for parameter in self.teacher.parameters():
             parameter.requires_grad_(False)
         self._optimizer = self.adam(self.network)
+
+    def _balance_prior(self) -> float:
+        """The class-balance target: the option if given, else the pool's estimate."""
+        if "target_prior" in self.context.options or self.target_prior is None:
+            return self.options["target_prior"]
+        return self.target_prior
 
     def modules(self) -> dict[str, nn.Module]:
         """Student and teacher."""
@@ -82,7 +90,7 @@ class SelfEnsembling(Method):
             mask = (torch.maximum(teacher_p, 1 - teacher_p) > self.options["confidence"]).float()
         # Squared difference of the two-class vectors (p, 1 - p): 2 (p_s - p_t)^2.
         consistency = (2 * (student_p - teacher_p) ** 2 * mask).mean()
-        prior = torch.full((), self.options["target_prior"], device=student_p.device)
+        prior = torch.full((), self._balance_prior(), device=student_p.device)
         balance = F.binary_cross_entropy(student_p.mean(), prior) * mask.mean()
         weight = self.options["unsupervised_weight"]
         return {

@@ -24,6 +24,7 @@ from lensscan.benchmark.datasets import DatasetSpec, dataset_specs
 from lensscan.config import BenchmarkConfig, config_to_dict
 from lensscan.errors import UserError
 from lensscan.models.registry import check_input_size, encoder_spec
+from lensscan.naming import canonical_name
 from lensscan.simulate.presets import get_preset
 
 #: What ``--quick`` changes: a tiny encoder, one seed, a few hundred to ~1k images per
@@ -163,7 +164,7 @@ class BenchmarkPlan:
 
 
 def _unique(names: tuple[str, ...], option: str) -> tuple[str, ...]:
-    cleaned = tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
+    cleaned = tuple(dict.fromkeys(canonical_name(name) for name in names if name.strip()))
     if not cleaned:
         raise UserError(f"{option}: give at least one name")
     return cleaned

@@ -56,6 +56,11 @@ def evaluate(
     headline: bool = typer.Option(
         False, "--headline", help="Make the recorded metrics the ones `models list` shows."
     ),
+    rescale: str = typer.Option(
+        None,
+        "--rescale",
+        help="Rescale cutouts before scoring: none (default) or minmax (each band to [0, 1]).",
+    ),
     config: Path = typer.Option(None, "--config", help="TOML file of settings (options win)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report folder."),
 ) -> None:
@@ -87,6 +92,7 @@ def evaluate(
             "area_deg2": area_deg2,
             "record_as": record_as,
             "headline": headline or None,
+            "rescale": rescale,
             "overwrite": overwrite or None,
         },
     )

@@ -9,7 +9,12 @@ import typer
 
 def simulate(
     domain: str = typer.Option(
-        "hsc", "--domain", help="'sim' (simple source-domain sims) or 'hsc' (HSC Wide-like target)."
+        "hsc",
+        "--domain",
+        help=(
+            "'sim' (simple sims), 'hsc' (HSC Wide-like), 'hsc-train' (randomised training "
+            "family, balanced) or 'hsc-heldout' (held-out family for honest tests)."
+        ),
     ),
     n: int = typer.Option(..., "--n", help="Number of cutouts to make."),
     out: Path = typer.Option(..., "--out", help="Cutout store to write (.zarr)."),
@@ -19,7 +24,7 @@ def simulate(
     lens_fraction: float = typer.Option(
         None,
         "--lens-fraction",
-        help="Fraction of lenses in [0,1] (default 1/3 for sim, 1/101 for hsc).",
+        help="Fraction of lenses in [0,1] (default 1/3 sim, 1/2 hsc-train, 1/101 hsc, hsc-heldout).",
     ),
     splits: str = typer.Option(
         "train=1", "--splits", help="Split fractions, e.g. 'train=0.8,val=0.1,test=0.1'."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,9 @@ import numpy as np
 
 from lensscan.data.store import LENS, NONLENS, UNLABELLED
 from lensscan.errors import UserError
+
+#: What ``--rescale`` accepts.
+RESCALINGS = ("none", "minmax")
 
 # Band names assumed for a folder of plain arrays, by channel count (as `lensscan import`).
 DEFAULT_FOLDER_BANDS: dict[int, tuple[str, ...]] = {3: ("g", "r", "i"), 1: ("i",)}
@@ -71,6 +74,25 @@ class EvaluationSet:
             split=self.split,
             notes=self.notes,
         )
+
+    def rescaled(self, how: str) -> EvaluationSet:
+        """The same set with every cutout rescaled (``none`` or ``minmax``).
+
+        ``minmax`` maps each band of each cutout linearly to [0, 1], as the DeepLense and
+        many published cutout sets are stored.
+
+        Raises:
+            UserError: If ``how`` is not one of :data:`RESCALINGS`.
+        """
+        if how not in RESCALINGS:
+            raise UserError(f"--rescale {how!r}: choose one of {', '.join(RESCALINGS)}")
+        if how == "none":
+            return self
+        low = np.nanmin(self.images, axis=(2, 3), keepdims=True)
+        span = np.nanmax(self.images, axis=(2, 3), keepdims=True) - low
+        images = ((self.images - low) / np.where(span > 0, span, 1.0)).astype(np.float32)
+        note = "cutouts rescaled per band to [0, 1] (min-max) before scoring"
+        return replace(self, images=images, notes=(*self.notes, note))
 
     def require_both_classes(self) -> None:
         """Raise a :class:`UserError` unless the set holds lenses and non-lenses.

@@ -288,7 +288,7 @@ def evaluate_cutouts(config: EvaluateConfig) -> EvaluationOutcome:
     if config.data is None:
         raise UserError("--data: give a cutout store or labelled folder to evaluate on")
     config = _resolve_output(config)
-    data = load_evaluation_set(config.data, config.split, config.bands)
+    data = load_evaluation_set(config.data, config.split, config.bands).rescaled(config.rescale)
     data.require_both_classes()
     for note in data.notes:
         logger.info("%s", note)

@@ -13,7 +13,9 @@ from typing import Any
 from torch import nn
 
 from lensscan.errors import UserError
+from lensscan.models.compact_resnet import CompactResNet
 from lensscan.models.ecnn import EquivariantCNN
+from lensscan.naming import canonical_name
 
 EncoderBuilder = Callable[..., nn.Module]
 
@@ -60,9 +62,10 @@ def encoder_spec(name: str, option: str = "--encoder") -> EncoderSpec:
     Raises:
         UserError: Naming the valid encoders, if ``name`` is not one.
     """
-    if name not in ENCODERS:
+    key = canonical_name(name)
+    if key not in ENCODERS:
         raise UserError(f"{option} {name!r}: unknown encoder; choose one of {', '.join(ENCODERS)}")
-    return ENCODERS[name]
+    return ENCODERS[key]
 
 
 def create_encoder(name: str, in_chans: int, **options: Any) -> nn.Module:
@@ -132,6 +135,16 @@ class SmallCNN(nn.Module):
 @register_encoder("small_cnn", "4-block CNN, ~25k parameters, fast on CPU", min_input_size=16)
 def _small_cnn(in_chans: int, **options: Any) -> nn.Module:
     return SmallCNN(in_chans, **options)
+
+
+@register_encoder(
+    "resnet_compact",
+    "residual CNN for 64 px cutouts (full-resolution stem), ~0.3M parameters",
+    min_input_size=16,
+    size_multiple=8,
+)
+def _resnet_compact(in_chans: int, **options: Any) -> nn.Module:
+    return CompactResNet(in_chans, **options)
 
 
 def _timm_encoder(model_name: str) -> EncoderBuilder:

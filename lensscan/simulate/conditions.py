@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lensscan.simulate.families import ConditionsVariation
 from lensscan.simulate.noise import NoiseModel, noise_model
 from lensscan.simulate.presets import SurveyPreset
 from lensscan.simulate.psf import PSF
@@ -53,31 +54,87 @@ def _clip(value: float, limits: tuple[float, float]) -> float:
     return float(min(max(value, limits[0]), limits[1]))
 
 
+def preset_variation(preset: SurveyPreset) -> ConditionsVariation:
+    """The variation a survey preset itself describes (its own PSF and depth scatter)."""
+    return ConditionsVariation(
+        psf_kind=preset.psf_model,
+        fwhm_image_scatter=0.0,
+        fwhm_band_scatter=preset.psf_fwhm_scatter,
+        moffat_beta_range=preset.moffat_beta_range,
+        max_ellipticity=preset.psf_max_ellipticity,
+        depth_band_scatter=preset.depth_scatter,
+        noise_kernels=(preset.noise_kernel_1d,),
+    )
+
+
 def draw_conditions(
-    rng: np.random.Generator, preset: SurveyPreset, bands: Sequence[str]
+    rng: np.random.Generator,
+    preset: SurveyPreset,
+    bands: Sequence[str],
+    variation: ConditionsVariation | None = None,
 ) -> ObservingConditions:
-    """Draw PSFs and depths around the preset's medians (fixed if the preset has no scatter)."""
+    """Draw PSFs and depths around the preset's medians.
+
+    Args:
+        rng: The item's random generator.
+        preset: Survey medians (PSF FWHM, depth, sky brightness per band).
+        bands: Bands to draw.
+        variation: How far conditions vary; None: the preset's own scatter (fixed
+            conditions if it has none).
+    """
+    variation = variation or preset_variation(preset)
     psfs = []
     depths = []
     # The PSF wings come from the telescope and the atmosphere alike in every band: one
     # Moffat beta per image, with a little scatter between bands.
-    beta = float(rng.uniform(*preset.moffat_beta_range))
+    beta = float(rng.uniform(*variation.moffat_beta_range))
+    # Seeing and depth are mostly properties of the night and the number of visits: one
+    # factor per image, then a little scatter per band.
+    image_fwhm = (
+        math.exp(rng.normal(0.0, variation.fwhm_image_scatter))
+        if variation.fwhm_image_scatter > 0
+        else 1.0
+    )
+    image_depth = (
+        float(rng.uniform(*variation.depth_offset_range)) if variation.depth_offset_range else 0.0
+    )
     for band in bands:
         conditions = preset.bands[band]
-        fwhm = conditions.psf_fwhm
-        if preset.psf_fwhm_scatter > 0:
-            fwhm = _clip(fwhm * math.exp(rng.normal(0.0, preset.psf_fwhm_scatter)), PSF_FWHM_LIMITS)
-        if preset.psf_model == "moffat":
-            band_beta = _clip(beta + rng.normal(0.0, 0.1), preset.moffat_beta_range)
-            q = 1.0 - float(rng.uniform(0.0, preset.psf_max_ellipticity))
+        fwhm = conditions.psf_fwhm * image_fwhm
+        if variation.fwhm_band_scatter > 0 or image_fwhm != 1.0:
+            band_factor = (
+                math.exp(rng.normal(0.0, variation.fwhm_band_scatter))
+                if variation.fwhm_band_scatter > 0
+                else 1.0
+            )
+            fwhm = _clip(fwhm * band_factor, PSF_FWHM_LIMITS)
+        if variation.psf_kind == "moffat":
+            band_beta = _clip(beta + rng.normal(0.0, 0.1), variation.moffat_beta_range)
+            q = 1.0 - float(rng.uniform(0.0, variation.max_ellipticity))
             psfs.append(PSF(fwhm, band_beta, q, float(rng.uniform(0, np.pi))))
+        elif variation.psf_kind == "double_gaussian":
+            q = 1.0 - float(rng.uniform(0.0, variation.max_ellipticity))
+            psfs.append(
+                PSF(
+                    fwhm,
+                    None,
+                    q,
+                    float(rng.uniform(0, np.pi)),
+                    halo_fraction=float(rng.uniform(*variation.halo_fraction_range)),
+                    halo_scale=float(rng.uniform(*variation.halo_scale_range)),
+                )
+            )
         else:
             psfs.append(PSF(fwhm))
-        scatter = rng.normal(0.0, preset.depth_scatter) if preset.depth_scatter > 0 else 0.0
-        depths.append(conditions.depth + scatter)
+        scatter = (
+            rng.normal(0.0, variation.depth_band_scatter)
+            if variation.depth_band_scatter > 0
+            else 0.0
+        )
+        depths.append(conditions.depth + image_depth + scatter)
     depth_array = np.array(depths)
+    kernels = variation.noise_kernels
+    kernel = kernels[int(rng.integers(len(kernels)))] if len(kernels) > 1 else kernels[0]
     sky = np.array([preset.bands[band].sky_brightness for band in bands])
-    noise = noise_model(
-        depth_array, sky, preset.noise_kernel_1d, preset.pixel_scale, preset.poisson_noise
-    )
+    noise = noise_model(depth_array, sky, kernel, preset.pixel_scale, preset.poisson_noise)
     return ObservingConditions(tuple(bands), tuple(psfs), depth_array, noise)

@@ -30,7 +30,7 @@ from lensscan.simulate.colours import (
     stellar_locus_colours,
 )
 from lensscan.simulate.components import Component, box_around
-from lensscan.simulate.galaxies import RealGalaxy, galaxy_library
+from lensscan.simulate.galaxies import RealGalaxy, draw_shape_index
 from lensscan.simulate.profiles import Ring, Sersic
 from lensscan.simulate.psf import PSF, PointSource, point_source_extent
 
@@ -76,8 +76,12 @@ def draw_field_galaxies(
     x: np.ndarray,
     y: np.ndarray,
     mag_i: np.ndarray,
+    shape_half: int | None = None,
 ) -> list[Component]:
     """Generic galaxies at positions ``x, y`` with i magnitudes ``mag_i`` (vectorised).
+
+    ``shape_half`` picks the half of the real-shape library used (see
+    :func:`~lensscan.simulate.galaxies.draw_shape_index`).
 
     30% are early types (red, Sersic n 2.5-5), 15% real HDF shapes and the rest
     star-forming Sersic disks; fainter galaxies are smaller and lie further away.
@@ -102,8 +106,7 @@ def draw_field_galaxies(
     sersic_n = np.where(early, rng.uniform(2.5, 5.0, number), rng.uniform(0.6, 1.6, number))
     q = np.where(early, rng.uniform(0.5, 1.0, number), rng.uniform(0.2, 1.0, number))
     size = np.where(early, 0.7 * r_eff, r_eff)
-    library_size = len(galaxy_library())
-    index = rng.integers(library_size, size=number)
+    index = draw_shape_index(rng, shape_half, size=number)
     flip = rng.integers(2, size=number).astype(bool)
     galaxies: list[Component] = []
     for k in range(number):
@@ -140,6 +143,7 @@ def draw_neighbours(
     half_size: float,
     mag_range: tuple[float, float] = (17.0, 26.0),
     keep_out: float = 1.2,
+    shape_half: int | None = None,
 ) -> list[Component]:
     """Galaxies scattered over a square of half-size ``half_size`` arcsec around the centre.
 
@@ -150,7 +154,7 @@ def draw_neighbours(
     mags = draw_count_magnitudes(rng, area, mag_range, GALAXY_COUNT_SLOPE, GALAXY_COUNT_AT_25, 25.0)
     x, y = rng.uniform(-half_size, half_size, (2, len(mags)))
     keep = np.hypot(x, y) >= keep_out
-    return draw_field_galaxies(rng, bands, x[keep], y[keep], mags[keep])
+    return draw_field_galaxies(rng, bands, x[keep], y[keep], mags[keep], shape_half)
 
 
 def draw_blue_companions(rng: np.random.Generator, bands: Sequence[str]) -> list[Component]:

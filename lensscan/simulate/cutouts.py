@@ -39,12 +39,13 @@ from lensscan.provenance import provenance
 from lensscan.simulate.domains import (
     Domain,
     Scene,
+    domain_preset,
     domain_spec,
     fill_value,
     get_domain,
     params_row,
 )
-from lensscan.simulate.presets import get_preset, parse_bands
+from lensscan.simulate.presets import parse_bands
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
@@ -134,11 +135,14 @@ class CutoutRequest:
         Raises:
             UserError: For any bad option, naming it.
         """
-        preset = get_preset(domain)
+        preset = domain_preset(domain)
         if n <= 0:
             raise UserError(f"--n {n}: must be a positive number of cutouts")
         if lens_fraction is None:
-            lens_fraction = preset.default_lens_fraction
+            spec_default = domain_spec(domain).default_lens_fraction
+            lens_fraction = (
+                spec_default if spec_default is not None else preset.default_lens_fraction
+            )
         if not 0.0 <= lens_fraction <= 1.0:
             raise UserError(f"--lens-fraction {lens_fraction:g}: must be between 0 and 1")
         if seed < 0:

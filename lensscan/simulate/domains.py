@@ -51,13 +51,22 @@ class DomainSpec:
     Worker processes can then load a domain's modules before they are handed any work.
 
     Attributes:
-        generator: ``module:class`` of the generator, built with the preset of the
-            domain's name.
+        generator: ``module:class`` of the generator, built with the survey preset (and
+            the simulator family, if any).
+        preset: Name of the survey preset (:data:`~lensscan.simulate.presets.PRESETS`).
+        family: Name of the simulator family
+            (:data:`~lensscan.simulate.families.FAMILIES`), or None for generators
+            without families.
         caches: Modules whose import builds process-wide caches the generator uses.
+        default_lens_fraction: Lens fraction without ``--lens-fraction``; None: the
+            preset's.
     """
 
     generator: str
+    preset: str
+    family: str | None = None
     caches: tuple[str, ...] = ()
+    default_lens_fraction: float | None = None
 
     @property
     def modules(self) -> tuple[str, ...]:
@@ -65,10 +74,22 @@ class DomainSpec:
         return (self.generator.partition(":")[0], *self.caches)
 
 
+_HSC_GENERATOR = "lensscan.simulate.hsc_domain:HscDomain"
+_GALAXY_CACHE = ("lensscan.simulate.galaxy_cache",)
+
 DOMAINS: Mapping[str, DomainSpec] = {
-    "sim": DomainSpec("lensscan.simulate.sim_domain:SimDomain"),
-    "hsc": DomainSpec(
-        "lensscan.simulate.hsc_domain:HscDomain", caches=("lensscan.simulate.galaxy_cache",)
+    "sim": DomainSpec("lensscan.simulate.sim_domain:SimDomain", preset="sim"),
+    "hsc": DomainSpec(_HSC_GENERATOR, preset="hsc", family="hsc", caches=_GALAXY_CACHE),
+    # Training sets are balanced; the class prior belongs to the survey, not the model.
+    "hsc-train": DomainSpec(
+        _HSC_GENERATOR,
+        preset="hsc",
+        family="hsc-train",
+        caches=_GALAXY_CACHE,
+        default_lens_fraction=0.5,
+    ),
+    "hsc-heldout": DomainSpec(
+        _HSC_GENERATOR, preset="hsc", family="hsc-heldout", caches=_GALAXY_CACHE
     ),
 }
 
@@ -90,8 +111,23 @@ def get_domain(name: str, option: str = "--domain") -> Domain:
     Raises:
         UserError: If there is no such domain.
     """
-    module, _, generator = domain_spec(name, option).generator.partition(":")
-    return getattr(importlib.import_module(module), generator)(get_preset(name))
+    spec = domain_spec(name, option)
+    module, _, generator = spec.generator.partition(":")
+    build = getattr(importlib.import_module(module), generator)
+    if spec.family is None:
+        return build(get_preset(spec.preset))
+    from lensscan.simulate.families import FAMILIES
+
+    return build(get_preset(spec.preset), FAMILIES[spec.family])
+
+
+def domain_preset(name: str, option: str = "--domain") -> SurveyPreset:
+    """The survey preset of the domain called ``name``.
+
+    Raises:
+        UserError: If there is no such domain.
+    """
+    return get_preset(domain_spec(name, option).preset)
 
 
 def fill_value(dtype: np.dtype) -> Any:

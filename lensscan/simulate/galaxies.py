@@ -143,6 +143,25 @@ def _build_galaxy_library() -> tuple[GalaxyStamp, ...]:
     return tuple(stamps)
 
 
+def draw_shape_index(
+    rng: np.random.Generator, half: int | None, size: int | None = None
+) -> int | np.ndarray:
+    """Random index (or ``size`` indices) into :func:`galaxy_library`.
+
+    Args:
+        rng: The random generator.
+        half: 0 draws only even indices, 1 only odd ones, None any: two simulator
+            families given different halves share no real galaxy shape.
+        size: How many indices; None for one int.
+    """
+    count = len(galaxy_library())
+    if half is None:
+        return int(rng.integers(count)) if size is None else rng.integers(count, size=size)
+    picks = rng.integers((count - half + 1) // 2, size=size)
+    indices = 2 * picks + half
+    return int(indices) if size is None else indices
+
+
 @dataclass(frozen=True, eq=False)
 class RealGalaxy(Component):
     """A real galaxy stamp scaled, rotated and placed in the scene.

@@ -1,11 +1,14 @@
-"""The HSC Wide-like target domain: realistic lenses, hard negatives, contaminants, noise.
+"""The HSC Wide-like domains: realistic lenses, hard negatives, contaminants, noise.
 
-One cutout is drawn as a scene:
+One cutout is drawn as a scene, with the numbers of one simulator family
+(:mod:`lensscan.simulate.families`: baseline, training or held-out):
 
-1. observing conditions (Moffat PSF and depth per band, scattered around HSC medians);
-2. the central galaxy at the cutout centre (plus a sub-pixel offset): a lens system
+1. observing conditions (PSF and depth per band, scattered around HSC medians);
+2. the central galaxy at the cutout centre (plus a small offset): a lens system
    (:func:`~lensscan.simulate.priors.draw_lens_system`) or a non-lens central of a random
-   type (early type, spiral, ring, merger, edge-on disk, irregular);
+   type (early type, spiral, ring, merger, edge-on disk, irregular), or, for a family
+   with scan-aware negatives, what a scan sees between galaxies (empty sky, an
+   off-centre galaxy, a bright star's halo, the outskirts of a large galaxy);
 3. contaminants, independent of the label: neighbours from number counts, blue
    companions, stars (bright ones with spikes), ghosts, satellite trails, sky-subtraction
    residuals, no-data edges.
@@ -18,7 +21,7 @@ object shot noise, and zeroes no-data pixels.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from typing import Any
 
@@ -40,16 +43,19 @@ from lensscan.simulate.contaminants import (
     draw_star,
     draw_trail,
 )
+from lensscan.simulate.families import BASELINE, SimulationFamily
 from lensscan.simulate.presets import SurveyPreset
-from lensscan.simulate.priors import CENTRAL_TYPE_CODES, draw_lens_system, draw_nonlens_central
+from lensscan.simulate.priors import (
+    CENTRAL_TYPE_CODES,
+    draw_large_galaxy,
+    draw_lens_system,
+    draw_nonlens_central,
+)
 from lensscan.simulate.psf import psf_kernels
 from lensscan.simulate.render import Frame, add_components, convolve_periodic
 
 PAD_PX = 16
 """Canvas padding around the cutout: room for neighbours' light and the FFT's wrap-around."""
-
-CENTRE_JITTER_PX = 0.3
-"""Sigma of the central galaxy's offset from the cutout centre (catalogue centring)."""
 
 _FLOAT_COLUMNS = (
     "einstein_radius",
@@ -68,6 +74,7 @@ _FLOAT_COLUMNS = (
     "magnification",
     "merger_separation",
     "nodata_fraction",
+    "noise_lag1",
 )
 _BAND_FLOAT_COLUMNS = (
     "mag_central",
@@ -120,15 +127,20 @@ class HscScene:
 
 @dataclass(frozen=True)
 class HscDomain:
-    """The HSC Wide-like domain.
+    """An HSC Wide-like domain.
 
     Attributes:
-        preset: Survey numbers (pixel scale, PSF, depth ...).
-        rates: Contaminant probabilities.
+        preset: Survey numbers (pixel scale, median PSF, depth ...).
+        family: How far conditions, populations and contaminants vary.
     """
 
     preset: SurveyPreset
-    rates: ContaminantRates = field(default_factory=ContaminantRates)
+    family: SimulationFamily = BASELINE
+
+    @property
+    def rates(self) -> ContaminantRates:
+        """The family's contaminant probabilities."""
+        return self.family.rates
 
     @property
     def half_size(self) -> float:
@@ -147,17 +159,86 @@ class HscDomain:
     def draw(self, rng: np.random.Generator, bands: Sequence[str], is_lens: bool) -> HscScene:
         """Draw the scene of one cutout."""
         scale = self.preset.pixel_scale
-        conditions = draw_conditions(rng, self.preset, bands)
-        dx, dy = rng.normal(0.0, CENTRE_JITTER_PX * scale, 2)
+        family = self.family
+        population = family.population
+        conditions = draw_conditions(rng, self.preset, bands, family.conditions)
+        dx, dy = rng.normal(0.0, family.centre_jitter_px * scale, 2)
+        direct: list[Component] = []
+        negatives = family.scan_negatives
         if is_lens:
-            intrinsic, params = draw_lens_system(rng, bands, scale, float(dx), float(dy))
+            intrinsic, params = draw_lens_system(
+                rng, bands, scale, float(dx), float(dy), population
+            )
             params["central_type"] = CENTRAL_TYPE_CODES.index("lens")
+        elif negatives.fraction > 0 and rng.uniform() < negatives.fraction:
+            intrinsic, direct, params = self._draw_scan_negative(rng, bands, conditions)
+            dx, dy = params.pop("central_dx"), params.pop("central_dy")
         else:
-            intrinsic, params = draw_nonlens_central(rng, bands, float(dx), float(dy))
-        params.update(conditions.params(), true_label=int(is_lens), central_dx=dx, central_dy=dy)
-        scene = HscScene(conditions, list(intrinsic), [], None, params)
+            intrinsic, params = draw_nonlens_central(rng, bands, float(dx), float(dy), population)
+        params.update(
+            conditions.params(),
+            true_label=int(is_lens),
+            central_dx=dx,
+            central_dy=dy,
+            noise_lag1=_lag1_correlation(conditions.noise.kernel_1d),
+        )
+        scene = HscScene(conditions, list(intrinsic), direct, None, params)
         self._add_contaminants(rng, bands, scene)
         return scene
+
+    def _star_floor(self, conditions: ObservingConditions) -> float:
+        """Surface brightness down to which stars are rendered: 0.1 sky sigma per pixel."""
+        return 0.1 * float(conditions.noise.pixel_sigma.min()) / self.preset.pixel_scale**2
+
+    def _draw_scan_negative(
+        self, rng: np.random.Generator, bands: Sequence[str], conditions: ObservingConditions
+    ) -> tuple[list[Component], list[Component], dict[str, Any]]:
+        """What a scan sees between galaxies: galaxies, direct components, parameters."""
+        weights = self.family.scan_negatives.weights
+        kinds = list(weights)
+        probabilities = np.array([weights[kind] for kind in kinds], float)
+        kind = kinds[int(rng.choice(len(kinds), p=probabilities / probabilities.sum()))]
+        intrinsic: list[Component] = []
+        direct: list[Component] = []
+        params: dict[str, Any] = {}
+        x = y = 0.0
+        if kind != "empty_sky":
+            radius_range = {"off_centre": (1.5, 5.0), "star_halo": (0.0, 10.0)}.get(
+                kind, (4.0, 12.0)
+            )
+            radius, angle = rng.uniform(*radius_range), rng.uniform(0, 2 * np.pi)
+            x, y = float(radius * np.cos(angle)), float(radius * np.sin(angle))
+        if kind == "off_centre":
+            intrinsic, params = draw_nonlens_central(rng, bands, x, y, self.family.population)
+        elif kind == "star_halo":
+            direct = draw_star(
+                rng,
+                bands,
+                conditions.psfs,
+                x,
+                y,
+                float(rng.uniform(11.5, 17.0)),
+                self._star_floor(conditions),
+            )
+        elif kind == "galaxy_piece":
+            intrinsic, params = draw_large_galaxy(rng, bands, x, y)
+        params.update(central_type=CENTRAL_TYPE_CODES.index(kind), central_dx=x, central_dy=y)
+        return intrinsic, direct, params
+
+    def _scaled_rates(self, rng: np.random.Generator) -> ContaminantRates:
+        """The family's rates, each scaled by a random factor when the family says so."""
+        spread = self.family.rate_scatter
+        if spread <= 0:
+            return self.rates
+        names = [item.name for item in fields(ContaminantRates)]
+        factors = np.exp(rng.uniform(-1.0, 1.0, len(names)) * np.log1p(spread))
+        return replace(
+            self.rates,
+            **{
+                name: min(1.0, getattr(self.rates, name) * factor)
+                for name, factor in zip(names, factors, strict=True)
+            },
+        )
 
     def _add_contaminants(
         self, rng: np.random.Generator, bands: Sequence[str], scene: HscScene
@@ -165,14 +246,15 @@ class HscDomain:
         scale = self.preset.pixel_scale
         canvas_half = self.half_size + PAD_PX * scale
         sigma = scene.conditions.noise.pixel_sigma
-        rates = self.rates
-        neighbours = draw_neighbours(rng, bands, canvas_half)
+        rates = self._scaled_rates(rng)
+        neighbours = draw_neighbours(
+            rng, bands, canvas_half, shape_half=self.family.population.shape_half
+        )
         companions = (
             draw_blue_companions(rng, bands) if rng.uniform() < rates.blue_companions else []
         )
         scene.intrinsic += neighbours + companions
-        # Render stars out to 0.1 sky sigma per pixel.
-        floor = 0.1 * float(sigma.min()) / scale**2
+        floor = self._star_floor(scene.conditions)
         star_mags = draw_count_magnitudes(
             rng,
             (2 * canvas_half) ** 2 / ARCSEC2_PER_DEG2,
@@ -243,6 +325,12 @@ class HscDomain:
         _, cutout = self.frames()
         pixels = np.arange(self.preset.cutout_size)
         return edge.mask(cutout.x_of(pixels)[None, :], cutout.y_of(pixels)[:, None])
+
+
+def _lag1_correlation(kernel: Sequence[float]) -> float:
+    """Correlation of neighbouring pixels' noise along one axis for a separable kernel."""
+    taps = np.asarray(kernel, float)
+    return float((taps[1:] * taps[:-1]).sum() / (taps**2).sum())
 
 
 @lru_cache(maxsize=8)

@@ -36,7 +36,8 @@ from lensscan.simulate.colours import (
 )
 from lensscan.simulate.components import Component
 from lensscan.simulate.cosmology import distance_modulus, kpc_per_arcsec, sis_einstein_radius
-from lensscan.simulate.galaxies import RealGalaxy, galaxy_library
+from lensscan.simulate.families import Population
+from lensscan.simulate.galaxies import RealGalaxy, draw_shape_index
 from lensscan.simulate.lensing import LensedSource, SIEShear, lensed_fluxes
 from lensscan.simulate.photometry import flux_to_mag
 from lensscan.simulate.profiles import ArcSegment, Ring, Sersic, SpiralArms
@@ -44,11 +45,10 @@ from lensscan.simulate.profiles import ArcSegment, Ring, Sersic, SpiralArms
 Params = dict[str, Any]
 Draw = tuple[list[Component], Params]
 
-EINSTEIN_RADIUS_RANGE = (0.6, 2.8)
 LENS_REDSHIFT_RANGE = (0.3, 0.8)
 SOURCE_REDSHIFT_RANGE = (1.0, 3.0)
-SOURCE_MAG_R_RANGE = (22.5, 25.0)
-REAL_SOURCE_FRACTION = 0.4
+BASELINE_POPULATION = Population()
+"""The priors of the baseline HSC-like domain (and of simulated fields)."""
 
 # Velocity-dispersion function (Choi, Park & Vogeley 2007).
 _VDF_ALPHA, _VDF_BETA, _VDF_SIGMA_STAR = 2.32, 2.67, 161.0
@@ -107,7 +107,10 @@ class EarlyType:
 
 
 def draw_early_type(
-    rng: np.random.Generator, z: float | None = None, sigma_v: float | None = None
+    rng: np.random.Generator,
+    z: float | None = None,
+    sigma_v: float | None = None,
+    population: Population = BASELINE_POPULATION,
 ) -> EarlyType:
     """A massive early type at z ~ 0.3-0.8 (lens-galaxy population)."""
     if z is None:
@@ -116,7 +119,8 @@ def draw_early_type(
         sigma_v = draw_velocity_dispersion(rng, lensing_weighted=True)
     abs_mag_r = _FJ_M0 - 10.0 * np.log10(sigma_v / 200.0) + rng.normal(0.0, _FJ_SCATTER)
     mag_i = abs_mag_r + float(distance_modulus(z)) + early_type_k_correction(z)
-    colours = early_type_colours(z) + rng.normal(0.0, [0.06, 0.04, 0.03, 0.03])
+    colour_sigma = population.colour_scatter * np.array([0.06, 0.04, 0.03, 0.03])
+    colours = early_type_colours(z) + rng.normal(0.0, colour_sigma)
     log_re_kpc = _SIZE_A + _SIZE_B * (-21.5 - abs_mag_r) + rng.normal(0.0, _SIZE_SCATTER)
     r_eff = float(10**log_re_kpc / kpc_per_arcsec(z))
     return EarlyType(
@@ -124,7 +128,7 @@ def draw_early_type(
         sigma_v=float(sigma_v),
         mags=magnitudes("i", float(mag_i), colours),
         r_eff=float(np.clip(r_eff, 0.2, 4.0)),
-        n=float(rng.uniform(3.0, 5.5)),
+        n=float(rng.uniform(*population.lens_sersic_n_range)),
         q=float(np.clip(rng.normal(0.75, 0.14), 0.4, 1.0)),
         pa=float(rng.uniform(0.0, np.pi)),
     )
@@ -147,28 +151,36 @@ def _source_colours(rng: np.random.Generator) -> np.ndarray:
     )
 
 
-def discovery_probability(theta_e: float) -> float:
+def discovery_probability(
+    theta_e: float, ramp: tuple[float, float] = BASELINE_POPULATION.discovery_ramp
+) -> float:
     """Chance that a lens of Einstein radius ``theta_e`` (arcsec) is recognisable.
 
     Arcs much inside the seeing disk (~0.7") blend into the lens galaxy, so known HSC lens
-    samples hold few lenses below ~0.9"; this ramp makes the drawn Einstein radii peak
-    near 1-1.5" (median ~1.1") as in those samples.
+    samples hold few lenses below ~0.9"; the baseline ramp (0.5" + 0.7") makes the drawn
+    Einstein radii peak near 1-1.5" (median ~1.1") as in those samples.
     """
-    return float(np.clip((theta_e - 0.5) / 0.7, 0.0, 1.0))
+    start, width = ramp
+    return float(np.clip((theta_e - start) / width, 0.0, 1.0))
 
 
 def draw_source_parts(
-    rng: np.random.Generator, bands: Sequence[str], x0: float, y0: float
+    rng: np.random.Generator,
+    bands: Sequence[str],
+    x0: float,
+    y0: float,
+    population: Population = BASELINE_POPULATION,
 ) -> tuple[tuple[Component, ...], Params]:
     """A lensed source's source-plane light: real HDF shape, or Sersic plus clumps."""
-    mag_r = float(rng.uniform(*SOURCE_MAG_R_RANGE))
+    mag_r = float(rng.uniform(*population.source_mag_r_range))
     colours = _source_colours(rng)
-    r_eff = float(np.clip(10 ** rng.normal(np.log10(0.2), 0.22), 0.05, 0.6))
+    log_size = rng.normal(np.log10(population.source_size_median), population.source_size_dex)
+    r_eff = float(np.clip(10**log_size, *population.source_size_limits))
     pa = float(rng.uniform(0, 2 * np.pi))
     total = magnitudes("r", mag_r, colours)
     params: Params = {"source_r_eff": r_eff, "source_real_shape": 0, "source_n_clumps": 0}
-    if rng.uniform() < REAL_SOURCE_FRACTION:
-        index = int(rng.integers(len(galaxy_library())))
+    if rng.uniform() < population.real_source_fraction:
+        index = int(draw_shape_index(rng, population.shape_half))
         part = RealGalaxy(x0, y0, index, r_eff, pa, bool(rng.integers(2)), _fluxes(total, bands))
         params["source_real_shape"] = 1
         return (part,), params
@@ -212,6 +224,7 @@ def draw_lens_system(
     pixel_scale: float,
     x0: float = 0.0,
     y0: float = 0.0,
+    population: Population = BASELINE_POPULATION,
 ) -> Draw:
     """A galaxy-scale strong lens: early-type deflector with a lensed blue source.
 
@@ -223,12 +236,13 @@ def draw_lens_system(
         z_source = SOURCE_REDSHIFT_RANGE[0] + np.diff(SOURCE_REDSHIFT_RANGE)[0] * rng.beta(2.0, 2.5)
         sigma_v = draw_velocity_dispersion(rng, lensing_weighted=True)
         theta_e = sis_einstein_radius(sigma_v, float(z_lens), float(z_source))
-        in_range = EINSTEIN_RADIUS_RANGE[0] <= theta_e <= EINSTEIN_RADIUS_RANGE[1]
-        if in_range and rng.uniform() < discovery_probability(theta_e):
+        low, high = population.einstein_radius_range
+        in_range = low <= theta_e <= high
+        if in_range and rng.uniform() < discovery_probability(theta_e, population.discovery_ramp):
             break
     else:  # pragma: no cover - the priors make this practically impossible
-        theta_e = float(np.clip(theta_e, *EINSTEIN_RADIUS_RANGE))
-    galaxy = draw_early_type(rng, z=float(z_lens), sigma_v=sigma_v)
+        theta_e = float(np.clip(theta_e, *population.einstein_radius_range))
+    galaxy = draw_early_type(rng, z=float(z_lens), sigma_v=sigma_v, population=population)
     shear = min(float(rng.rayleigh(0.04)), 0.15)
     shear_angle = rng.uniform(0, np.pi)
     mass = SIEShear(
@@ -241,10 +255,10 @@ def draw_lens_system(
         gamma2=shear * np.sin(2 * shear_angle),
     )
     # Sources inside ~0.6 theta_E are multiply imaged and magnified several times.
-    beta = theta_e * 0.6 * np.sqrt(rng.uniform())
+    beta = theta_e * population.source_offset_fraction * np.sqrt(rng.uniform())
     beta_angle = rng.uniform(0, 2 * np.pi)
     parts, source_params = draw_source_parts(
-        rng, bands, x0 + beta * np.cos(beta_angle), y0 + beta * np.sin(beta_angle)
+        rng, bands, x0 + beta * np.cos(beta_angle), y0 + beta * np.sin(beta_angle), population
     )
     source = LensedSource(mass, parts)
     magnification_per_part = source.magnifications(pixel_scale)
@@ -295,16 +309,26 @@ def _inclined_axis_ratio(rng: np.random.Generator, thickness: float = 0.15) -> f
 
 
 def draw_early_type_central(
-    rng: np.random.Generator, bands: Sequence[str], x0: float, y0: float
+    rng: np.random.Generator,
+    bands: Sequence[str],
+    x0: float,
+    y0: float,
+    population: Population = BASELINE_POPULATION,
 ) -> Draw:
     """An early type drawn exactly like a lens galaxy (the hardest negatives)."""
-    galaxy = draw_early_type(rng)
+    galaxy = draw_early_type(rng, population=population)
     params = _central_params(galaxy.z, galaxy.mags, galaxy.r_eff, bands)
     params.update(velocity_dispersion=galaxy.sigma_v, central_sersic_n=galaxy.n, central_q=galaxy.q)
     return [early_type_component(galaxy, x0, y0, bands)], params
 
 
-def draw_spiral(rng: np.random.Generator, bands: Sequence[str], x0: float, y0: float) -> Draw:
+def draw_spiral(
+    rng: np.random.Generator,
+    bands: Sequence[str],
+    x0: float,
+    y0: float,
+    population: Population = BASELINE_POPULATION,
+) -> Draw:
     """A bulge + disk + logarithmic arms + star-forming knots."""
     z = float(rng.uniform(0.08, 0.6))
     mag_i = float(rng.uniform(17.8, 21.5))
@@ -379,9 +403,15 @@ def _star_forming_knots(
     return knots
 
 
-def draw_ring_galaxy(rng: np.random.Generator, bands: Sequence[str], x0: float, y0: float) -> Draw:
+def draw_ring_galaxy(
+    rng: np.random.Generator,
+    bands: Sequence[str],
+    x0: float,
+    y0: float,
+    population: Population = BASELINE_POPULATION,
+) -> Draw:
     """An early type or S0 with a (often blue) stellar ring, like an Einstein ring."""
-    host = draw_early_type(rng)
+    host = draw_early_type(rng, population=population)
     ring_fraction = rng.uniform(0.08, 0.3)
     ring_colours = (
         star_forming_colours(rng.uniform(0.0, 0.5), host.z)
@@ -410,9 +440,15 @@ def draw_ring_galaxy(rng: np.random.Generator, bands: Sequence[str], x0: float, 
     return components, params
 
 
-def draw_merger(rng: np.random.Generator, bands: Sequence[str], x0: float, y0: float) -> Draw:
+def draw_merger(
+    rng: np.random.Generator,
+    bands: Sequence[str],
+    x0: float,
+    y0: float,
+    population: Population = BASELINE_POPULATION,
+) -> Draw:
     """Two galaxies 0.6-3" apart with tidal tails or shells."""
-    first = draw_early_type(rng)
+    first = draw_early_type(rng, population=population)
     separation = rng.uniform(0.6, 3.0)
     angle = rng.uniform(0, 2 * np.pi)
     flux_ratio = rng.uniform(0.2, 1.0)
@@ -456,7 +492,13 @@ def draw_merger(rng: np.random.Generator, bands: Sequence[str], x0: float, y0: f
     return components, params
 
 
-def draw_edge_on_disk(rng: np.random.Generator, bands: Sequence[str], x0: float, y0: float) -> Draw:
+def draw_edge_on_disk(
+    rng: np.random.Generator,
+    bands: Sequence[str],
+    x0: float,
+    y0: float,
+    population: Population = BASELINE_POPULATION,
+) -> Draw:
     """A thin, nearly edge-on disk with a small bulge (elongated like an arc)."""
     z = float(rng.uniform(0.08, 0.6))
     mag_i = float(rng.uniform(18.0, 21.5))
@@ -479,44 +521,98 @@ def draw_edge_on_disk(rng: np.random.Generator, bands: Sequence[str], x0: float,
     return components, params
 
 
-def draw_irregular(rng: np.random.Generator, bands: Sequence[str], x0: float, y0: float) -> Draw:
+def draw_irregular(
+    rng: np.random.Generator,
+    bands: Sequence[str],
+    x0: float,
+    y0: float,
+    population: Population = BASELINE_POPULATION,
+) -> Draw:
     """A real, clumpy galaxy shape from the HDF with star-forming colours."""
     z = float(rng.uniform(0.1, 0.6))
     mag_i = float(rng.uniform(18.5, 21.8))
     r_eff = float(np.clip(_disk_size(rng, mag_i) * 0.8, 0.3, 2.5))
     mags = magnitudes("i", mag_i, star_forming_colours(rng.uniform(0.0, 0.7), z))
-    index = int(rng.integers(len(galaxy_library())))
+    index = int(draw_shape_index(rng, population.shape_half))
     component = RealGalaxy(
         x0, y0, index, r_eff, rng.uniform(0, 2 * np.pi), bool(rng.integers(2)), _fluxes(mags, bands)
     )
     return [component], _central_params(z, mags, r_eff, bands)
 
 
-CentralDraw = Callable[[np.random.Generator, Sequence[str], float, float], Draw]
+def draw_large_galaxy(rng: np.random.Generator, bands: Sequence[str], x0: float, y0: float) -> Draw:
+    """A bright, nearby galaxy several arcsec across (its outskirts fill a scan window).
 
-CENTRAL_TYPES: Mapping[str, tuple[float, CentralDraw]] = MappingProxyType(
+    Half are early types (Sersic n 3-5), half disks with a bulge and spiral arms.
+    """
+    z = float(rng.uniform(0.03, 0.15))
+    mag_i = float(rng.uniform(15.5, 18.5))
+    r_eff = float(rng.uniform(2.5, 8.0))
+    q = float(rng.uniform(0.3, 1.0))
+    pa = float(rng.uniform(0, np.pi))
+    if rng.uniform() < 0.5:
+        mags = magnitudes("i", mag_i, early_type_colours(z))
+        components: list[Component] = [
+            Sersic(x0, y0, r_eff, rng.uniform(3.0, 5.0), q, pa, _fluxes(mags, bands))
+        ]
+    else:
+        mags = magnitudes("i", mag_i, star_forming_colours(rng.uniform(0.4, 0.9), z))
+        arm_fraction = rng.uniform(0.2, 0.5)
+        disk_mags = magnitudes("i", mag_i - 2.5 * np.log10(1 - arm_fraction), early_type_colours(z))
+        arm_mags = magnitudes(
+            "i", mag_i - 2.5 * np.log10(arm_fraction), star_forming_colours(0.2, z)
+        )
+        components = [
+            Sersic(x0, y0, r_eff, 1.0, q, pa, _fluxes(disk_mags, bands)),
+            SpiralArms(
+                x0,
+                y0,
+                r_eff / 1.678,
+                q,
+                pa,
+                int(rng.choice([2, 3])),
+                np.radians(rng.uniform(12, 30)),
+                rng.uniform(0, 2 * np.pi),
+                _fluxes(arm_mags, bands),
+            ),
+        ]
+    params = _central_params(z, mags, r_eff, bands)
+    params["central_q"] = q
+    return components, params
+
+
+CentralDraw = Callable[[np.random.Generator, Sequence[str], float, float, Population], Draw]
+
+CENTRAL_TYPES: Mapping[str, CentralDraw] = MappingProxyType(
     {
-        "early_type": (0.40, draw_early_type_central),
-        "spiral": (0.20, draw_spiral),
-        "ring": (0.08, draw_ring_galaxy),
-        "merger": (0.10, draw_merger),
-        "edge_on": (0.08, draw_edge_on_disk),
-        "irregular": (0.14, draw_irregular),
+        "early_type": draw_early_type_central,
+        "spiral": draw_spiral,
+        "ring": draw_ring_galaxy,
+        "merger": draw_merger,
+        "edge_on": draw_edge_on_disk,
+        "irregular": draw_irregular,
     }
 )
-"""Non-lens central types: name -> (probability, draw function)."""
+"""Non-lens central types: name -> draw function (probabilities: ``Population``)."""
 
-CENTRAL_TYPE_CODES: tuple[str, ...] = ("lens", *CENTRAL_TYPES)
+SCAN_NEGATIVE_TYPES: tuple[str, ...] = ("empty_sky", "off_centre", "star_halo", "galaxy_piece")
+"""Scan-aware negative kinds (see :class:`~lensscan.simulate.families.ScanNegatives`)."""
+
+CENTRAL_TYPE_CODES: tuple[str, ...] = ("lens", *CENTRAL_TYPES, *SCAN_NEGATIVE_TYPES)
 """Codes stored in the ``central_type`` parameter column (index into this tuple)."""
 
 
 def draw_nonlens_central(
-    rng: np.random.Generator, bands: Sequence[str], x0: float, y0: float
+    rng: np.random.Generator,
+    bands: Sequence[str],
+    x0: float,
+    y0: float,
+    population: Population = BASELINE_POPULATION,
 ) -> Draw:
-    """A non-lens central galaxy of a randomly chosen type."""
-    names = list(CENTRAL_TYPES)
-    weights = np.array([CENTRAL_TYPES[name][0] for name in names])
+    """A non-lens central galaxy of a type drawn from the population's mixture."""
+    names = [name for name in CENTRAL_TYPES if population.central_weights.get(name, 0) > 0]
+    weights = np.array([population.central_weights[name] for name in names])
     name = names[int(rng.choice(len(names), p=weights / weights.sum()))]
-    components, params = CENTRAL_TYPES[name][1](rng, bands, x0, y0)
+    components, params = CENTRAL_TYPES[name](rng, bands, x0, y0, population)
     params["central_type"] = CENTRAL_TYPE_CODES.index(name)
     return components, params

@@ -1,4 +1,4 @@
-"""Point-spread functions: Moffat (HSC-like) and Gaussian (simple sims), and point sources.
+"""Point-spread functions: Moffat (HSC-like), Gaussian (simple sims), core plus halo.
 
 A :class:`PSF` gives the unit-flux surface brightness of a star; :meth:`PSF.kernel` is its
 pixel-integrated image for convolution, and :class:`PointSource` renders stars directly
@@ -22,19 +22,40 @@ FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 @dataclass(frozen=True)
 class PSF:
-    """A Moffat (``beta`` set) or Gaussian (``beta`` None) PSF.
+    """A Moffat (``beta`` set) or Gaussian (``beta`` None) PSF, optionally with a halo.
+
+    A halo is a second profile of the same kind, ``halo_scale`` times wider, holding the
+    fraction ``halo_fraction`` of the flux (a Gaussian with a halo is the double Gaussian
+    many survey pipelines fit).
 
     Attributes:
-        fwhm: Full width at half maximum (arcsec, product-averaged for elliptical PSFs).
+        fwhm: Full width at half maximum of the core (arcsec, product-averaged for
+            elliptical PSFs).
         beta: Moffat index, or None for a Gaussian.
         q: Axis ratio (1: round).
         pa: Position angle of the major axis (radians).
+        halo_fraction: Flux fraction in the halo (0: none).
+        halo_scale: Halo width over core width.
     """
 
     fwhm: float
     beta: float | None = None
     q: float = 1.0
     pa: float = 0.0
+    halo_fraction: float = 0.0
+    halo_scale: float = 1.0
+
+    @property
+    def core(self) -> PSF:
+        """The core profile alone (this PSF when it has no halo)."""
+        if self.halo_fraction <= 0:
+            return self
+        return PSF(self.fwhm, self.beta, self.q, self.pa)
+
+    @property
+    def halo(self) -> PSF:
+        """The halo profile alone, with unit flux."""
+        return PSF(self.fwhm * self.halo_scale, self.beta, self.q, self.pa)
 
     @property
     def width(self) -> float:
@@ -49,6 +70,11 @@ class PSF:
 
     def radius_enclosing(self, fraction_lost: float) -> float:
         """Radius (arcsec) outside which only ``fraction_lost`` of the flux lies (round PSF)."""
+        if self.halo_fraction > 0:
+            return max(
+                self.core.radius_enclosing(fraction_lost),
+                self.halo.radius_enclosing(fraction_lost / self.halo_fraction),
+            )
         if self.beta is None:
             return float(self.width * np.sqrt(-2.0 * np.log(fraction_lost)))
         return float(self.width * np.sqrt(fraction_lost ** (1.0 / (1.0 - self.beta)) - 1.0))
@@ -96,6 +122,12 @@ def stacked_profiles(psfs: Sequence[PSF], dx: np.ndarray, dy: np.ndarray) -> np.
     Returns:
         One plane per PSF, in the precision of the offsets.
     """
+    if any(psf.halo_fraction > 0 for psf in psfs):
+        cores = stacked_profiles([psf.core for psf in psfs], dx, dy)
+        halos = stacked_profiles([psf.halo for psf in psfs], dx, dy)
+        weight = np.array([psf.halo_fraction for psf in psfs], cores.dtype)
+        weight = weight.reshape((-1,) + (1,) * (cores.ndim - 1))
+        return cores * (1 - weight) + halos * weight
     gaussian = {psf.beta is None for psf in psfs}
     if len(gaussian) > 1:
         return np.stack([stacked_profiles((psf,), dx, dy)[0] for psf in psfs])

@@ -194,6 +194,58 @@ def _check_compatible(
     return first.bands, (values[0] if values else None), height
 
 
+def labelled_split(
+    store: CutoutStore,
+    split: str | None,
+    max_items: int | None,
+    seed: np.random.SeedSequence | int,
+    norm: Normalisation,
+    device: torch.device,
+    option: str = "--val",
+) -> DomainData:
+    """Labelled items of a split (``val`` if present when None), a seeded subset, normalised.
+
+    Raises:
+        UserError: If items are unlabelled or a class is missing.
+    """
+    chosen = _resolve_split(store, split, "val")
+    indices = _subset(store.split_indices(chosen), max_items, np.random.default_rng(seed))
+    return _labelled_domain(store, indices, chosen, option, norm, device)
+
+
+def pool_data(
+    store: CutoutStore,
+    split: str | None,
+    max_items: int | None,
+    seed: np.random.SeedSequence | int,
+    norm: Normalisation,
+    device: torch.device,
+    exclude: np.ndarray | None = None,
+) -> DomainData:
+    """An unlabelled target pool: a seeded, shuffled subset of a store's split, normalised.
+
+    Args:
+        store: The target store (its labels are never read).
+        split: The split of the pool (None: every item).
+        max_items: At most this many items (a seeded random subset).
+        seed: Seed of the subset and the shuffle.
+        norm: The model's normalisation.
+        device: Where the tensors live.
+        exclude: Item indices to leave out (the validation items, when they share a store).
+
+    Raises:
+        UserError: If fewer than two items remain.
+    """
+    pool = store.split_indices(split)
+    if exclude is not None:
+        pool = np.setdiff1d(pool, exclude)
+    if len(pool) < 2:
+        raise UserError(f"--target {store.path}: needs at least 2 pool items, found {len(pool)}")
+    rng = np.random.default_rng(seed)
+    pool = rng.permutation(_subset(pool, max_items, rng))
+    return DomainData(_normalised(store, pool, norm, device), None, store.path, split, "--target")
+
+
 def load_training_data(
     config: TrainConfig, norm: Normalisation, device: torch.device
 ) -> TrainingData:
@@ -235,22 +287,16 @@ def load_training_data(
     target = None
     if "--target" in stores:
         target_store = stores["--target"]
-        pool = target_store.split_indices(config.target_split)
-        if val is not None and val.path.resolve() == target_store.path.resolve():
-            # Never adapt on the items that select the model.
-            pool = np.setdiff1d(pool, val_idx)
-        if len(pool) < 2:
-            raise UserError(
-                f"--target {target_store.path}: needs at least 2 pool items, found {len(pool)}"
-            )
-        rng = np.random.default_rng(seeds[2])
-        pool = rng.permutation(_subset(pool, config.max_target, rng))
-        target = DomainData(
-            _normalised(target_store, pool, norm, device),
-            None,
-            target_store.path,
+        # Never adapt on the items that select the model.
+        same = val is not None and val.path.resolve() == target_store.path.resolve()
+        target = pool_data(
+            target_store,
             config.target_split,
-            "--target",
+            config.max_target,
+            seeds[2],
+            norm,
+            device,
+            exclude=val_idx if same else None,
         )
 
     source_val = None

@@ -38,11 +38,21 @@ from lensscan.models.finder import select_device
 from lensscan.models.network import LensNet, build_network
 from lensscan.models.registry import encoder_spec
 from lensscan.models.weights import init_from_checkpoint, write_model_files
+from lensscan.naming import canonical_name
 from lensscan.provenance import provenance, sha256_file
 from lensscan.training import report
 from lensscan.training.checkpoint import load_checkpoint, partial_dir, save_checkpoint
 from lensscan.training.data import TrainingData, load_training_data, store_fingerprint
+from lensscan.training.parent import (
+    ParentModel,
+    check_parent_inputs,
+    load_parent,
+    parent_card,
+)
 from lensscan.training.selection import SelectionRule, epoch_metrics, resolve_rule
+
+#: The encoder of a run that names none and starts from no model.
+DEFAULT_ENCODER = "small_cnn"
 
 #: Settings that control how a run is executed, not what it computes (free to change on --resume).
 RUN_CONTROLS = ("resume", "overwrite", "device")
@@ -94,9 +104,15 @@ def validate(config: TrainConfig) -> TrainConfig:
         UserError: On an unknown encoder, method, option or selection rule, or a bad number.
     """
     _check_types(config)
+    config = _resolve_names(config)
     encoder_spec(config.encoder)
     method = method_class(config.method)
     options = check_options(config.method, config.method_options)
+    if config.source is None and not (config.init_model and config.method == "adabn"):
+        raise UserError(
+            "missing --source (or set it in --config); only --method adabn with --init-model "
+            "adapts without a source store"
+        )
     for name in ("epochs", "batch_size"):
         if getattr(config, name) < 1:
             raise UserError(
@@ -110,6 +126,25 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise UserError(f"--method {config.method} needs an unlabelled target store (--target)")
     resolve_rule(config.selection, config.val is not None, config.target is not None)
     return replace(config, method_options=options)
+
+
+def _resolve_names(config: TrainConfig) -> TrainConfig:
+    """Registry spellings of method and encoder; the encoder of ``--init-model``.
+
+    Raises:
+        UserError: If ``--init-model`` is not found, or ``--encoder`` contradicts it.
+    """
+    method = canonical_name(config.method)
+    encoder = canonical_name(config.encoder) if config.encoder else None
+    if config.init_model is not None:
+        parent = parent_card(config.init_model)
+        if encoder is not None and encoder != parent.encoder:
+            raise UserError(
+                f"--encoder {config.encoder}: --init-model {config.init_model} is a "
+                f"{parent.encoder} model; leave --encoder out to use it"
+            )
+        encoder = parent.encoder
+    return replace(config, method=method, encoder=encoder or DEFAULT_ENCODER)
 
 
 def _check_types(config: TrainConfig) -> None:
@@ -283,6 +318,7 @@ def _card(
     precision: Precision,
     settings: dict[str, Any],
     steps_per_epoch: int,
+    parent: ParentModel | None = None,
 ) -> ModelCard:
     stores = {
         d.option.lstrip("-") + ("_val" if d is data.source_val else ""): {
@@ -304,6 +340,10 @@ def _card(
                 "sha256": sha256_file(config.init_checkpoint),
             }
         )
+    if parent is not None:
+        record["inputs"].append(
+            {"path": str(parent.folder.resolve()), "sha256": parent.card.weights_sha256}
+        )
     assert state.best_epoch is not None
     selected = state.history[state.best_epoch - 1]
     return ModelCard(
@@ -313,7 +353,8 @@ def _card(
         bands=data.bands,
         pixel_scale=data.pixel_scale,
         input_size=data.input_size,
-        normalisation=DEFAULT_NORMALISATION.to_dict(),
+        normalisation=(parent.card.normalisation if parent else DEFAULT_NORMALISATION.to_dict()),
+        encoder_options=dict(parent.card.encoder_options) if parent else {},
         imbalance={
             "strategy": "pos_weight",
             "pos_weight": data.pos_weight,
@@ -337,6 +378,7 @@ def _card(
             "precision": precision.name,
             "device": str(precision.device),
             "settings": settings,
+            **({"parent": parent.describe()} if parent else {}),
         },
         provenance=record,
         lensscan_version=__version__,
@@ -379,15 +421,25 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
         UserError: On bad settings or stores; nothing is left in the output folder.
     """
     config = validate(config)
+    if config.source is None:
+        from lensscan.training.batchnorm_only import adapt_batchnorm_only
+
+        return adapt_batchnorm_only(config)
     out = Path(config.out)
     device = select_device(config.device)
     settings = _settings(config)
-    norm = DEFAULT_NORMALISATION
+    parent = load_parent(config.init_model) if config.init_model else None
+    norm = parent.finder.normalisation if parent else DEFAULT_NORMALISATION
     check_output_path(out, overwrite=config.overwrite, option="--out")
     with _run_context(device, config.seed):
         data = load_training_data(config, norm, device)
+        if parent is not None:
+            check_parent_inputs(parent, data.bands, data.input_size)
         folder = _prepare_folders(config, out)
-        network = build_network(config.encoder, len(data.bands)).to(device)
+        if parent is not None:
+            network = parent.network_copy(need_single=True, method=config.method).to(device)
+        else:
+            network = build_network(config.encoder, len(data.bands)).to(device)
         if config.init_checkpoint:
             init_from_checkpoint(network.encoder, config.init_checkpoint)
         generators = {
@@ -405,6 +457,8 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
             generator=generators["augment"],
             target_pool=data.target.images if data.target is not None else None,
             options=config.method_options,
+            source_lens_fraction=1.0 / (1.0 + data.pos_weight),
+            initialised=parent is not None,
         )
         method = build_method(config.method, context)
         precision = Precision(device, config.amp)
@@ -442,7 +496,9 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
         best = copy.deepcopy(method.eval_network()).cpu()
         assert state.best_state is not None
         best.load_state_dict(state.best_state)
-        card = _card(config, out, data, method, rule, state, precision, settings, steps_per_epoch)
+        card = _card(
+            config, out, data, method, rule, state, precision, settings, steps_per_epoch, parent
+        )
         _finish(out, folder, best, card, state, loss_names, settings)
     return out
 
@@ -458,6 +514,7 @@ def _run_epoch(
 ) -> dict[str, Any]:
     """Train one epoch; returns the epoch's record with mean losses."""
     start = time.monotonic()
+    prior = method.estimate_target_prior(epoch)
     method.on_epoch_start(epoch)
     method.train()
     groups = method.loss_groups(epoch)
@@ -475,6 +532,8 @@ def _run_epoch(
                 sums[name] = sums.get(name, 0) + value.detach().float()
             advance(losses)
     record: dict[str, Any] = {"epoch": epoch + 1}
+    if prior is not None:
+        record["target_prior_em"] = prior
     record.update(
         {f"loss/{name}": float(total) / steps_per_epoch for name, total in sorted(sums.items())}
     )
