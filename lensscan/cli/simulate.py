@@ -24,7 +24,7 @@ def simulate(
     lens_fraction: float = typer.Option(
         None,
         "--lens-fraction",
-        help="Fraction of lenses in [0,1] (default 1/3 sim, 1/2 hsc-train, 1/101 hsc, hsc-heldout).",
+        help="Lens fraction in [0,1] (default 1/3 sim, 1/2 hsc-train, 1/101 hsc and hsc-heldout).",
     ),
     splits: str = typer.Option(
         "train=1", "--splits", help="Split fractions, e.g. 'train=0.8,val=0.1,test=0.1'."
