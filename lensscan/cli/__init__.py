@@ -20,6 +20,7 @@ from lensscan.cli import (
     evaluate,
     import_store,
     models,
+    recipe,
     scan,
     simulate,
     simulate_field,
@@ -70,6 +71,7 @@ _register("simulate", simulate.simulate)
 _register("simulate-field", simulate_field.simulate_field)
 _register("import", import_store.import_store)
 _register("train", train.train)
+_register("recipe", recipe.recipe)
 _register("scan", scan.scan)
 _register("evaluate", evaluate.evaluate)
 _register("benchmark", benchmark.benchmark)

@@ -1,0 +1,43 @@
+"""``lensscan recipe``: make a shipped model from its recipe, with its figures in its card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def recipe(
+    name: str = typer.Argument(..., help="Recipe: hsc-gri or hsc-i."),
+    out: Path = typer.Option(..., "--out", help="Model folder to write, e.g. weights/hsc-gri-v2."),
+    work: Path = typer.Option(
+        Path("recipes-work"),
+        "--work",
+        help="Folder of the data sets, member models and reports (reused when rerun).",
+    ),
+    scale: float = typer.Option(
+        1.0, "--scale", help="Multiply every data size by this (0-1]; e.g. 0.01 for a quick look."
+    ),
+    epochs: int = typer.Option(None, "--epochs", help="Training epochs of every member."),
+    workers: int = typer.Option(1, "--workers", help="Simulation processes."),
+    device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or mps."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+) -> None:
+    """Simulate, train, ensemble and evaluate one shipped model exactly as it was made."""
+    import dataclasses
+
+    from lensscan.errors import UserError
+    from lensscan.recipes import get_recipe, run_recipe
+
+    chosen = get_recipe(name).scaled(scale)
+    if epochs is not None:
+        if epochs < 1:
+            raise UserError(f"--epochs {epochs}: must be at least 1")
+        chosen = dataclasses.replace(chosen, epochs=epochs)
+    if workers < 1:
+        raise UserError(f"--workers {workers}: must be at least 1")
+    figures = run_recipe(chosen, work, out, workers=workers, device=device, overwrite=overwrite)
+    typer.echo(f"wrote {out}")
+    for label, values in figures.items():
+        shown = ", ".join(f"{key} {value:.3f}" for key, value in values.items())
+        typer.echo(f"  {label}: {shown}")

@@ -1,0 +1,53 @@
+"""``lensscan recipe``: the shipped models' recipe, end to end at a tiny size."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lensscan.cli import app
+from lensscan.recipes import IN_FAMILY_LABEL, OUT_OF_FAMILY_LABEL, RECIPES, get_recipe
+from lensscan.simulate.families import FAMILIES
+
+
+def test_recipe_end_to_end_at_tiny_size(runner, tmp_path) -> None:
+    out = tmp_path / "weights" / "tiny-gri"
+    work = tmp_path / "work"
+    arguments = ["recipe", "hsc-gri", "--scale", "0.004", "--epochs", "1", "--work", str(work)]
+    result = runner.invoke(app, [*arguments, "--out", str(out), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "model.json").read_text())
+    # Three members, each trained on the balanced hsc-train store and selected in-family.
+    assert card["members"] == 3 and card["name"] == "tiny-gri"
+    for member in card["training"]["members"]:
+        stores = member["training"]["stores"]
+        assert "train-gri.zarr" in stores["source"]["path"]
+        assert stores["source"]["lenses"] == stores["source"]["non_lenses"]
+        assert member["selection"]["rule"] == "val_auroc"
+    evaluations = card["metrics"]["evaluations"]
+    for label in (IN_FAMILY_LABEL, OUT_OF_FAMILY_LABEL):
+        assert 0 <= evaluations[label]["auroc"] <= 1
+        assert 0 <= evaluations[label + " min-max"]["auroc"] <= 1
+        assert evaluations[label]["n_lenses"] >= 1 and "test-gri.zarr" in evaluations[label]["data"]
+    assert card["metrics"]["headline"]["split"] == OUT_OF_FAMILY_LABEL
+    assert OUT_OF_FAMILY_LABEL in result.output
+    # A rerun reuses the data and members and refuses to replace --out silently.
+    again = runner.invoke(app, [*arguments, "--out", str(out)])
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_recipes_test_on_the_held_out_family_only_seen_in_tests() -> None:
+    for recipe in RECIPES.values():
+        seeds = {recipe.train_seed, recipe.in_family_seed, recipe.out_of_family_seed}
+        assert len(seeds) == 3
+    assert set(FAMILIES) >= {"hsc-train", "hsc-heldout"}
+
+
+def test_unknown_recipe_and_bad_scale_give_one_line(runner, tmp_path) -> None:
+    result = runner.invoke(app, ["recipe", "nope", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "recipe 'nope': unknown" in result.output
+    result = runner.invoke(app, ["recipe", "hsc-gri", "--scale", "2", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "--scale 2: must be in (0, 1]" in result.output
+    with pytest.raises(Exception, match="unknown"):
+        get_recipe("hsc-z")
