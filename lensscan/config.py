@@ -273,10 +273,19 @@ class BenchmarkConfig:
         workers: Processes simulating the data sets, and torch threads when training on
             the CPU; None: every core.
         device: cpu, cuda, cuda:N or mps; None picks CUDA, MPS, then CPU.
+        scenario: ``deeplense`` (simple sims -> HSC-like, selection on labelled HSC-like
+            validation items: the DeepLense study) or ``survey`` (labelled hsc-train source
+            -> unlabelled hsc-heldout pool, no target labels anywhere: what a user adapting
+            a model to a survey faces; the last epoch is kept).
+        init_model: Model every cell of the ``survey`` scenario starts from (name, folder
+            or ``default``; its no-adaptation row is the model itself); None trains every
+            cell from scratch.
     """
 
     out: str | None = None
     quick: bool = False
+    scenario: str = "deeplense"
+    init_model: str | None = None
     methods: tuple[str, ...] = (
         "supervised",
         "adabn",

@@ -2,11 +2,16 @@
 
 Three stores, each from its own seed so that no item appears in two of them:
 
-* ``source``: labelled simple sims (the source domain), split 90% train / 10% val;
-* ``pool``: the unlabelled HSC-like target pool the adaptation methods see (labels stored
-  as -1; true labels stay in ``params/true_label``);
-* ``eval``: labelled HSC-like items split into ``val`` (model selection) and ``test`` (the
-  table's metrics). Keeping them out of the pool means no method adapts on a test item.
+* ``source``: labelled source-domain items, split 90% train / 10% val;
+* ``pool``: the unlabelled target pool the adaptation methods see (labels stored as -1;
+  true labels stay in ``params/true_label``);
+* ``eval``: labelled target items split into ``val`` (model selection, ``deeplense``
+  scenario only) and ``test`` (the table's metrics). Keeping them out of the pool means
+  no method adapts on a test item.
+
+The ``deeplense`` scenario's source is the simple ``sim`` domain and its target ``hsc``;
+the ``survey`` scenario's source is the labelled ``hsc-train`` family and its target the
+``hsc-heldout`` family (:data:`SCENARIO_DOMAINS`).
 
 A store is named after its role, size and seed. An existing store is reused only if the
 settings it records (domain, size, bands, lens fraction, splits, seed, generator version)
@@ -34,6 +39,12 @@ from lensscan.simulate.cutouts import (
     simulate_cutouts,
 )
 from lensscan.training.data import store_fingerprint
+
+#: Scenario -> (source domain, target domain) of its stores.
+SCENARIO_DOMAINS: Mapping[str, tuple[str, str]] = {
+    "deeplense": ("sim", "hsc"),
+    "survey": ("hsc-train", "hsc-heldout"),
+}
 
 SOURCE_SPLITS = "train=0.9,val=0.1"
 POOL_SPLITS = "pool=1"
@@ -121,11 +132,12 @@ def dataset_specs(config: BenchmarkConfig) -> dict[str, DatasetSpec]:
     total_eval = config.n_val + config.n_test
     eval_splits = f"val={config.n_val / total_eval!r},test={config.n_test / total_eval!r}"
     target_ratio = config.target_nonlenses_per_lens
+    source_domain, target_domain = SCENARIO_DOMAINS[config.scenario]
     specs = {
         "source": DatasetSpec(
             "source",
             _request(
-                "sim",
+                source_domain,
                 config.n_source,
                 config.source_nonlenses_per_lens,
                 SOURCE_SPLITS,
@@ -137,7 +149,7 @@ def dataset_specs(config: BenchmarkConfig) -> dict[str, DatasetSpec]:
         "pool": DatasetSpec(
             "pool",
             _request(
-                "hsc",
+                target_domain,
                 config.n_pool,
                 target_ratio,
                 POOL_SPLITS,
@@ -149,7 +161,9 @@ def dataset_specs(config: BenchmarkConfig) -> dict[str, DatasetSpec]:
         ),
         "eval": DatasetSpec(
             "eval",
-            _request("hsc", total_eval, target_ratio, eval_splits, config, config.data_seed + 2),
+            _request(
+                target_domain, total_eval, target_ratio, eval_splits, config, config.data_seed + 2
+            ),
             "--n-val/--n-test",
         ),
     }

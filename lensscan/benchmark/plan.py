@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from lensscan.adapt import method_class
-from lensscan.benchmark.datasets import DatasetSpec, dataset_specs
+from lensscan.benchmark.datasets import SCENARIO_DOMAINS, DatasetSpec, dataset_specs
 from lensscan.config import BenchmarkConfig, config_to_dict
 from lensscan.errors import UserError
 from lensscan.models.registry import check_input_size, encoder_spec
@@ -48,6 +48,8 @@ QUICK_PRESET: Mapping[str, Any] = MappingProxyType(
 #: Settings that change what a cell computes; a benchmark folder holds one set of them.
 #: The grid (methods, encoders, seeds), folders, workers and device may change between runs.
 RESULT_SETTINGS = (
+    "scenario",
+    "init_model",
     "n_source",
     "source_nonlenses_per_lens",
     "n_pool",
@@ -198,6 +200,12 @@ def make_plan(config: BenchmarkConfig) -> BenchmarkPlan:
             lenses and non-lenses in every labelled split.
     """
     _check_numbers(config)
+    if config.scenario not in SCENARIO_DOMAINS:
+        raise UserError(
+            f"--scenario {config.scenario!r}: choose one of {', '.join(SCENARIO_DOMAINS)}"
+        )
+    if config.init_model is not None and config.scenario != "survey":
+        raise UserError("--init-model: only the survey scenario starts cells from a model")
     methods = _unique(tuple(config.methods), "--methods")
     encoders = _unique(tuple(config.encoders), "--encoders")
     for method in methods:

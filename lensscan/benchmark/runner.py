@@ -151,23 +151,38 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 def _train_config(cell: Cell, context: _Context, weights: Path) -> TrainConfig:
     config = context.plan.config
     needs_target = method_class(cell.method).needs_target
+    survey = config.scenario == "survey"
+    # The survey scenario has no target labels: nothing selects on them.
+    source_free = survey and config.init_model is not None and cell.method == "adabn"
     return TrainConfig(
-        source=str(context.stores["source"]),
+        source=None if source_free else str(context.stores["source"]),
         out=str(weights),
         target=str(context.stores["pool"]) if needs_target else None,
-        val=str(context.stores["eval"]),
+        val=None if survey else str(context.stores["eval"]),
         source_split="train",
-        val_split="val",
-        encoder=cell.encoder,
+        val_split=None if survey else "val",
+        encoder=None if config.init_model else cell.encoder,
         method=cell.method,
+        init_model=config.init_model,
         epochs=config.epochs,
         batch_size=config.batch_size,
         lr=config.lr,
         seed=cell.seed,
         device=config.device,
         max_eval=config.max_eval,
+        selection="last" if survey else "auto",
         resume=True,
     )
+
+
+def _cell_weights(cell: Cell, plan: BenchmarkPlan) -> Path:
+    """Where a cell's model is: the starting model itself for no adaptation from a model."""
+    config = plan.config
+    if config.init_model is not None and cell.method == "supervised":
+        from lensscan.training.parent import parent_folder
+
+        return parent_folder(config.init_model)
+    return plan.out / "models" / cell.name
 
 
 def _test_metrics(test: EvaluationSet, scores: np.ndarray) -> tuple[dict[str, float], bool]:
@@ -180,7 +195,7 @@ def _test_metrics(test: EvaluationSet, scores: np.ndarray) -> tuple[dict[str, fl
 def _run_cell(cell: Cell, context: _Context) -> dict[str, Any]:
     """Train (unless its weights exist) and evaluate one cell on the target-test split."""
     plan = context.plan
-    weights = plan.out / "models" / cell.name
+    weights = _cell_weights(cell, plan)
     started = time.monotonic()
     trained_now = not (weights / "model.json").is_file()
     if trained_now:

@@ -71,8 +71,21 @@ def benchmark(
         help="Processes simulating the data; torch threads on the CPU (default: all cores).",
     ),
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or mps (default: best)."),
+    scenario: str = typer.Option(
+        None,
+        "--scenario",
+        help="deeplense (sim -> hsc, default) or survey (hsc-train -> unlabelled hsc-heldout).",
+    ),
+    init_model: str = typer.Option(
+        None,
+        "--init-model",
+        help="survey scenario: start every cell from this model (name, folder or 'default').",
+    ),
+    source_nonlenses_per_lens: float = typer.Option(
+        None, "--source-nonlenses-per-lens", help="Non-lenses per lens of the source store (2)."
+    ),
 ) -> None:
-    """Reproduce the DeepLense domain-adaptation comparison (methods x encoders x seeds)."""
+    """Domain-adaptation comparison (methods x encoders x seeds) in one of two scenarios."""
     from rich.console import Console
 
     from lensscan.benchmark.plan import resolve_benchmark_config
@@ -99,6 +112,9 @@ def benchmark(
             "data_dir": str(data_dir) if data_dir is not None else None,
             "workers": workers,
             "device": device,
+            "scenario": scenario,
+            "init_model": init_model,
+            "source_nonlenses_per_lens": source_nonlenses_per_lens,
         },
     )
     outcome = run_benchmark(settings)
