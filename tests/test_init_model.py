@@ -167,3 +167,59 @@ def test_bad_init_model_runs_give_one_line(runner, parent, tmp_path, arguments, 
     assert result.exit_code == 2, result.output
     assert message in result.output and result.output.count("\n") == 1
     assert not out.exists()
+
+
+def test_an_ensemble_parent_is_adapted_member_by_member(runner, parent, tmp_path) -> None:
+    from lensscan.models.ensemble import make_ensemble
+
+    second = tmp_path / "weights" / "second"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--source",
+            str(parent["source"]),
+            "--out",
+            str(second),
+            "--epochs",
+            "1",
+            "--seed",
+            "1",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    ensemble = tmp_path / "weights" / "pair"
+    make_ensemble([str(parent["folder"]), str(second)], ensemble)
+    out = tmp_path / "weights" / "pair-dann"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--init-model",
+            str(ensemble),
+            "--source",
+            str(parent["source"]),
+            "--target",
+            str(parent["target"]),
+            "--method",
+            "dann",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "the 2 members of pair, each adapted" in result.output
+    card = json.loads((out / "model.json").read_text())
+    assert card["members"] == 2 and card["method"] == "dann"
+    assert card["training"]["parent"]["name"] == "pair"
+    assert [m["training"]["parent"]["name"] for m in card["training"]["members"]] == [
+        "pair-member0",
+        "pair-member1",
+    ]
+    assert not (out.parent / ".pair-dann.partial").exists()

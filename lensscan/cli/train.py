@@ -138,8 +138,14 @@ def train(
     folder = run_training(settings)
     card = load_model(folder, device="cpu").card
     chosen = card.selection
+    parent = card.training.get("parent", {}).get("name")
+    if card.members > 1:
+        typer.echo(
+            f"wrote {folder} ({card.encoder} / {card.method}: the {card.members} members of "
+            f"{parent}, each adapted)"
+        )
+        return
     if not chosen.get("epoch"):
-        parent = card.training.get("parent", {}).get("name")
         typer.echo(f"wrote {folder} ({card.encoder} / {card.method} of {parent}; no training)")
         return
     value = f" = {chosen['value']:.4f}" if chosen.get("value") is not None else ""

@@ -37,7 +37,7 @@ from lensscan.models.card import ModelCard
 from lensscan.models.finder import select_device
 from lensscan.models.network import LensNet, build_network
 from lensscan.models.registry import encoder_spec
-from lensscan.models.weights import init_from_checkpoint, write_model_files
+from lensscan.models.weights import init_from_checkpoint, save_model, write_model_files
 from lensscan.naming import canonical_name
 from lensscan.provenance import provenance, sha256_file
 from lensscan.training import report
@@ -429,6 +429,8 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
     device = select_device(config.device)
     settings = _settings(config)
     parent = load_parent(config.init_model) if config.init_model else None
+    if parent is not None and parent.card.members > 1:
+        return _adapt_each_member(config, parent, on_epoch_end)
     norm = parent.finder.normalisation if parent else DEFAULT_NORMALISATION
     check_output_path(out, overwrite=config.overwrite, option="--out")
     with _run_context(device, config.seed):
@@ -500,6 +502,47 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
             config, out, data, method, rule, state, precision, settings, steps_per_epoch, parent
         )
         _finish(out, folder, best, card, state, loss_names, settings)
+    return out
+
+
+def _adapt_each_member(
+    config: TrainConfig, parent: ParentModel, on_epoch_end: EpochCallback | None
+) -> Path:
+    """Adapt every member of an ensemble ``--init-model`` in turn, then ensemble them.
+
+    Each member is a run of its own (seed ``seed + k``) under the output's ``.partial``
+    folder, so ``--resume`` continues the member that was interrupted. The new ensemble's
+    card records the parent ensemble; each member's card records the member it started from.
+    """
+    from lensscan.models.ensemble import make_ensemble
+
+    out = Path(config.out)
+    check_output_path(out, overwrite=config.overwrite, option="--out")
+    work = partial_dir(out)
+    if work.exists() and not (config.resume or config.overwrite):
+        raise UserError(
+            f"--out {out}: an interrupted run exists in {work}; "
+            "pass --resume to continue it or --overwrite to start over"
+        )
+    if work.exists() and not config.resume:
+        shutil.rmtree(work)
+    adapted = []
+    for index, start in enumerate(parent.member_folders(work / "parent-members")):
+        member_out = work / f"member-{index}"
+        if not (member_out / "model.json").is_file():
+            member_config = replace(
+                config,
+                out=str(member_out),
+                init_model=str(start),
+                seed=config.seed + index,
+                overwrite=False,
+            )
+            train(member_config, on_epoch_end=on_epoch_end)
+        adapted.append(str(member_out))
+    ensemble = make_ensemble(adapted, out)
+    training = {**ensemble.card.training, "parent": parent.describe()}
+    save_model(ensemble, out, training=training, method=config.method)
+    shutil.rmtree(work, ignore_errors=True)
     return out
 
 

@@ -16,7 +16,7 @@ from lensscan.errors import UserError
 from lensscan.models.card import ModelCard
 from lensscan.models.finder import LensFinder
 from lensscan.models.network import LensNet
-from lensscan.models.weights import load_model, read_card, resolve_model_path
+from lensscan.models.weights import load_model, read_card, resolve_model_path, save_model
 
 #: What ``--init-model`` accepts for the shipped default gri model.
 DEFAULT_ALIAS = "default"
@@ -60,8 +60,8 @@ class ParentModel:
         """A trainable copy of the parent's network (on the CPU).
 
         Args:
-            need_single: Whether the method needs one network (encoder plus head); an
-                ensemble parent can only be adapted by AdaBN.
+            need_single: Whether the method needs one network (encoder plus head); the
+                loop adapts an ensemble parent member by member for those.
             method: The method's name, for the error message.
 
         Raises:
@@ -74,6 +74,29 @@ class ParentModel:
                 f"--method {method} trains one network (use adabn, or a single member)"
             )
         return copy.deepcopy(network).cpu()
+
+    def member_folders(self, folder: Path) -> list[Path]:
+        """Write each member of an ensemble parent as a model folder of its own.
+
+        Returns:
+            The member folders (reused when they already exist, as on ``--resume``).
+        """
+        network = self.finder.network
+        records = self.card.training.get("members", [])
+        folders = []
+        for index, member in enumerate(getattr(network, "members", [network])):
+            target = folder / f"{self.card.name}-member{index}"
+            if not (target / "model.json").is_file():
+                record = records[index] if index < len(records) else {}
+                card = self.card.replace(
+                    members=1,
+                    method=record.get("method", self.card.method),
+                    training={"member_of": self.describe(), "member_index": index},
+                    metrics={},
+                )
+                save_model(LensFinder(copy.deepcopy(member).cpu(), card, "cpu"), target)
+            folders.append(target)
+        return folders
 
     def describe(self) -> dict[str, Any]:
         """Name, folder, weights SHA-256, encoder and method, for the child's card."""
