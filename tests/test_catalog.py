@@ -47,7 +47,7 @@ def test_schema_types_units_and_descriptions() -> None:
     table = _table()
     assert table.colnames == [c.name for c in CANDIDATE_COLUMNS]
     assert table["ra"].unit == "deg" and table["x"].unit == "pix"
-    assert table["score"].dtype == np.float32 and table["id"].dtype == np.int64
+    assert table["score"].dtype == np.float64 and table["id"].dtype == np.int64
     assert "0-based" in table["x"].description
     with pytest.raises(ValueError, match="differ from the schema"):
         make_table({"id": [1]})

@@ -29,6 +29,7 @@ def _config(tmp_path: Path, **changes) -> ScanConfig:
         "threshold": 0.0,
         "chunk_size": 96,
         "min_separation": 0.0,
+        "mode": "grid",
     }
     settings.update(changes)
     return ScanConfig(**settings)
@@ -176,7 +177,8 @@ def test_scheduler_with_a_local_cluster_matches_in_process(tmp_path: Path, odd_f
 def test_positions_mode_scores_cutouts_centred_on_objects(tmp_path: Path) -> None:
     shape = (200, 240)
     wcs = tan_wcs(shape)
-    image = np.random.default_rng(7).normal(size=shape).astype(np.float32)
+    # Offset from zero so every window's weighted mean is above the lowest threshold, 0.
+    image = np.random.default_rng(7).normal(3.0, 1.0, size=shape).astype(np.float32)
     path = write_plain(tmp_path / "f.fits", image, wcs)
     # Away from half-pixel centres, where rounding would depend on the last bit of the WCS.
     xy = np.array([[100.3, 80.2], [40.2, 150.7], [5.0, 5.0], [300.0, 20.0]])  # last two: outside
@@ -188,7 +190,7 @@ def test_positions_mode_scores_cutouts_centred_on_objects(tmp_path: Path) -> Non
     scorer = WeightedMeanScorer(("i",), input_size=32)
     report = scan(
         [FieldSpec(path=path)],
-        _config(tmp_path, positions=str(tmp_path / "objects.csv"), threshold=-10.0),
+        _config(tmp_path, positions=str(tmp_path / "objects.csv")),
         scorer=scorer,
     )
     assert not report.failed
@@ -252,6 +254,8 @@ def test_cli_scans_and_writes_each_format(tmp_path: Path, runner, tiny_model: Pa
                 "0",
                 "--top",
                 "3",
+                "--mode",
+                "grid",
             ],
         )
         assert result.exit_code == 0, text
@@ -299,7 +303,7 @@ def _gri_model(d: Path) -> Path:
             lambda d: [write_plain(d / "tiny.fits", np.ones((20, 50), np.float32))],
             "tiny.fits: image is 50x20 px, smaller",
         ),
-        (lambda d: [_all_nan(d)], "nan.fits: every window is masked"),
+        (lambda d: [_all_nan(d)], "nan.fits: every pixel is masked"),
         (
             lambda d: [write_plain(d / "z.fits", np.ones((80, 80), np.float32), FILTER="z")],
             r"z.fits: provides band\(s\) z but the model needs i",
@@ -479,6 +483,7 @@ def test_injected_lenses_found_at_the_right_sky_position(tmp_path: Path, runner,
         [
             patch / "calexp-HSC-I-9813-4,4.fits",
             "--model", simulated["model"], "--workers", "0", "--stride", "8", "--chunk-size", "128",
+            "--mode", "grid",
             "--threshold", "0.5", "--out", tmp_path / "cat.ecsv", "--known", tmp_path / "known.csv",
             "--match-radius", "1.0", "--regions", "--gallery", "4",
         ],
@@ -524,6 +529,8 @@ def test_default_local_cluster_with_worker_processes(
             tmp_path / "c.ecsv",
             "--threshold",
             "0",
+            "--mode",
+            "grid",
         ],
     )
     assert result.exit_code == 0, text

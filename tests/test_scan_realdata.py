@@ -42,6 +42,7 @@ def _scan_one(path: Path, finder, tmp_path: Path, **changes) -> Table:
         "top": 5,
         "stride": 64,
         "chunk_size": 256,
+        "mode": "grid",
     }
     settings.update(changes)
     report = scan([FieldSpec(path=path)], ScanConfig(**settings), scorer=finder)

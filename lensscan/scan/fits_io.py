@@ -142,11 +142,19 @@ class HduData:
 
 @dataclass(frozen=True)
 class BandPlane:
-    """One band of a field: an HDU and, for a cube, the plane in it."""
+    """One band of a field: an HDU and, for a cube, the plane in it.
+
+    Attributes:
+        band: The band's name.
+        data: The image HDU.
+        plane: Plane of a cube, or ``None`` for a 2-D image.
+        variance: The band's VARIANCE HDU (HSC calexp), or ``None``.
+    """
 
     band: str
     data: HduData
     plane: int | None = None
+    variance: HduData | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +208,21 @@ class FieldInputs:
             bad |= (mask.data.read(region).astype(np.int64) & mask.bad_bits) != 0
         return image, bad
 
+    @property
+    def has_variance(self) -> bool:
+        """Whether every band has a VARIANCE plane."""
+        return all(b.variance is not None for b in self.bands)
+
+    def read_variance(self, region: tuple[int, int, int, int]) -> np.ndarray:
+        """The bands' VARIANCE planes over a region, float32 ``(C, h, w)``.
+
+        Raises:
+            ValueError: If a band has no VARIANCE plane (check :attr:`has_variance`).
+        """
+        if not self.has_variance:
+            raise ValueError(f"{self.name}: not every band has a VARIANCE plane")
+        return np.stack([b.variance.read(region) for b in self.bands]).astype(np.float32)
+
     def read_stamp(self, centre_y: float, centre_x: float, size: int) -> np.ndarray:
         """A (C, size, size) float32 stamp centred on a position; outside the field is NaN."""
         height, width = self.shape
@@ -243,6 +266,7 @@ class _ImageFile:
     primary_header: Any
     wcs: Any
     mask: MaskPlane | None
+    variance: HduData | None = None
 
     @property
     def planes(self) -> int:
@@ -374,6 +398,13 @@ def _describe_image(path: Path) -> _ImageFile:
                 raise UserError(
                     f"{path}: MASK shape {mask.data.shape} differs from IMAGE {data.shape}"
                 )
+        variance = None
+        if "VARIANCE" in names:
+            variance = _hdu_data(path, names.index("VARIANCE"), hdul[names.index("VARIANCE")])
+            if variance.shape != data.shape:
+                raise UserError(
+                    f"{path}: VARIANCE shape {variance.shape} differs from IMAGE {data.shape}"
+                )
         header = hdu.header.copy()
         primary = hdul[0].header.copy()
     return _ImageFile(
@@ -383,6 +414,7 @@ def _describe_image(path: Path) -> _ImageFile:
         primary_header=primary,
         wcs=_celestial_wcs(path, header),
         mask=mask,
+        variance=variance,
     )
 
 
@@ -476,7 +508,11 @@ def _pixel_scale(wcs: Any) -> float | None:
 def _band_planes(image: _ImageFile, names: Sequence[str], wanted: Sequence[str]) -> list[BandPlane]:
     return [
         BandPlane(
-            band=band, data=image.data, plane=names.index(band) if image.data.is_cube else None
+            band=band,
+            data=image.data,
+            plane=names.index(band) if image.data.is_cube else None,
+            # A cube's VARIANCE (if any) would be a cube too; only 2-D images carry one here.
+            variance=None if image.data.is_cube else image.variance,
         )
         for band in wanted
     ]
@@ -590,7 +626,12 @@ def _from_band_files(
                 f"{files[band].path}: not on the pixel grid of band {model_bands[0]}: {problem}"
             )
     planes = [
-        BandPlane(band=b, data=files[b].data, plane=0 if files[b].data.is_cube else None)
+        BandPlane(
+            band=b,
+            data=files[b].data,
+            plane=0 if files[b].data.is_cube else None,
+            variance=files[b].variance,
+        )
         for b in model_bands
     ]
     return _assemble(name, [files[b] for b in model_bands], planes, notes, assumptions)

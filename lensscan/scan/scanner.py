@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,14 @@ import numpy as np
 from lensscan.atomic import check_output_path
 from lensscan.catalog.readers import SkyPositions, read_sky_positions
 from lensscan.catalog.writers import DEFAULT_FORMAT, SUFFIXES, check_format, format_of_path
-from lensscan.config import ScanConfig, config_to_dict
+from lensscan.config import SCAN_MODES, ScanConfig, config_to_dict
 from lensscan.errors import UserError
 from lensscan.progress import configure_logging, logger
 from lensscan.provenance import sha256_file
 from lensscan.scan.candidates import icrs_to_pixel
 from lensscan.scan.chunks import FieldJob
+from lensscan.scan.detect import ColorCut, DetectSettings
+from lensscan.scan.detect_job import DetectJob
 from lensscan.scan.fits_io import (
     OpenedField,
     field_name,
@@ -82,6 +85,7 @@ class FieldResult:
         n_candidates: Rows in the catalog.
         n_windows: Windows scanned (including skipped ones).
         n_skipped: Windows skipped as mostly masked.
+        n_detected: Objects detected (detect mode; else None).
         error: One line saying why the field failed.
     """
 
@@ -91,6 +95,7 @@ class FieldResult:
     n_candidates: int = 0
     n_windows: int = 0
     n_skipped: int = 0
+    n_detected: int | None = None
     error: str | None = None
 
     def line(self) -> str:
@@ -99,6 +104,12 @@ class FieldResult:
             return f"FAILED {self.error}"
         if self.status == "up to date":
             return f"up to date {self.label}: {self.catalog}"
+        if self.n_detected is not None:
+            return (
+                f"scanned {self.label}: {self.n_detected} objects detected, {self.n_windows} "
+                f"preselected and scored ({self.n_skipped} skipped as masked), "
+                f"{self.n_candidates} candidates -> {self.catalog}"
+            )
         return (
             f"scanned {self.label}: {self.n_windows} windows ({self.n_skipped} skipped as masked), "
             f"{self.n_candidates} candidates -> {self.catalog}"
@@ -154,7 +165,7 @@ class FieldPlan:
 
     spec: FieldSpec
     opened: OpenedField
-    job: FieldJob
+    job: FieldJob | DetectJob
     catalog: Path
     fmt: str
     run_key: str
@@ -164,10 +175,22 @@ class FieldPlan:
     pending: list[int]
     resumed: bool
 
+    @property
+    def mode(self) -> str:
+        """``positions``, ``detect`` or ``grid``."""
+        if self.positions is not None:
+            return "positions"
+        return "detect" if isinstance(self.job, DetectJob) else "grid"
+
 
 @dataclass(frozen=True)
 class ScanContext:
-    """What every field of a run shares."""
+    """What every field of a run shares.
+
+    Attributes:
+        mode: ``positions`` (``--positions`` given), else the configured mode.
+        min_separation: The NMS radius in arcsec, default resolved for the mode.
+    """
 
     config: ScanConfig
     scorer: Scorer
@@ -177,19 +200,50 @@ class ScanContext:
     positions: SkyPositions | None
     known: SkyPositions | None
     extra_inputs: tuple[dict[str, str], ...]
+    mode: str
+    min_separation: float
+    color_cut: ColorCut | None
 
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
+
+
 def _validate(config: ScanConfig) -> None:
+    if config.mode not in SCAN_MODES:
+        raise UserError(f"--mode {config.mode}: expected one of {', '.join(SCAN_MODES)}")
+    separation = config.min_separation
     checks = [
+        ("--threshold", config.threshold, _finite(config.threshold) and 0 <= config.threshold <= 1),
+        (
+            "--detect-threshold",
+            config.detect_threshold,
+            _finite(config.detect_threshold) and config.detect_threshold > 0,
+        ),
+        ("--min-area", config.min_area, config.min_area >= 1),
+        ("--mag-limit", config.mag_limit, _finite(config.mag_limit)),
+        (
+            "--min-kron-radius",
+            config.min_kron_radius,
+            _finite(config.min_kron_radius) and config.min_kron_radius >= 0,
+        ),
         ("--chunk-size", config.chunk_size, config.chunk_size >= 1),
         ("--batch-size", config.batch_size, config.batch_size >= 1),
-        ("--max-mask-fraction", config.max_mask_fraction, 0.0 <= config.max_mask_fraction <= 1.0),
-        ("--min-separation", config.min_separation, config.min_separation >= 0),
-        ("--match-radius", config.match_radius, config.match_radius > 0),
+        ("--max-mask-fraction", config.max_mask_fraction, 0 <= config.max_mask_fraction <= 1),
+        (
+            "--min-separation",
+            separation,
+            separation is None or (_finite(separation) and separation >= 0),
+        ),
+        (
+            "--match-radius",
+            config.match_radius,
+            _finite(config.match_radius) and config.match_radius > 0,
+        ),
         ("--gallery", config.gallery, config.gallery >= 0),
         ("--top", config.top, config.top is None or config.top >= 1),
         ("--stride", config.stride, config.stride is None or config.stride >= 1),
@@ -310,6 +364,28 @@ def _plan_positions(
     )
 
 
+def detect_settings(opened: OpenedField, context: ScanContext) -> DetectSettings:
+    """The detection and preselection settings of a field (its bands and pixel scale)."""
+    config = context.config
+    bands = opened.inputs.band_names
+    scale = opened.pixel_scale or context.scorer.pixel_scale
+    if scale is None:
+        raise UserError(
+            f"{opened.inputs.name}: no pixel scale (no celestial WCS and none in the model "
+            "card), so the Kron radius cut cannot be applied"
+        )
+    return DetectSettings(
+        bands=tuple(config.detect_bands or ()),
+        threshold=config.detect_threshold,
+        min_area=config.min_area,
+        mag_band="i" if "i" in bands else bands[-1],
+        mag_limit=config.mag_limit,
+        min_kron_radius=config.min_kron_radius,
+        color_cut=context.color_cut,
+        pixel_scale=scale,
+    )
+
+
 def _plan(
     spec: FieldSpec, catalog: Path, context: ScanContext, hashes: _Hashes
 ) -> FieldPlan | FieldResult:
@@ -328,18 +404,37 @@ def _plan(
             centred_window_start(positions.y, size),
             centred_window_start(positions.x, size),
         )
-    job = FieldJob(
-        inputs=opened.inputs,
-        store=str(_work_store_path(catalog, opened.inputs.name, config)),
-        model=context.model_ref,
-        size=size,
-        stride=context.stride,
-        chunk_size=config.chunk_size,
-        max_mask_fraction=config.max_mask_fraction,
-        batch_size=config.batch_size,
-        position_starts=position_starts,
-    )
+    store = str(_work_store_path(catalog, opened.inputs.name, config))
+    job: FieldJob | DetectJob
+    if context.mode == "detect":
+        job = DetectJob(
+            inputs=opened.inputs,
+            store=store,
+            model=context.model_ref,
+            size=size,
+            chunk_size=config.chunk_size,
+            max_mask_fraction=config.max_mask_fraction,
+            batch_size=config.batch_size,
+            settings=detect_settings(opened, context),
+            tta=config.tta,
+        )
+    else:
+        job = FieldJob(
+            inputs=opened.inputs,
+            store=store,
+            model=context.model_ref,
+            size=size,
+            stride=context.stride,
+            chunk_size=config.chunk_size,
+            max_mask_fraction=config.max_mask_fraction,
+            batch_size=config.batch_size,
+            tta=config.tta,
+            position_starts=position_starts,
+        )
     score_settings = {
+        "mode": context.mode,
+        "detect": asdict(job.settings) if isinstance(job, DetectJob) else None,
+        "tta": config.tta,
         "inputs": [i["sha256"] for i in inputs],
         "planes": [(b.band, b.data.hdu, b.plane) for b in opened.inputs.bands],
         "model": context.model_ref.identity,
@@ -357,7 +452,7 @@ def _plan(
             "format": context.fmt,
             "threshold": config.threshold,
             "top": config.top,
-            "min_separation": config.min_separation,
+            "min_separation": context.min_separation,
             "known": [e["sha256"] for e in context.extra_inputs if e["role"] == "known"],
             "match_radius": config.match_radius,
             "regions": config.regions,
@@ -423,13 +518,27 @@ def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
         ref = ModelRef(None, model_identity(scorer), config.device)
     register_model(ref, scorer)
     size = scorer.input_size
+    mode = "positions" if config.positions else config.mode
     stride = config.stride or max(size // 2, 1)
     if stride > size:
         raise UserError(f"--stride {stride}: larger than the model's {size} px cutout")
-    if config.chunk_size % stride or config.chunk_size < stride:
+    if mode == "grid" and (config.chunk_size % stride or config.chunk_size < stride):
         raise UserError(
             f"--chunk-size {config.chunk_size}: must be a multiple of the stride {stride}"
         )
+    color_cut = ColorCut.parse(config.color_cut) if config.color_cut else None
+    wanted = {*(config.detect_bands or ()), *((color_cut.blue, color_cut.red) if color_cut else ())}
+    missing = sorted(wanted - set(scorer.bands))
+    if missing:
+        raise UserError(
+            f"--detect-bands/--color-cut: band(s) {','.join(missing)} not among the model's "
+            f"{','.join(scorer.bands)}"
+        )
+    separation = config.min_separation
+    if separation is None:
+        # Grid windows closer than half a cutout see the same object; detected objects and
+        # catalogued positions are each their own.
+        separation = size / 2 * (scorer.pixel_scale or 1.0) if mode == "grid" else 0.0
     extra: list[dict[str, str]] = []
     positions = known = None
     if config.positions:
@@ -438,7 +547,19 @@ def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
     if config.known:
         known = read_sky_positions(config.known, "--known")
         extra.append(_input_record("known", config.known))
-    return ScanContext(config, scorer, ref, stride, fmt, positions, known, tuple(extra))
+    return ScanContext(
+        config,
+        scorer,
+        ref,
+        stride,
+        fmt,
+        positions,
+        known,
+        tuple(extra),
+        mode,
+        separation,
+        color_cut,
+    )
 
 
 def scan(
