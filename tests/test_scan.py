@@ -535,3 +535,56 @@ def test_default_local_cluster_with_worker_processes(
     )
     assert result.exit_code == 0, text
     assert len(Table.read(tmp_path / "c.ecsv")) > 0
+
+
+def test_second_scan_into_the_same_catalog_refuses_in_one_line(
+    tmp_path: Path, runner, tiny_model: Path
+) -> None:
+    from lensscan.scan.lock import lock_path, output_lock
+
+    path = write_plain(
+        tmp_path / "f.fits", np.random.default_rng(2).normal(size=(80, 80)), FILTER="i"
+    )
+    catalog = tmp_path / "cat.ecsv"
+    args = [path, "--model", tiny_model, "--workers", "0", "--out", catalog, "--mode", "grid"]
+    with output_lock(catalog):
+        result, text = _cli(runner, args)
+        assert result.exit_code == 2
+        errors = [line for line in result.stderr.splitlines() if line.startswith("lensscan:")]
+        assert len(errors) == 1 and "another lensscan scan (pid " in errors[0], text
+        assert not catalog.exists()
+    result, text = _cli(runner, args)
+    assert result.exit_code == 0, text
+    assert catalog.exists() and not lock_path(catalog).exists()
+
+
+def test_gzipped_fits_is_refused_clearly(tmp_path: Path, runner, tiny_model: Path) -> None:
+    import gzip
+
+    plain = write_plain(tmp_path / "f.fits", np.ones((80, 80), np.float32), FILTER="i")
+    packed = tmp_path / "f.fits.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    result, _ = _cli(runner, [packed, "--model", tiny_model, "--workers", "0"])
+    assert result.exit_code == 2
+    assert "f.fits.gz: gzip-compressed FITS is not supported" in result.stderr
+    assert "gunzip it" in result.stderr
+
+
+def test_an_all_zero_band_is_warned_about_and_treated_as_no_data(tmp_path: Path, caplog) -> None:
+    rng = np.random.default_rng(4)
+    wcs = tan_wcs((96, 96))
+    paths = {
+        band: write_plain(
+            tmp_path / f"{band}.fits",
+            np.zeros((96, 96), np.float32) if band == "r" else rng.normal(size=(96, 96)),
+            wcs,
+        )
+        for band in "gri"
+    }
+    scorer = WeightedMeanScorer(("g", "r", "i"), input_size=32)
+    for mode in ("grid", "detect"):
+        report = scan(
+            [FieldSpec(band_paths=paths)], _config(tmp_path / mode, mode=mode), scorer=scorer
+        )
+        assert report.failed and "is masked or has no data" in report.failed[0].error
+    assert "band(s) r hold only zeros; treated as no data" in caplog.text

@@ -9,12 +9,13 @@ reported and the others go on; the run fails at the end if any field did.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from lensscan.scan.fits_io import (
     open_band_files,
     open_field,
 )
+from lensscan.scan.lock import output_lock
 from lensscan.scan.model_cache import ModelRef, Scorer, model_identity, register_model
 from lensscan.scan.runner import dask_client, run_in_process, run_on_dask
 from lensscan.scan.tiling import centred_window_start
@@ -315,6 +317,14 @@ def _open(spec: FieldSpec, context: ScanContext) -> OpenedField:
             (len(scorer.bands), scorer.input_size, scorer.input_size),
             spec.label,
         )
+    empty = opened.inputs.zero_bands()
+    if empty:
+        logger.warning(
+            "%s: band(s) %s hold only zeros; treated as no data",
+            spec.label,
+            ",".join(empty),
+        )
+        opened = replace(opened, inputs=replace(opened.inputs, no_data_bands=empty))
     for note in opened.notes:
         logger.info("%s: %s", opened.inputs.name, note)
     for assumption in opened.assumptions:
@@ -579,8 +589,6 @@ def scan(
     Raises:
         UserError: For problems of the whole run (bad option, model not found, ...).
     """
-    from lensscan.scan.finalize import write_field_outputs
-
     configure_logging()
     if not fields:
         raise UserError("no field given (pass FIELD files or --band BAND=PATH options)")
@@ -593,11 +601,26 @@ def scan(
             "would collide); scan them in separate runs with different --out"
         )
     catalogs = _catalog_paths(names, config, context.fmt)
+    with contextlib.ExitStack() as locks:
+        return _scan_fields(fields, catalogs, config, context, locks)
+
+
+def _scan_fields(
+    fields: Sequence[FieldSpec],
+    catalogs: Sequence[Path],
+    config: ScanConfig,
+    context: ScanContext,
+    locks: contextlib.ExitStack,
+) -> ScanReport:
+    """Plan, run and write the fields, each under its catalog's lock (held by ``locks``)."""
+    from lensscan.scan.finalize import write_field_outputs
+
     results: dict[int, FieldResult] = {}
     plans: dict[int, FieldPlan] = {}
     hashes = _Hashes()
     for f, (spec, catalog) in enumerate(zip(fields, catalogs, strict=True)):
         try:
+            locks.enter_context(output_lock(catalog))
             planned = _plan(spec, catalog, context, hashes)
         except Exception as exc:  # one field's failure must not stop the others
             results[f] = _failure(spec.label, exc)
