@@ -156,6 +156,42 @@ class ScanConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class CutoutsConfig:
+    """Settings of ``lensscan cutouts``.
+
+    Attributes:
+        out: The cutout store to write (``.zarr``).
+        model: Model whose bands, cutout size and pixel scale the cutouts take (its card
+            only is read); None means the default model.
+        bands: Band names of a single field file's planes when its headers do not say.
+        positions: CSV/ECSV/FITS of (ra, dec): cut these objects instead of detecting.
+        chunk_size: Core side of the detection chunks, pixels.
+        max_mask_fraction: Objects whose cutout has more bad pixels are left out.
+        detect_bands: Bands of the detection image (None: all).
+        detect_threshold: Detection threshold in noise sigmas.
+        min_area: Fewest connected pixels of a detection.
+        mag_limit: Keep objects brighter than this Kron magnitude in i (else the reddest band).
+        min_kron_radius: Keep objects with a Kron radius of at least this, arcsec.
+        color_cut: Optional colour cut, e.g. ``g-i>1.0``.
+        overwrite: Replace an existing store.
+    """
+
+    out: str
+    model: str | None = None
+    bands: tuple[str, ...] | None = None
+    positions: str | None = None
+    chunk_size: int = 1024
+    max_mask_fraction: float = 0.5
+    detect_bands: tuple[str, ...] | None = None
+    detect_threshold: float = 1.5
+    min_area: int = 5
+    mag_limit: float = 22.5
+    min_kron_radius: float = 0.8
+    color_cut: str | None = None
+    overwrite: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class EvaluateConfig:
     """Settings of ``lensscan evaluate`` (labelled cutouts, or a field catalog against truth).
 

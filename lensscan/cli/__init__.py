@@ -15,6 +15,7 @@ import typer
 from lensscan import __version__
 from lensscan.cli import (
     benchmark,
+    cutouts,
     demo,
     download,
     evaluate,
@@ -71,6 +72,7 @@ _register("simulate-field", simulate_field.simulate_field)
 _register("import", import_store.import_store)
 _register("train", train.train)
 _register("scan", scan.scan)
+_register("cutouts", cutouts.cutouts)
 _register("evaluate", evaluate.evaluate)
 _register("benchmark", benchmark.benchmark)
 _register("download", download.download)

@@ -145,7 +145,7 @@ def scan(
         {
             "mode": mode,
             "model": model,
-            "bands": _bands(bands),
+            "bands": band_list(bands),
             "stride": stride,
             "chunk_size": chunk_size,
             "max_mask_fraction": max_mask_fraction,
@@ -155,7 +155,7 @@ def scan(
             "top": top,
             "min_separation": min_separation,
             "positions": positions,
-            "detect_bands": _bands(detect_bands),
+            "detect_bands": band_list(detect_bands),
             "detect_threshold": detect_threshold,
             "min_area": min_area,
             "mag_limit": mag_limit,
@@ -187,6 +187,6 @@ def scan(
         )
 
 
-def _bands(value: str | None) -> tuple[str, ...] | None:
+def band_list(value: str | None) -> tuple[str, ...] | None:
     """Parse a comma-separated band list (None when not given)."""
     return tuple(b.strip() for b in value.split(",") if b.strip()) if value else None

@@ -30,6 +30,7 @@ from lensscan.scan.candidates import Peaks, grid_peaks, non_maximum_suppression,
 from lensscan.scan.workstore import WorkStore
 
 if TYPE_CHECKING:
+    from lensscan.scan.detect_job import DetectJob
     from lensscan.scan.scanner import FieldPlan, FieldResult, ScanContext
 
 REGION_RADIUS_ARCSEC = 2.0
@@ -89,7 +90,7 @@ def _position_columns(
     return columns, n, int((fractions > config.max_mask_fraction).sum())
 
 
-def field_detections(plan: FieldPlan, store: WorkStore) -> dict[str, np.ndarray]:
+def field_detections(job: DetectJob, label: str, store: WorkStore) -> dict[str, np.ndarray]:
     """Every object the field's chunks own, in (y, x) order, with ``detection_id`` 1..N.
 
     The order and so the ids depend only on the objects, not on the chunking.
@@ -97,10 +98,10 @@ def field_detections(plan: FieldPlan, store: WorkStore) -> dict[str, np.ndarray]
     Raises:
         UserError: If every pixel of the field is masked or has no data.
     """
-    parts, good = zip(*(store.read_detections(c.index) for c in plan.job.chunks), strict=True)
+    parts, good = zip(*(store.read_detections(c.index) for c in job.chunks), strict=True)
     if sum(good) == 0:
         raise UserError(
-            f"{plan.spec.label}: every pixel is masked or has no data (NaN, zeros or MASK "
+            f"{label}: every pixel is masked or has no data (NaN, zeros or MASK "
             "bits); nothing to detect"
         )
     columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
@@ -114,7 +115,7 @@ def _detect_columns(
     plan: FieldPlan, context: ScanContext, store: WorkStore
 ) -> tuple[dict[str, Any], dict[str, int]]:
     config = context.config
-    objects = field_detections(plan, store)
+    objects = field_detections(plan.job, plan.spec.label, store)
     scores = objects["score"]
     kept = np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) >= config.threshold)
     kept = kept[

@@ -221,21 +221,8 @@ def _validate(config: ScanConfig) -> None:
     separation = config.min_separation
     checks = [
         ("--threshold", config.threshold, _finite(config.threshold) and 0 <= config.threshold <= 1),
-        (
-            "--detect-threshold",
-            config.detect_threshold,
-            _finite(config.detect_threshold) and config.detect_threshold > 0,
-        ),
-        ("--min-area", config.min_area, config.min_area >= 1),
-        ("--mag-limit", config.mag_limit, _finite(config.mag_limit)),
-        (
-            "--min-kron-radius",
-            config.min_kron_radius,
-            _finite(config.min_kron_radius) and config.min_kron_radius >= 0,
-        ),
-        ("--chunk-size", config.chunk_size, config.chunk_size >= 1),
+        *detect_checks(config),
         ("--batch-size", config.batch_size, config.batch_size >= 1),
-        ("--max-mask-fraction", config.max_mask_fraction, 0 <= config.max_mask_fraction <= 1),
         (
             "--min-separation",
             separation,
@@ -250,6 +237,15 @@ def _validate(config: ScanConfig) -> None:
         ("--top", config.top, config.top is None or config.top >= 1),
         ("--stride", config.stride, config.stride is None or config.stride >= 1),
     ]
+    check_ranges(checks)
+
+
+def check_ranges(checks: Sequence[tuple[str, Any, bool]]) -> None:
+    """Raise for the first ``(option, value, ok)`` that is not ok.
+
+    Raises:
+        UserError: ``<option> <value>: out of range``.
+    """
     for option, value, ok in checks:
         if not ok:
             raise UserError(f"{option} {value}: out of range")
@@ -374,11 +370,23 @@ def _plan_positions(
     )
 
 
-def detect_settings(opened: OpenedField, context: ScanContext) -> DetectSettings:
-    """The detection and preselection settings of a field (its bands and pixel scale)."""
-    config = context.config
+def detect_settings(
+    config: Any, opened: OpenedField, fallback_scale: float | None, color_cut: ColorCut | None
+) -> DetectSettings:
+    """The detection and preselection settings of a field (its bands and pixel scale).
+
+    Args:
+        config: Settings with ``detect_bands``, ``detect_threshold``, ``min_area``,
+            ``mag_limit`` and ``min_kron_radius`` (scan's or cutouts').
+        opened: The field.
+        fallback_scale: Pixel scale to use when the field has no celestial WCS.
+        color_cut: The parsed colour cut, if any.
+
+    Raises:
+        UserError: If the field's pixel scale is unknown.
+    """
     bands = opened.inputs.band_names
-    scale = opened.pixel_scale or context.scorer.pixel_scale
+    scale = opened.pixel_scale or fallback_scale
     if scale is None:
         raise UserError(
             f"{opened.inputs.name}: no pixel scale (no celestial WCS and none in the model "
@@ -391,9 +399,46 @@ def detect_settings(opened: OpenedField, context: ScanContext) -> DetectSettings
         mag_band="i" if "i" in bands else bands[-1],
         mag_limit=config.mag_limit,
         min_kron_radius=config.min_kron_radius,
-        color_cut=context.color_cut,
+        color_cut=color_cut,
         pixel_scale=scale,
     )
+
+
+def detect_checks(config: Any) -> list[tuple[str, Any, bool]]:
+    """Range checks of the detection options shared by ``scan`` and ``cutouts``."""
+    return [
+        (
+            "--detect-threshold",
+            config.detect_threshold,
+            _finite(config.detect_threshold) and config.detect_threshold > 0,
+        ),
+        ("--min-area", config.min_area, config.min_area >= 1),
+        ("--mag-limit", config.mag_limit, _finite(config.mag_limit)),
+        (
+            "--min-kron-radius",
+            config.min_kron_radius,
+            _finite(config.min_kron_radius) and config.min_kron_radius >= 0,
+        ),
+        ("--chunk-size", config.chunk_size, config.chunk_size >= 1),
+        ("--max-mask-fraction", config.max_mask_fraction, 0 <= config.max_mask_fraction <= 1),
+    ]
+
+
+def parse_color_cut(config: Any, bands: Sequence[str]) -> ColorCut | None:
+    """The colour cut of the settings, checked with ``--detect-bands`` against the bands.
+
+    Raises:
+        UserError: If the cut is malformed or names a band the cutouts do not have.
+    """
+    color_cut = ColorCut.parse(config.color_cut) if config.color_cut else None
+    wanted = {*(config.detect_bands or ()), *((color_cut.blue, color_cut.red) if color_cut else ())}
+    missing = sorted(wanted - set(bands))
+    if missing:
+        raise UserError(
+            f"--detect-bands/--color-cut: band(s) {','.join(missing)} not among the model's "
+            f"{','.join(bands)}"
+        )
+    return color_cut
 
 
 def _plan(
@@ -425,7 +470,7 @@ def _plan(
             chunk_size=config.chunk_size,
             max_mask_fraction=config.max_mask_fraction,
             batch_size=config.batch_size,
-            settings=detect_settings(opened, context),
+            settings=detect_settings(config, opened, context.scorer.pixel_scale, context.color_cut),
             tta=config.tta,
         )
     else:
@@ -536,14 +581,7 @@ def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
         raise UserError(
             f"--chunk-size {config.chunk_size}: must be a multiple of the stride {stride}"
         )
-    color_cut = ColorCut.parse(config.color_cut) if config.color_cut else None
-    wanted = {*(config.detect_bands or ()), *((color_cut.blue, color_cut.red) if color_cut else ())}
-    missing = sorted(wanted - set(scorer.bands))
-    if missing:
-        raise UserError(
-            f"--detect-bands/--color-cut: band(s) {','.join(missing)} not among the model's "
-            f"{','.join(scorer.bands)}"
-        )
+    color_cut = parse_color_cut(config, scorer.bands)
     separation = config.min_separation
     if separation is None:
         # Grid windows closer than half a cutout see the same object; detected objects and
