@@ -1,11 +1,14 @@
 """The two tasks a field's chunk goes through, and the batched window forward pass.
 
 ``stage_chunk`` reads the chunk's region (with its halo) from the FITS files once and
-writes it to the Zarr work store; ``score_chunk`` reads it back, cuts the model-size windows
-in memory (``torch.Tensor.unfold`` views, on the GPU when the model is there, so no
-per-window copy is ever written), scores them in batches and writes the scores and
-bad-pixel fractions into the work store's score map. Both are idempotent and skip work a
-previous run finished, which is what makes a scan resumable.
+writes it to the Zarr work store; ``score_chunk`` reads it back and processes it. Both
+call the job's own ``stage`` and ``score`` (:class:`ChunkJob`): for grid and positions
+scans (:class:`FieldJob`, here) the model-size windows are cut in memory
+(``torch.Tensor.unfold`` views, on the GPU when the model is there, so no per-window copy
+is ever written), scored in batches, and the scores and bad-pixel fractions written into
+the work store's score map; detect mode's job is in :mod:`lensscan.scan.detect_job`. Both
+tasks are idempotent and skip work a previous run finished, which is what makes a scan
+resumable.
 """
 
 from __future__ import annotations

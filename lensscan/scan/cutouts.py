@@ -8,7 +8,8 @@ whole cutout on the image, at most ``max_mask_fraction`` of it bad) becomes one 
 centred as the scan centres it, in the model's bands and size. The store has the format of
 every lensscan cutout store (:mod:`lensscan.data.store`): labels -1 (unlabelled), one split
 ``pool``, and the object's catalog row as params, so it is the unlabelled target pool of
-``lensscan train --target`` and the input of visual inspection.
+``lensscan train --target`` and the input of visual inspection. Stamps are read from the
+fields and written one Zarr chunk at a time, so memory does not grow with the pool.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 from lensscan.atomic import atomic_output, check_output_path, remove_path
 from lensscan.catalog.readers import SkyPositions, read_sky_positions
 from lensscan.config import CutoutsConfig, config_to_dict
-from lensscan.data.store import UNLABELLED, write_store
+from lensscan.data.store import UNLABELLED, ImageBlocks, write_store
 from lensscan.errors import UserError
 from lensscan.progress import configure_logging, logger
 from lensscan.provenance import provenance, sha256_file
@@ -40,7 +41,7 @@ from lensscan.scan.scanner import (
     detect_settings,
     parse_color_cut,
 )
-from lensscan.scan.tiling import centred_window_start, window_fractions
+from lensscan.scan.tiling import centred_window_start
 from lensscan.scan.workstore import SCORED, WorkStore
 
 POOL_SPLIT = "pool"
@@ -140,10 +141,20 @@ def _detected_rows(
     return rows | {f"mag_{b}": objects[f"mag_{b}"][keep] for b in opened.inputs.band_names}
 
 
-def _cut(
+@dataclass(frozen=True)
+class _FieldCutouts:
+    """The cutouts of one field: where their windows start and their params rows."""
+
+    opened: OpenedField
+    starts_y: np.ndarray
+    starts_x: np.ndarray
+    columns: dict[str, np.ndarray]
+
+
+def _select(
     opened: OpenedField, rows: dict[str, np.ndarray], size: int, max_mask_fraction: float
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Cutouts of the rows whose window is inside the field and mostly good."""
+) -> _FieldCutouts:
+    """The rows whose window lies inside the field with at most ``max_mask_fraction`` bad."""
     height, width = opened.inputs.shape
     x, y = rows["x"], rows["y"]
     finite = np.isfinite(x) & np.isfinite(y)
@@ -156,21 +167,44 @@ def _cut(
         & (start_x + size <= width)
         & (start_y + size <= height)
     )
-    stamps, kept, fractions = [], [], []
+    kept, fractions = [], []
     for i in np.flatnonzero(inside):
-        region = (int(start_y[i]), int(start_y[i]) + size, int(start_x[i]), int(start_x[i]) + size)
-        image, bad = opened.inputs.read_region(region)
-        fraction = float(window_fractions(bad, np.array([0]), np.array([0]), size)[0])
+        _, bad = opened.inputs.read_region(_window(start_y[i], start_x[i], size))
+        fraction = float(bad.mean())
         if fraction <= max_mask_fraction:
-            stamps.append(image)
             kept.append(i)
             fractions.append(fraction)
-    kept_index = np.asarray(kept, dtype=np.int64)
-    columns = {name: values[kept_index] for name, values in rows.items()}
+    index = np.asarray(kept, dtype=np.int64)
+    columns = {name: values[index] for name, values in rows.items()}
     columns["mask_fraction"] = np.asarray(fractions, np.float32)
-    n_bands = len(opened.inputs.bands)
-    images = np.stack(stamps) if stamps else np.zeros((0, n_bands, size, size), np.float32)
-    return images, columns
+    return _FieldCutouts(opened, start_y[index], start_x[index], columns)
+
+
+def _window(start_y: int, start_x: int, size: int) -> tuple[int, int, int, int]:
+    return int(start_y), int(start_y) + size, int(start_x), int(start_x) + size
+
+
+def _image_blocks(fields: Sequence[_FieldCutouts], n_bands: int, size: int) -> ImageBlocks:
+    """The stamps, read from the fields and written one Zarr chunk at a time.
+
+    Only one chunk of stamps is ever in memory, however many objects the fields hold.
+    """
+    n = sum(len(f.starts_y) for f in fields)
+
+    def write(array: Any) -> None:
+        per_chunk = array.chunks[0]
+        buffer: list[np.ndarray] = []
+        start = 0
+        for cut in fields:
+            for y0, x0 in zip(cut.starts_y, cut.starts_x, strict=True):
+                buffer.append(cut.opened.inputs.read_region(_window(y0, x0, size))[0])
+                if len(buffer) == per_chunk:
+                    array[start : start + per_chunk] = np.stack(buffer)
+                    start, buffer = start + per_chunk, []
+        if buffer:
+            array[start : start + len(buffer)] = np.stack(buffer)
+
+    return ImageBlocks(shape=(n, n_bands, size, size), write=write)
 
 
 def make_cutouts(fields: Sequence[FieldSpec], config: CutoutsConfig) -> str:
@@ -194,7 +228,9 @@ def make_cutouts(fields: Sequence[FieldSpec], config: CutoutsConfig) -> str:
     geometry = _geometry(config.model)
     positions = read_sky_positions(config.positions, "--positions") if config.positions else None
     work = out.with_name(f".{out.name}.work")
-    images, columns, inputs, names = [], [], [], []
+    cuts: list[_FieldCutouts] = []
+    inputs: list[dict[str, str]] = []
+    names: list[str] = []
     for f, spec in enumerate(fields):
         opened = _open(spec, geometry, config)
         name = opened.inputs.name
@@ -208,15 +244,14 @@ def make_cutouts(fields: Sequence[FieldSpec], config: CutoutsConfig) -> str:
             rows = _positions_rows(opened, positions, spec.label)
         else:
             rows = _detected_rows(opened, geometry, config, work / f"{name}.zarr", spec.label)
-        stamps, kept = _cut(opened, rows, geometry.size, config.max_mask_fraction)
-        kept["field_index"] = np.full(len(stamps), f, np.int64)
-        logger.info("%s: %d cutouts", spec.label, len(stamps))
-        images.append(stamps)
-        columns.append(kept)
-    n = sum(len(i) for i in images)
+        cut = _select(opened, rows, geometry.size, config.max_mask_fraction)
+        cut.columns["field_index"] = np.full(len(cut.starts_y), f, np.int64)
+        logger.info("%s: %d cutouts", spec.label, len(cut.starts_y))
+        cuts.append(cut)
+    n = sum(len(c.starts_y) for c in cuts)
     if n == 0:
         raise UserError("no object of any field has a cutout inside its field; nothing to write")
-    params = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
+    params = {name: np.concatenate([c.columns[name] for c in cuts]) for name in cuts[0].columns}
     record = provenance(command="cutouts", settings=config_to_dict(config))
     if positions is not None:
         inputs.append({"role": "positions", "path": str(Path(config.positions).resolve())})
@@ -230,7 +265,7 @@ def make_cutouts(fields: Sequence[FieldSpec], config: CutoutsConfig) -> str:
     with atomic_output(out) as tmp:
         write_store(
             tmp,
-            images=np.concatenate(images),
+            images=_image_blocks(cuts, len(geometry.bands), geometry.size),
             labels=np.full(n, UNLABELLED, np.int8),
             split=np.zeros(n, np.int8),
             split_names=[POOL_SPLIT],

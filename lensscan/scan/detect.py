@@ -106,7 +106,7 @@ class DetectSettings:
         bands: Bands combined into the detection image (all of the field's when empty).
         threshold: Detection threshold in units of the detection image's noise.
         min_area: Fewest connected pixels above threshold that make an object.
-        mag_band: Band of the magnitude limit and of the Kron radius cut's report.
+        mag_band: Band of the magnitude limit.
         mag_limit: Keep objects brighter than this Kron magnitude in ``mag_band``.
         min_kron_radius: Keep objects with a Kron radius of at least this (arcsec).
         color_cut: Optional colour cut.
@@ -188,8 +188,10 @@ def detect_objects(
     detection, noise = _detection_image(
         [subtracted[c] for c in chosen], [variances[c] for c in chosen], bad
     )
-    with np.errstate(invalid="ignore"):
-        noise = np.where(np.isfinite(noise), noise, np.float32(1e30)).astype(np.float32)
+    # Bad pixels are masked; a huge (finite) noise there keeps sep's arithmetic clean.
+    noise = np.where(np.isfinite(noise), noise, np.float32(1e30)).astype(np.float32)
+    # sep's default stacks (300,000 pixels, 1,024 sub-objects) overflow on a crowded
+    # 1024 px chunk with its halo; these are process-wide limits, sized to the region.
     sep.set_extract_pixstack(max(300_000, detection.size))
     sep.set_sub_object_limit(4096)
     objects = sep.extract(

@@ -79,11 +79,11 @@ class DetectJob:
         """Shapes of the work store's arrays (tiles and per-chunk detection tables)."""
         tile = min(self.chunk_size + 2 * self.halo, max(self.inputs.shape))
         return StoreLayout(
-            len(self.inputs.bands),
-            self.n_chunks,
-            tile,
-            (0, 0),
-            (1, 1),
+            n_bands=len(self.inputs.bands),
+            n_chunks=self.n_chunks,
+            tile_size=tile,
+            score_shape=(0, 0),  # no score map: each chunk writes a detection table
+            score_chunks=(1, 1),
             variance=self.inputs.has_variance,
             detections=True,
         )

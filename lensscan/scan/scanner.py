@@ -1,10 +1,13 @@
 """``lensscan scan``: plan each field, run its chunks on Dask, write its candidate catalog.
 
-For each field the client opens the inputs (headers only), checks them against the model,
-hashes them, and prepares a Zarr work store keyed by those hashes, the model's SHA-256 and
-the settings. Chunks not yet scored in that store are run on Dask (or in this process), and
-each field's catalog is written as soon as its chunks are done. A field that fails is
-reported and the others go on; the run fails at the end if any field did.
+A scan scores cutouts centred on detected, preselected galaxies (detect mode, the default),
+on a catalog's positions (``positions``, which wins), or on a dense grid (grid mode). For
+each field the client takes the catalog's lock, opens the inputs (headers only), checks
+them against the model, hashes them, and prepares a Zarr work store keyed by those hashes,
+the model's SHA-256 and the settings. Chunks not yet scored in that store are run on Dask
+(or in this process), and each field's catalog is written as soon as its chunks are done.
+A field that fails is reported and the others go on; the run fails at the end if any
+field did.
 """
 
 from __future__ import annotations
