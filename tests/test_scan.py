@@ -231,8 +231,19 @@ def test_cli_help(runner) -> None:
         "--workers",
         "--min-separation",
         "--known",
+        "--mode",
+        "--tta",
+        "--mag-limit",
+        "--min-kron-radius",
+        "--color-cut",
     ):
         assert option in result.stdout
+
+
+def test_scan_and_evaluate_share_one_match_radius() -> None:
+    from lensscan.config import MATCH_RADIUS_ARCSEC, EvaluateConfig
+
+    assert ScanConfig().match_radius == EvaluateConfig().match_radius == MATCH_RADIUS_ARCSEC
 
 
 def test_cli_scans_and_writes_each_format(tmp_path: Path, runner, tiny_model: Path) -> None:
