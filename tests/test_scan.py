@@ -196,6 +196,7 @@ def test_positions_mode_scores_cutouts_centred_on_objects(tmp_path: Path) -> Non
     assert not report.failed
     table = Table.read(tmp_path / "out" / "f.ecsv")
     assert sorted(table["input_row"]) == [0, 1]
+    assert table.meta["mode"] == "positions", "--positions wins over --mode grid"
     assert table.meta["n_positions_outside"] == 2
     for row in table:
         x, y = xy[row["input_row"]]
