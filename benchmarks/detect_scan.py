@@ -16,10 +16,16 @@ unless ``--model``), and reports:
   photometry, preselection), ``cutouts`` (cutting the selected objects' windows into a
   batch), ``inference`` (the model's forward passes) and ``writing`` (the catalog).
 
+With ``--big N`` it instead writes an N x N single-band (i) field of sky noise and
+Gaussian galaxies, streamed to disk block by block, and scans it in detect mode with the
+shipped i-band model in this process (``--workers 0``), reporting the time and the peak
+memory: the check that a 16k x 16k field is never loaded whole.
+
 Usage::
 
     python benchmarks/detect_scan.py --size 2048 --lenses 25
     python benchmarks/detect_scan.py --size 4200            # an HSC patch, 50 lenses
+    python benchmarks/detect_scan.py --big 16000            # memory of a 16k x 16k field
 
 The last line printed is one JSON object with the figures.
 """
@@ -132,6 +138,67 @@ def _split(job, scorer, catalog_path: Path) -> dict[str, float]:
     return {k: round(v, 2) for k, v in totals.items()}
 
 
+BIG_ROWS = 512
+BIG_GALAXIES_PER_BLOCK = 600
+
+
+def _write_big_field(path: Path, size: int, seed: int) -> Path:
+    """An N x N i-band image of noise and galaxies, written BIG_ROWS rows at a time."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.0, 2.2]
+    wcs.wcs.crpix = [size / 2 + 0.5, size / 2 + 0.5]
+    wcs.wcs.cdelt = [-0.168 / 3600.0, 0.168 / 3600.0]
+    header = fits.Header()
+    header["SIMPLE"] = True
+    header["BITPIX"] = -32
+    header["NAXIS"] = 2
+    header["NAXIS1"] = size
+    header["NAXIS2"] = size
+    header["FILTER"] = "i"
+    header.update(wcs.to_header())
+    rng = np.random.default_rng(seed)
+    stream = fits.StreamingHDU(path, header)
+    stamp = np.arange(-24, 25)
+    for start in range(0, size, BIG_ROWS):
+        rows = min(BIG_ROWS, size - start)
+        block = rng.normal(0.0, 0.05, (rows, size))
+        # Galaxies whole inside the block, i = 18-23, sizes 2-8 px.
+        for _ in range(BIG_GALAXIES_PER_BLOCK * rows // BIG_ROWS):
+            y, x = rng.integers(24, rows - 24), rng.integers(24, size - 24)
+            flux, sigma = 10 ** (0.4 * (27 - rng.uniform(18, 23))), rng.uniform(2, 8)
+            yy, xx = np.meshgrid(stamp, stamp, indexing="ij")
+            profile = np.exp(-(yy**2 + xx**2) / (2 * sigma**2)) / (2 * np.pi * sigma**2)
+            block[y - 24 : y + 25, x - 24 : x + 25] += flux * profile
+        stream.write(block.astype(np.float32))
+    stream.close()
+    return path
+
+
+def _big(size: int) -> dict:
+    from lensscan.config import ScanConfig
+    from lensscan.scan.scanner import FieldSpec, scan
+
+    with tempfile.TemporaryDirectory(prefix="lensscan-detect-big-") as tmp:
+        path = _write_big_field(Path(tmp) / "big.fits", size, seed=0)
+        config = ScanConfig(model="hsc-i-small", out=str(Path(tmp) / "big.ecsv"), workers=0)
+        start = time.perf_counter()
+        report = scan([FieldSpec(path=path)], config)
+        elapsed = time.perf_counter() - start
+        assert not report.failed, report.lines()
+        result = report.results[0]
+    return {
+        "big_size": size,
+        "n_detected": result.n_detected,
+        "n_scored": result.n_windows,
+        "seconds": round(elapsed, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -142,9 +209,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--match-radius", type=float, default=1.0)
     parser.add_argument("--tta", action="store_true")
+    parser.add_argument("--big", type=int, default=None, help="Scan an N x N i-band field.")
     args = parser.parse_args()
 
     import torch
+
+    if args.big:
+        torch.set_num_threads(2)
+        print(json.dumps(_big(args.big)))
+        return
 
     from lensscan.config import ScanConfig
     from lensscan.models import load_model, resolve_model_path
