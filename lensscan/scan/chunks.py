@@ -298,7 +298,7 @@ def score_region(
     """
     fractions = window_fractions(bad, windows.starts_y, windows.starts_x, scorer.input_size)
     usable = fractions <= max_mask_fraction
-    scores = np.full(len(fractions), np.nan, dtype=np.float32)
+    scores = np.full(len(fractions), np.nan, dtype=np.float64)
     scores[usable], _ = forward_windows(
         scorer, image, windows.starts_y[usable], windows.starts_x[usable], batch_size, tta
     )

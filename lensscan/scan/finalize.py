@@ -68,7 +68,7 @@ def _position_columns(
 ) -> tuple[dict[str, Any], int, int]:
     positions = plan.positions
     n = len(positions.rows)
-    scores = np.full(n, np.nan, dtype=np.float32)
+    scores = np.full(n, np.nan, dtype=np.float64)
     fractions = np.full(n, np.nan, dtype=np.float32)
     if store is not None:
         stored_scores, stored_fractions = store.read("score"), store.read("mask_fraction")

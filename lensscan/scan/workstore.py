@@ -8,8 +8,8 @@ Layout of ``<work-dir>/<field>.zarr`` (Zarr format 3)::
     tiles/variance (chunks, C, T, T) float32  VARIANCE planes (detect mode, when the field
                                                has them)
     status         (chunks,)         uint8    0 pending, 1 staged, 2 scored (one Zarr chunk each)
-    score          grid: (rows, cols) float32 one score per window position, NaN where skipped;
-                   positions: (chunks, per-chunk) float32
+    score          grid: (rows, cols) float64 one score per window position, NaN where skipped;
+                   positions: (chunks, per-chunk) float64
     mask_fraction  same shape as score        bad-pixel fraction of each window
     detections/<chunk>/<column>       1-D     detect mode instead of the score map: every
                                                object a chunk owns, measured and scored
@@ -35,7 +35,7 @@ import numpy as np
 from lensscan.atomic import atomic_output
 from lensscan.progress import logger
 
-STORE_FORMAT = "lensscan-scan-work/1"
+STORE_FORMAT = "lensscan-scan-work/2"
 PENDING, STAGED, SCORED = 0, 1, 2
 
 
@@ -158,12 +158,14 @@ class WorkStore:
             )
             if layout.detections:
                 group.create_group("detections")
-            for name in ("score", "mask_fraction") if not layout.detections else ():
+            # Scores in float64: confident probabilities differ only past float32's precision.
+            maps = {"score": "float64", "mask_fraction": "float32"}
+            for name, dtype in maps.items() if not layout.detections else ():
                 group.create_array(
                     name,
                     shape=layout.score_shape,
                     chunks=layout.score_chunks,
-                    dtype="float32",
+                    dtype=dtype,
                     fill_value=np.nan,
                 )
             group.attrs.update(
