@@ -195,6 +195,7 @@ class ScanContext:
     Attributes:
         mode: ``positions`` (``--positions`` given), else the configured mode.
         min_separation: The NMS radius in arcsec, default resolved for the mode.
+        color_cut: The parsed ``--color-cut`` (detect mode), or ``None``.
     """
 
     config: ScanConfig
@@ -214,27 +215,27 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _finite(value: float) -> bool:
-    return math.isfinite(value)
-
-
 def _validate(config: ScanConfig) -> None:
     if config.mode not in SCAN_MODES:
         raise UserError(f"--mode {config.mode}: expected one of {', '.join(SCAN_MODES)}")
     separation = config.min_separation
     checks = [
-        ("--threshold", config.threshold, _finite(config.threshold) and 0 <= config.threshold <= 1),
+        (
+            "--threshold",
+            config.threshold,
+            math.isfinite(config.threshold) and 0 <= config.threshold <= 1,
+        ),
         *detect_checks(config),
         ("--batch-size", config.batch_size, config.batch_size >= 1),
         (
             "--min-separation",
             separation,
-            separation is None or (_finite(separation) and separation >= 0),
+            separation is None or (math.isfinite(separation) and separation >= 0),
         ),
         (
             "--match-radius",
             config.match_radius,
-            _finite(config.match_radius) and config.match_radius > 0,
+            math.isfinite(config.match_radius) and config.match_radius > 0,
         ),
         ("--gallery", config.gallery, config.gallery >= 0),
         ("--top", config.top, config.top is None or config.top >= 1),
@@ -413,14 +414,14 @@ def detect_checks(config: Any) -> list[tuple[str, Any, bool]]:
         (
             "--detect-threshold",
             config.detect_threshold,
-            _finite(config.detect_threshold) and config.detect_threshold > 0,
+            math.isfinite(config.detect_threshold) and config.detect_threshold > 0,
         ),
         ("--min-area", config.min_area, config.min_area >= 1),
-        ("--mag-limit", config.mag_limit, _finite(config.mag_limit)),
+        ("--mag-limit", config.mag_limit, math.isfinite(config.mag_limit)),
         (
             "--min-kron-radius",
             config.min_kron_radius,
-            _finite(config.min_kron_radius) and config.min_kron_radius >= 0,
+            math.isfinite(config.min_kron_radius) and config.min_kron_radius >= 0,
         ),
         ("--chunk-size", config.chunk_size, config.chunk_size >= 1),
         ("--max-mask-fraction", config.max_mask_fraction, 0 <= config.max_mask_fraction <= 1),
