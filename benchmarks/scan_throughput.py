@@ -146,6 +146,7 @@ def end_to_end(
         else FieldSpec(path=paths[0])
     )
     config = ScanConfig(
+        mode="grid",
         model=str(model),
         workers=workers,
         out=str(out),

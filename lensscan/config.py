@@ -17,6 +17,14 @@ from lensscan.errors import UserError
 
 ConfigT = TypeVar("ConfigT")
 
+MATCH_RADIUS_ARCSEC = 1.0
+"""Largest separation (arcsec) at which a candidate matches a known or injected lens, in
+``scan --known`` and ``evaluate`` alike: about the seeing, and well inside an Einstein
+radius, so a match means the same object."""
+
+SCAN_MODES = ("detect", "grid")
+"""How ``lensscan scan`` chooses the cutouts to score when no ``--positions`` are given."""
+
 
 def resolve_config(
     cls: type[ConfigT],
@@ -75,9 +83,11 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 @dataclasses.dataclass(frozen=True)
 class ScanConfig:
-    """Settings of ``lensscan scan`` (dense sliding-window or catalog-driven field scans).
+    """Settings of ``lensscan scan``: detect-and-score, dense grid, or catalog-driven scans.
 
     Attributes:
+        mode: ``detect`` (score cutouts centred on detected, preselected galaxies) or
+            ``grid`` (a dense sliding window); ``positions`` overrides both.
         model: Model name or weights folder; None means the default model.
         bands: Band names of a single field file's planes when its headers do not say.
         stride: Step between windows in pixels; None means half the model's cutout size.
@@ -88,8 +98,18 @@ class ScanConfig:
         device: Where to run the model (None: CUDA, MPS, then CPU).
         threshold: Lowest score listed in the catalog.
         top: Keep at most this many candidates per field (None: all).
-        min_separation: Non-maximum suppression radius, arcsec.
+        min_separation: Non-maximum suppression radius on the refined positions, arcsec;
+            None means half a cutout in grid mode (windows closer than that see the same
+            object) and none in detect and positions modes (each object is its own).
         positions: CSV/ECSV of (ra, dec) to score cutouts centred on, instead of a grid.
+        detect_bands: Bands combined into the detection image (None: all the model's).
+        detect_threshold: Detection threshold in units of the detection image's noise.
+        min_area: Fewest connected pixels above the threshold that make an object.
+        mag_limit: Preselect objects brighter than this Kron magnitude (AB) in the i band
+            (the reddest band when there is no i).
+        min_kron_radius: Preselect objects with a Kron radius of at least this, arcsec.
+        color_cut: Optional colour cut on Kron magnitudes, e.g. ``g-i>1.0``.
+        tta: Average each cutout's score over its 8 flips and 90-degree rotations.
         out: Catalog path (one field) or folder (several); None means ``catalogs/``.
         format: Catalog format (ecsv, fits, csv, parquet); None: from ``out``, else ecsv.
         work_dir: Folder of the Zarr work stores; None means ``<catalog folder>/.work``.
@@ -103,6 +123,7 @@ class ScanConfig:
         overwrite: Replace existing catalogs and start work stores afresh.
     """
 
+    mode: str = "detect"
     model: str | None = None
     bands: tuple[str, ...] | None = None
     stride: int | None = None
@@ -112,18 +133,61 @@ class ScanConfig:
     device: str | None = None
     threshold: float = 0.5
     top: int | None = None
-    min_separation: float = 3.0
+    min_separation: float | None = None
     positions: str | None = None
+    detect_bands: tuple[str, ...] | None = None
+    detect_threshold: float = 1.5
+    min_area: int = 5
+    mag_limit: float = 22.5
+    min_kron_radius: float = 0.8
+    color_cut: str | None = None
+    tta: bool = False
     out: str | None = None
     format: str | None = None
     work_dir: str | None = None
     regions: bool = False
     gallery: int = 0
     known: str | None = None
-    match_radius: float = 2.0
+    match_radius: float = MATCH_RADIUS_ARCSEC
     workers: int = 1
     threads_per_worker: int | None = None
     scheduler: str | None = None
+    overwrite: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class CutoutsConfig:
+    """Settings of ``lensscan cutouts``.
+
+    Attributes:
+        out: The cutout store to write (``.zarr``).
+        model: Model whose bands, cutout size and pixel scale the cutouts take (its card
+            only is read); None means the default model.
+        bands: Band names of a single field file's planes when its headers do not say.
+        positions: CSV/ECSV/FITS of (ra, dec): cut these objects instead of detecting.
+        chunk_size: Core side of the detection chunks, pixels.
+        max_mask_fraction: Objects whose cutout has more bad pixels are left out.
+        detect_bands: Bands of the detection image (None: all).
+        detect_threshold: Detection threshold in noise sigmas.
+        min_area: Fewest connected pixels of a detection.
+        mag_limit: Keep objects brighter than this Kron magnitude in i (else the reddest band).
+        min_kron_radius: Keep objects with a Kron radius of at least this, arcsec.
+        color_cut: Optional colour cut, e.g. ``g-i>1.0``.
+        overwrite: Replace an existing store.
+    """
+
+    out: str
+    model: str | None = None
+    bands: tuple[str, ...] | None = None
+    positions: str | None = None
+    chunk_size: int = 1024
+    max_mask_fraction: float = 0.5
+    detect_bands: tuple[str, ...] | None = None
+    detect_threshold: float = 1.5
+    min_area: int = 5
+    mag_limit: float = 22.5
+    min_kron_radius: float = 0.8
+    color_cut: str | None = None
     overwrite: bool = False
 
 
@@ -169,7 +233,7 @@ class EvaluateConfig:
     montage_size: int = 16
     catalog: str | None = None
     truth: str | None = None
-    match_radius: float = 1.0
+    match_radius: float = MATCH_RADIUS_ARCSEC
     area_deg2: float | None = None
     record_as: str | None = None
     headline: bool = False

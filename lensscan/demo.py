@@ -7,15 +7,15 @@ ranked candidate catalog with a gallery, and evaluates that catalog against the 
 truth (``lensscan evaluate --catalog --truth``). Every step is the real command's code, so
 the demo's outputs are the same files the commands write.
 
-Like the HSC lens searches, the scan scores cutouts centred on preselected galaxies
-(``lensscan scan --positions``): the galaxies of the field's object list brighter than
-:data:`TARGET_MAG_LIMIT` in the reference band, written to ``targets.ecsv`` without their
-kind, so the lens labels stay in ``truth.ecsv`` only.
+Like the HSC lens searches, and exactly as ``lensscan scan field.fits`` does by default
+(``--mode detect``), the scan detects the field's galaxies itself, preselects the extended
+ones brighter than the magnitude limit, and scores cutouts centred on them: the
+simulator's object list is never read, and the lens labels stay in ``truth.ecsv``.
 
 Layout of the demo folder::
 
     OUT/field/          calexp-HSC-<B>-<tract>-<patch>.fits per band, truth.ecsv,
-                        objects.ecsv, targets.ecsv (the galaxies scanned)
+                        objects.ecsv (the simulator's lists; the scan reads neither)
     OUT/catalog/        <field>.ecsv (ranked candidates) and <field>-gallery/
     OUT/evaluation/     report.md, report.json, matches.ecsv, completeness plots
 
@@ -27,12 +27,9 @@ temporary name) so that the provenance of the catalog and report names paths tha
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from lensscan.atomic import check_output_path, remove_path
 from lensscan.config import EvaluateConfig, ScanConfig
@@ -46,9 +43,6 @@ if TYPE_CHECKING:
 DEMO_SIZE = 2048
 #: Top candidates shown in the demo gallery.
 DEMO_GALLERY = 16
-#: Galaxies brighter than this (AB mag in the reference band) are scanned: massive
-#: early-type lens galaxies at z 0.3-0.8 are brighter than about i = 22.
-TARGET_MAG_LIMIT = 22.5
 
 FIELD_DIR = "field"
 CATALOG_DIR = "catalog"
@@ -78,36 +72,6 @@ class DemoOutcome:
     evaluation_dir: Path
     evaluation: dict[str, Any]
     table: Any
-
-
-def write_targets(field_dir: Path, bands: Sequence[str]) -> Path:
-    """Write ``targets.ecsv``: the galaxies to scan, as a survey's object catalogue would give.
-
-    Args:
-        field_dir: The simulated field folder (with ``objects.ecsv``).
-        bands: The field's bands; the reference band is i when present, else the reddest.
-
-    Returns:
-        The target list (id, ra, dec, and the reference-band magnitude).
-    """
-    from astropy.table import Table
-
-    objects = Table.read(field_dir / "objects.ecsv")
-    band = "i" if "i" in bands else bands[-1]
-    magnitude = f"mag_{band}"
-    keep = (objects["kind"] != "star") & (objects[magnitude] < TARGET_MAG_LIMIT)
-    targets = Table(
-        {
-            "id": np.flatnonzero(keep),
-            "ra": objects["ra"][keep],
-            "dec": objects["dec"][keep],
-            magnitude: objects[magnitude][keep],
-        },
-        meta={"selection": f"galaxies with {magnitude} < {TARGET_MAG_LIMIT} from objects.ecsv"},
-    )
-    path = field_dir / "targets.ecsv"
-    targets.write(path, format="ascii.ecsv")
-    return path
 
 
 def _model_bands(model: str | None) -> str:
@@ -171,10 +135,9 @@ def _run_steps(
 
     field_dir = out / FIELD_DIR
     field_summary = simulate_field_patch(request, field_dir)
-    targets = write_targets(field_dir, request.bands)
     scan_config = ScanConfig(
         model=model,
-        positions=str(targets),
+        mode="detect",
         out=str(out / CATALOG_DIR),
         gallery=DEMO_GALLERY,
         workers=workers,

@@ -74,6 +74,22 @@ def test_grid_peaks_find_a_blob_between_windows() -> None:
     assert peaks.score[0] == pytest.approx(scores.max())
 
 
+def test_grid_suppression_works_on_refined_positions_at_the_default_radius() -> None:
+    # A lens at stride 32 / cutout 64 lights up every window that holds it: a broad plateau
+    # of scores above threshold. Refined positions all pull towards the lens, so NMS at
+    # half a cutout (the scan's default) leaves one candidate.
+    grid = WindowGrid(512, 512, 64, 32)
+    centres_y, centres_x = grid.centres()
+    true_y, true_x = 250.0, 270.0
+    scores = np.exp(
+        -((centres_y[:, None] - true_y) ** 2 + (centres_x[None, :] - true_x) ** 2) / (2 * 30.0**2)
+    )
+    assert (scores >= 0.5).sum() >= 4  # window centres 32 px apart: none within the radius
+    peaks = grid_peaks(scores, np.zeros_like(scores), grid, 0.5, min_separation_px=32.0, top=None)
+    assert len(peaks) == 1
+    assert np.hypot(peaks.y[0] - true_y, peaks.x[0] - true_x) < 8
+
+
 def test_pixel_to_icrs_matches_astropy_with_origin_zero() -> None:
     wcs = tan_wcs((100, 120), ra=150.0, dec=2.2)
     ra, dec = pixel_to_icrs(wcs, np.array([0.0, 59.5]), np.array([0.0, 49.5]))

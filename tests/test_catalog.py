@@ -11,7 +11,7 @@ import pytest
 from astropy.table import Table
 
 from lensscan.catalog.crossmatch import add_known_columns, match_known
-from lensscan.catalog.gallery import colour_stamp, write_gallery
+from lensscan.catalog.gallery import colour_stamp, format_score, write_gallery
 from lensscan.catalog.readers import SkyPositions, find_column, read_sky_positions
 from lensscan.catalog.schema import CANDIDATE_COLUMNS, make_table
 from lensscan.catalog.writers import check_format, format_of_path, region_lines, write_catalog
@@ -47,7 +47,7 @@ def test_schema_types_units_and_descriptions() -> None:
     table = _table()
     assert table.colnames == [c.name for c in CANDIDATE_COLUMNS]
     assert table["ra"].unit == "deg" and table["x"].unit == "pix"
-    assert table["score"].dtype == np.float32 and table["id"].dtype == np.int64
+    assert table["score"].dtype == np.float64 and table["id"].dtype == np.int64
     assert "0-based" in table["x"].description
     with pytest.raises(ValueError, match="differ from the schema"):
         make_table({"id": [1]})
@@ -162,3 +162,10 @@ def test_gallery_colour_order_and_files(tmp_path: Path) -> None:
     page = (folder / "index.html").read_text()
     assert page.count("data:image/png;base64,") == 2 and "150.000000" in page
     assert (folder / "montage.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_gallery_scores_keep_confident_candidates_apart() -> None:
+    assert format_score(0.87349) == "0.873"
+    assert format_score(1 - 5.66e-8) == "1-5.7e-08"
+    assert format_score(1 - 3.1e-9) == "1-3.1e-09"
+    assert format_score(1.0) == "1.000" and format_score(0.0) == "0.000"

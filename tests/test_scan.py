@@ -29,6 +29,7 @@ def _config(tmp_path: Path, **changes) -> ScanConfig:
         "threshold": 0.0,
         "chunk_size": 96,
         "min_separation": 0.0,
+        "mode": "grid",
     }
     settings.update(changes)
     return ScanConfig(**settings)
@@ -176,7 +177,8 @@ def test_scheduler_with_a_local_cluster_matches_in_process(tmp_path: Path, odd_f
 def test_positions_mode_scores_cutouts_centred_on_objects(tmp_path: Path) -> None:
     shape = (200, 240)
     wcs = tan_wcs(shape)
-    image = np.random.default_rng(7).normal(size=shape).astype(np.float32)
+    # Offset from zero so every window's weighted mean is above the lowest threshold, 0.
+    image = np.random.default_rng(7).normal(3.0, 1.0, size=shape).astype(np.float32)
     path = write_plain(tmp_path / "f.fits", image, wcs)
     # Away from half-pixel centres, where rounding would depend on the last bit of the WCS.
     xy = np.array([[100.3, 80.2], [40.2, 150.7], [5.0, 5.0], [300.0, 20.0]])  # last two: outside
@@ -188,12 +190,13 @@ def test_positions_mode_scores_cutouts_centred_on_objects(tmp_path: Path) -> Non
     scorer = WeightedMeanScorer(("i",), input_size=32)
     report = scan(
         [FieldSpec(path=path)],
-        _config(tmp_path, positions=str(tmp_path / "objects.csv"), threshold=-10.0),
+        _config(tmp_path, positions=str(tmp_path / "objects.csv")),
         scorer=scorer,
     )
     assert not report.failed
     table = Table.read(tmp_path / "out" / "f.ecsv")
     assert sorted(table["input_row"]) == [0, 1]
+    assert table.meta["mode"] == "positions", "--positions wins over --mode grid"
     assert table.meta["n_positions_outside"] == 2
     for row in table:
         x, y = xy[row["input_row"]]
@@ -229,8 +232,19 @@ def test_cli_help(runner) -> None:
         "--workers",
         "--min-separation",
         "--known",
+        "--mode",
+        "--tta",
+        "--mag-limit",
+        "--min-kron-radius",
+        "--color-cut",
     ):
         assert option in result.stdout
+
+
+def test_scan_and_evaluate_share_one_match_radius() -> None:
+    from lensscan.config import MATCH_RADIUS_ARCSEC, EvaluateConfig
+
+    assert ScanConfig().match_radius == EvaluateConfig().match_radius == MATCH_RADIUS_ARCSEC
 
 
 def test_cli_scans_and_writes_each_format(tmp_path: Path, runner, tiny_model: Path) -> None:
@@ -252,6 +266,8 @@ def test_cli_scans_and_writes_each_format(tmp_path: Path, runner, tiny_model: Pa
                 "0",
                 "--top",
                 "3",
+                "--mode",
+                "grid",
             ],
         )
         assert result.exit_code == 0, text
@@ -299,7 +315,7 @@ def _gri_model(d: Path) -> Path:
             lambda d: [write_plain(d / "tiny.fits", np.ones((20, 50), np.float32))],
             "tiny.fits: image is 50x20 px, smaller",
         ),
-        (lambda d: [_all_nan(d)], "nan.fits: every window is masked"),
+        (lambda d: [_all_nan(d)], "nan.fits: every pixel is masked"),
         (
             lambda d: [write_plain(d / "z.fits", np.ones((80, 80), np.float32), FILTER="z")],
             r"z.fits: provides band\(s\) z but the model needs i",
@@ -479,6 +495,7 @@ def test_injected_lenses_found_at_the_right_sky_position(tmp_path: Path, runner,
         [
             patch / "calexp-HSC-I-9813-4,4.fits",
             "--model", simulated["model"], "--workers", "0", "--stride", "8", "--chunk-size", "128",
+            "--mode", "grid",
             "--threshold", "0.5", "--out", tmp_path / "cat.ecsv", "--known", tmp_path / "known.csv",
             "--match-radius", "1.0", "--regions", "--gallery", "4",
         ],
@@ -524,7 +541,62 @@ def test_default_local_cluster_with_worker_processes(
             tmp_path / "c.ecsv",
             "--threshold",
             "0",
+            "--mode",
+            "grid",
         ],
     )
     assert result.exit_code == 0, text
     assert len(Table.read(tmp_path / "c.ecsv")) > 0
+
+
+def test_second_scan_into_the_same_catalog_refuses_in_one_line(
+    tmp_path: Path, runner, tiny_model: Path
+) -> None:
+    from lensscan.scan.lock import lock_path, output_lock
+
+    path = write_plain(
+        tmp_path / "f.fits", np.random.default_rng(2).normal(size=(80, 80)), FILTER="i"
+    )
+    catalog = tmp_path / "cat.ecsv"
+    args = [path, "--model", tiny_model, "--workers", "0", "--out", catalog, "--mode", "grid"]
+    with output_lock(catalog):
+        result, text = _cli(runner, args)
+        assert result.exit_code == 2
+        errors = [line for line in result.stderr.splitlines() if line.startswith("lensscan:")]
+        assert len(errors) == 1 and "another lensscan scan (pid " in errors[0], text
+        assert not catalog.exists()
+    result, text = _cli(runner, args)
+    assert result.exit_code == 0, text
+    assert catalog.exists() and not lock_path(catalog).exists()
+
+
+def test_gzipped_fits_is_refused_clearly(tmp_path: Path, runner, tiny_model: Path) -> None:
+    import gzip
+
+    plain = write_plain(tmp_path / "f.fits", np.ones((80, 80), np.float32), FILTER="i")
+    packed = tmp_path / "f.fits.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    result, _ = _cli(runner, [packed, "--model", tiny_model, "--workers", "0"])
+    assert result.exit_code == 2
+    assert "f.fits.gz: gzip-compressed FITS is not supported" in result.stderr
+    assert "gunzip it" in result.stderr
+
+
+def test_an_all_zero_band_is_warned_about_and_treated_as_no_data(tmp_path: Path, caplog) -> None:
+    rng = np.random.default_rng(4)
+    wcs = tan_wcs((96, 96))
+    paths = {
+        band: write_plain(
+            tmp_path / f"{band}.fits",
+            np.zeros((96, 96), np.float32) if band == "r" else rng.normal(size=(96, 96)),
+            wcs,
+        )
+        for band in "gri"
+    }
+    scorer = WeightedMeanScorer(("g", "r", "i"), input_size=32)
+    for mode in ("grid", "detect"):
+        report = scan(
+            [FieldSpec(band_paths=paths)], _config(tmp_path / mode, mode=mode), scorer=scorer
+        )
+        assert report.failed and "is masked or has no data" in report.failed[0].error
+    assert "band(s) r hold only zeros; treated as no data" in caplog.text

@@ -81,6 +81,17 @@ def _montage(images: Sequence[np.ndarray], labels: Sequence[str], path: Path) ->
     figure.savefig(path, format="png", dpi=100)
 
 
+def format_score(score: float) -> str:
+    """A score as text that tells confident candidates apart: ``0.873``, ``1-3.2e-08``.
+
+    Scores above 0.999 are written as their distance from 1, which is what ranks them
+    (three decimals would show every one of them as 1.000).
+    """
+    if score > 0.999 and score < 1.0:
+        return f"1-{1.0 - score:.1e}"
+    return f"{score:.3f}"
+
+
 def write_gallery(
     folder: str | os.PathLike[str],
     table: Any,
@@ -102,7 +113,7 @@ def write_gallery(
         The folder.
     """
     images = [colour_stamp(stamp, bands) for stamp in stamps]
-    labels = [f"#{int(r['id'])} {float(r['score']):.3f}" for r in table]
+    labels = [f"#{int(r['id'])} {format_score(float(r['score']))}" for r in table]
     rows_html = []
     for row, image in zip(table, images, strict=True):
         encoded = base64.b64encode(_png_bytes(image)).decode("ascii")
@@ -110,7 +121,7 @@ def write_gallery(
         cells = [
             f'<img src="data:image/png;base64,{encoded}" width="192" height="192" alt="stamp">',
             str(int(row["id"])),
-            f"{float(row['score']):.4f}",
+            format_score(float(row["score"])),
             f"{float(row['ra']):.6f}",
             f"{float(row['dec']):.6f}",
             f"{float(row['x']):.1f}, {float(row['y']):.1f}",

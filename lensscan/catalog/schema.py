@@ -44,7 +44,13 @@ CANDIDATE_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec(
         "y", "float64", "pix", "Row of the position, 0-based numpy pixels (FITS/DS9: y + 1)"
     ),
-    ColumnSpec("score", "float32", None, "Model lens probability of the best window"),
+    ColumnSpec(
+        "score",
+        "float64",
+        None,
+        "Model lens probability (of the best window in grid mode); float64 from the logits, "
+        "so confident candidates do not tie at 1.0",
+    ),
     ColumnSpec("field", "str", None, "Name of the scanned field"),
     ColumnSpec("bands", "str", None, "Bands scanned, in the model's order"),
     ColumnSpec("mask_fraction", "float32", None, "Fraction of bad pixels in the best window"),
@@ -55,6 +61,54 @@ POSITION_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("input_row", "int64", None, "Row (0-based) of the object in the --positions file"),
 )
 """Extra column of a catalog-driven scan (``--positions``)."""
+
+DETECTION_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec(
+        "detection_id",
+        "int64",
+        None,
+        "Number of the object among all the field's detections, in (y, x) order",
+    ),
+    ColumnSpec(
+        "kron_radius",
+        "float64",
+        "arcsec",
+        "Circularised Kron radius, kron * sqrt(a * b), on the detection image",
+    ),
+    ColumnSpec("ellipticity", "float64", None, "1 - b/a of the object's second moments"),
+    ColumnSpec(
+        "flags",
+        "int64",
+        None,
+        "sep flags OR-ed over detection and photometry (1 deblended, 2 truncated, 16 aperture "
+        "truncated, 32 aperture has masked pixels, ...)",
+    ),
+)
+"""Extra columns of a detect-mode scan (with :func:`magnitude_columns` of its bands)."""
+
+TTA_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec(
+        "score_spread",
+        "float64",
+        None,
+        "Standard deviation of the score over the 8 flips and rotations (--tta)",
+    ),
+)
+"""Extra column of a detect-mode scan with test-time augmentation (``--tta``)."""
+
+
+def magnitude_columns(bands: Sequence[str]) -> tuple[ColumnSpec, ...]:
+    """Per-band Kron magnitude columns ``mag_<band>`` of a detect-mode catalog."""
+    return tuple(
+        ColumnSpec(
+            f"mag_{band}",
+            "float64",
+            "mag",
+            f"AB Kron magnitude in {band} (2.5 Kron radii); NaN when the flux is not positive",
+        )
+        for band in bands
+    )
+
 
 KNOWN_LENS_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("known_lens", "bool", None, "A known lens lies within the match radius"),

@@ -15,6 +15,7 @@ import typer
 from lensscan import __version__
 from lensscan.cli import (
     benchmark,
+    cutouts,
     demo,
     download,
     evaluate,
@@ -73,6 +74,7 @@ _register("import", import_store.import_store)
 _register("train", train.train)
 _register("recipe", recipe.recipe)
 _register("scan", scan.scan)
+_register("cutouts", cutouts.cutouts)
 _register("evaluate", evaluate.evaluate)
 _register("benchmark", benchmark.benchmark)
 _register("download", download.download)

@@ -23,6 +23,12 @@ def scan(
         "--bands",
         help="Comma-separated band names of a file's planes when its header does not say.",
     ),
+    mode: str = typer.Option(
+        None,
+        "--mode",
+        help="detect (default): score cutouts centred on detected, preselected galaxies; "
+        "grid: a dense sliding window. --positions overrides both.",
+    ),
     model: str = typer.Option(
         None, "--model", help="Model name or weights folder (default: the default model)."
     ),
@@ -37,10 +43,15 @@ def scan(
     work_dir: str = typer.Option(
         None, "--work-dir", help="Folder of the Zarr work stores (default: <catalog folder>/.work)."
     ),
-    threshold: float = typer.Option(None, "--threshold", help="Lowest score listed (default 0.5)."),
+    threshold: float = typer.Option(
+        None, "--threshold", help="Lowest score listed, 0 to 1 (default 0.5)."
+    ),
     top: int = typer.Option(None, "--top", help="Keep at most N candidates per field."),
     min_separation: float = typer.Option(
-        None, "--min-separation", help="Non-maximum suppression radius in arcsec (default 3)."
+        None,
+        "--min-separation",
+        help="Non-maximum suppression radius in arcsec (default: half a cutout in grid mode, "
+        "none in detect and positions modes).",
     ),
     max_mask_fraction: float = typer.Option(
         None,
@@ -64,11 +75,37 @@ def scan(
         "--positions",
         help="CSV/ECSV/FITS of ra, dec: score cutouts centred on these objects.",
     ),
+    detect_bands: str = typer.Option(
+        None,
+        "--detect-bands",
+        help="Comma-separated bands of the detection image (default: all the model's, "
+        "inverse-variance weighted).",
+    ),
+    detect_threshold: float = typer.Option(
+        None, "--detect-threshold", help="Detection threshold in noise sigmas (default 1.5)."
+    ),
+    min_area: int = typer.Option(
+        None, "--min-area", help="Fewest connected pixels of a detection (default 5)."
+    ),
+    mag_limit: float = typer.Option(
+        None, "--mag-limit", help="Preselect objects brighter than this i-band Kron mag (22.5)."
+    ),
+    min_kron_radius: float = typer.Option(
+        None,
+        "--min-kron-radius",
+        help="Preselect objects with a Kron radius >= this, arcsec (0.8).",
+    ),
+    color_cut: str = typer.Option(
+        None, "--color-cut", help="Optional colour preselection on Kron mags, e.g. 'g-i>1.0'."
+    ),
+    tta: bool = typer.Option(
+        False, "--tta", help="Average each score over the 8 flips and 90-degree rotations."
+    ),
     known: str = typer.Option(
         None, "--known", help="Known-lens catalog (RA/Dec columns) to cross-match."
     ),
     match_radius: float = typer.Option(
-        None, "--match-radius", help="Known-lens match radius, arcsec (default 2)."
+        None, "--match-radius", help="Known-lens match radius, arcsec (default 1)."
     ),
     regions: bool = typer.Option(
         False, "--regions", help="Also write a DS9 region file per catalog."
@@ -106,8 +143,9 @@ def scan(
         ScanConfig,
         config,
         {
+            "mode": mode,
             "model": model,
-            "bands": tuple(b.strip() for b in bands.split(",") if b.strip()) if bands else None,
+            "bands": band_list(bands),
             "stride": stride,
             "chunk_size": chunk_size,
             "max_mask_fraction": max_mask_fraction,
@@ -117,6 +155,13 @@ def scan(
             "top": top,
             "min_separation": min_separation,
             "positions": positions,
+            "detect_bands": band_list(detect_bands),
+            "detect_threshold": detect_threshold,
+            "min_area": min_area,
+            "mag_limit": mag_limit,
+            "min_kron_radius": min_kron_radius,
+            "color_cut": color_cut,
+            "tta": tta or None,
             "out": out,
             "format": format_,
             "work_dir": work_dir,
@@ -140,3 +185,8 @@ def scan(
             f"{len(report.failed)} of {len(report.results)} fields failed: "
             + ", ".join(r.label for r in report.failed)
         )
+
+
+def band_list(value: str | None) -> tuple[str, ...] | None:
+    """Parse a comma-separated band list (None when not given)."""
+    return tuple(b.strip() for b in value.split(",") if b.strip()) if value else None

@@ -116,7 +116,11 @@ def grid_peaks(
     min_separation_px: float,
     top: int | None,
 ) -> Peaks:
-    """Candidates of a dense scan: threshold, NMS on window centres, then refinement.
+    """Candidates of a dense scan: threshold, refinement, then NMS on the refined positions.
+
+    Every window above the threshold is refined first, so suppression compares the
+    positions the catalog reports: windows of one object, refined towards it from several
+    sides, end up close together and only the best is kept.
 
     Args:
         score_map: (rows, cols) scores of the grid's windows, NaN where skipped.
@@ -131,20 +135,21 @@ def grid_peaks(
     """
     centres_y, centres_x = grid.centres()
     rows, cols = np.nonzero(np.nan_to_num(score_map, nan=-np.inf) >= threshold)
-    scores = score_map[rows, cols]
+    refined = np.array(
+        [
+            refine_peak(score_map, centres_y, centres_x, r, c)
+            for r, c in zip(rows, cols, strict=True)
+        ],
+        dtype=np.float64,
+    ).reshape(-1, 2)
     kept = non_maximum_suppression(
-        centres_x[cols], centres_y[rows], scores, min_separation_px, limit=top
+        refined[:, 1], refined[:, 0], score_map[rows, cols], min_separation_px, limit=top
     )
     rows, cols = rows[kept], cols[kept]
-    refined = [
-        refine_peak(score_map, centres_y, centres_x, r, c) for r, c in zip(rows, cols, strict=True)
-    ]
-    y = np.array([p[0] for p in refined], dtype=np.float64)
-    x = np.array([p[1] for p in refined], dtype=np.float64)
     return Peaks(
-        x=x,
-        y=y,
-        score=score_map[rows, cols].astype(np.float32),
+        x=refined[kept, 1],
+        y=refined[kept, 0],
+        score=score_map[rows, cols].astype(np.float64),
         mask_fraction=fraction_map[rows, cols].astype(np.float32),
         row=rows,
         col=cols,

@@ -1,17 +1,21 @@
 """The two tasks a field's chunk goes through, and the batched window forward pass.
 
 ``stage_chunk`` reads the chunk's region (with its halo) from the FITS files once and
-writes it to the Zarr work store; ``score_chunk`` reads it back, cuts the model-size windows
-in memory (``torch.Tensor.unfold`` views, on the GPU when the model is there, so no
-per-window copy is ever written), scores them in batches and writes the scores and
-bad-pixel fractions into the work store's score map. Both are idempotent and skip work a
-previous run finished, which is what makes a scan resumable.
+writes it to the Zarr work store; ``score_chunk`` reads it back and processes it. Both
+call the job's own ``stage`` and ``score`` (:class:`ChunkJob`): for grid and positions
+scans (:class:`FieldJob`, here) the model-size windows are cut in memory
+(``torch.Tensor.unfold`` views, on the GPU when the model is there, so no per-window copy
+is ever written), scored in batches, and the scores and bad-pixel fractions written into
+the work store's score map; detect mode's job is in :mod:`lensscan.scan.detect_job`. Both
+tasks are idempotent and skip work a previous run finished, which is what makes a scan
+resumable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,6 +29,23 @@ from lensscan.scan.tiling import (
     window_fractions,
 )
 from lensscan.scan.workstore import SCORED, STAGED, StoreLayout, WorkStore
+
+
+class ChunkJob(Protocol):
+    """A field's chunked work: what the runners need (grid/positions and detect jobs)."""
+
+    @property
+    def n_chunks(self) -> int:
+        """Number of chunks."""
+
+    def layout(self) -> StoreLayout:
+        """Shapes of the work store's arrays."""
+
+    def stage(self, index: int) -> int:
+        """Copy chunk ``index``'s region into the work store; idempotent."""
+
+    def score(self, index: int) -> int:
+        """Process staged chunk ``index`` into the work store; idempotent."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +86,7 @@ class FieldJob:
         chunk_size: Chunk side in pixels.
         max_mask_fraction: Windows with more bad pixels are skipped (score NaN).
         batch_size: Windows per forward pass.
+        tta: Average each window's score over its 8 flips and 90-degree rotations.
         position_starts: ``(starts_y, starts_x)`` of windows centred on catalogued
             positions, or ``None`` for a dense grid scan.
     """
@@ -77,6 +99,7 @@ class FieldJob:
     chunk_size: int
     max_mask_fraction: float
     batch_size: int
+    tta: bool = False
     position_starts: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False)
 
     @property
@@ -115,6 +138,36 @@ class FieldJob:
         tile = self.chunk_size + self.size - 1
         return StoreLayout(bands, self.n_chunks, tile, (self.n_chunks, widest), (1, widest))
 
+    def stage(self, index: int) -> int:
+        """Copy a chunk's region (bands and bad-pixel mask) from the FITS files into Zarr."""
+        store = WorkStore(self.store)
+        if store.chunk_status(index) >= STAGED:
+            return index
+        image, bad = self.inputs.read_region(self.windows(index).region)
+        store.write_tile(index, image, bad)
+        store.set_status(index, STAGED)
+        return index
+
+    def score(self, index: int) -> int:
+        """Score a staged chunk's windows and write them into the score map."""
+        store = WorkStore(self.store)
+        if store.chunk_status(index) >= SCORED:
+            return index
+        windows = self.windows(index)
+        image, bad = store.read_tile(index, *windows.region_shape)
+        scores, fractions = score_region(
+            model_for(self.model),
+            image,
+            bad,
+            windows,
+            self.max_mask_fraction,
+            self.batch_size,
+            self.tta,
+        )
+        store.write_scores(windows.target, scores, fractions)
+        store.set_status(index, SCORED)
+        return index
+
     def windows(self, index: int) -> ChunkWindows:
         """The windows of chunk ``index``."""
         if self.position_starts is None:
@@ -142,9 +195,43 @@ class FieldJob:
         )
 
 
+def _batch_scores(scorer: Scorer, batch: Any, tta: bool) -> tuple[Any, Any]:
+    """Float64 lens probabilities of one batch, and their spread over the TTA transforms.
+
+    Probabilities come from the logits when the model gives them (a float32 sigmoid ties
+    every logit above about 17 at 1.0). With ``tta`` the score is the mean over the 8
+    flips and 90-degree rotations, and the spread their standard deviation; without it
+    the spread is NaN.
+    """
+    import torch
+
+    def probabilities(images: Any) -> Any:
+        logits = getattr(scorer, "logits_tensor", None)
+        if logits is not None:
+            return torch.sigmoid(logits(images).double())
+        return scorer.score_tensor(images).double()
+
+    if not tta:
+        scores = probabilities(batch)
+        return scores, torch.full_like(scores, float("nan"))
+    members = torch.stack(
+        [
+            probabilities(torch.rot90(flipped, k, dims=(2, 3)).contiguous())
+            for flipped in (batch, torch.flip(batch, dims=(3,)))
+            for k in range(4)
+        ]
+    )
+    return members.mean(dim=0), members.std(dim=0)
+
+
 def forward_windows(
-    scorer: Scorer, image: np.ndarray, starts_y: np.ndarray, starts_x: np.ndarray, batch_size: int
-) -> np.ndarray:
+    scorer: Scorer,
+    image: np.ndarray,
+    starts_y: np.ndarray,
+    starts_x: np.ndarray,
+    batch_size: int,
+    tta: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """Score windows cut from an in-memory region, in batches.
 
     The region goes to the model's device once (pinned memory on CUDA); windows are cut
@@ -157,14 +244,16 @@ def forward_windows(
         starts_y: Window row starts in the region.
         starts_x: Window column starts, paired with ``starts_y``.
         batch_size: Windows per forward pass.
+        tta: Average over the 8 flips and 90-degree rotations of each window.
 
     Returns:
-        (N,) float32 scores.
+        ``(scores, spread)``: (N,) float64 probabilities and their TTA spread (NaN
+        without TTA).
     """
     import torch
 
     if len(starts_y) == 0:
-        return np.zeros(0, np.float32)
+        return np.zeros(0, np.float64), np.zeros(0, np.float64)
     device = scorer.device
     size = scorer.input_size
     with torch.inference_mode():
@@ -177,16 +266,20 @@ def forward_windows(
         views = tile.unfold(1, size, 1).unfold(2, size, 1)  # (C, h-size+1, w-size+1, size, size)
         ys = torch.as_tensor(starts_y, dtype=torch.long).to(device)
         xs = torch.as_tensor(starts_x, dtype=torch.long).to(device)
-        scores = [
-            scorer.score_tensor(
+        results = [
+            _batch_scores(
+                scorer,
                 views[:, ys[i : i + batch_size], xs[i : i + batch_size]]
                 .transpose(0, 1)
-                .contiguous()
-            ).float()
+                .contiguous(),
+                tta,
+            )
             for i in range(0, len(ys), batch_size)
         ]
         # One device-to-host copy per chunk keeps the GPU queue full between batches.
-        return torch.cat(scores).cpu().numpy().astype(np.float32, copy=False)
+        scores = torch.cat([r[0] for r in results]).cpu().numpy()
+        spread = torch.cat([r[1] for r in results]).cpu().numpy()
+        return scores, spread
 
 
 def score_region(
@@ -196,6 +289,7 @@ def score_region(
     windows: ChunkWindows,
     max_mask_fraction: float,
     batch_size: int,
+    tta: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores and bad-pixel fractions of a chunk's windows (NaN score where skipped).
 
@@ -204,30 +298,24 @@ def score_region(
     """
     fractions = window_fractions(bad, windows.starts_y, windows.starts_x, scorer.input_size)
     usable = fractions <= max_mask_fraction
-    scores = np.full(len(fractions), np.nan, dtype=np.float32)
-    scores[usable] = forward_windows(
-        scorer, image, windows.starts_y[usable], windows.starts_x[usable], batch_size
+    scores = np.full(len(fractions), np.nan, dtype=np.float64)
+    scores[usable], _ = forward_windows(
+        scorer, image, windows.starts_y[usable], windows.starts_x[usable], batch_size, tta
     )
     return scores.reshape(windows.shape), fractions.reshape(windows.shape)
 
 
-def stage_chunk(job: FieldJob, index: int) -> int:
-    """Copy a chunk's region (bands and bad-pixel mask) from the FITS files into Zarr.
+def stage_chunk(job: ChunkJob, index: int) -> int:
+    """Copy a chunk's region from the FITS files into the work store (see ``job.stage``).
 
     Returns:
         ``index`` (so a score task can depend on it).
     """
-    store = WorkStore(job.store)
-    if store.chunk_status(index) >= STAGED:
-        return index
-    image, bad = job.inputs.read_region(job.windows(index).region)
-    store.write_tile(index, image, bad)
-    store.set_status(index, STAGED)
-    return index
+    return job.stage(index)
 
 
-def score_chunk(job: FieldJob, index: int, staged: int | None = None) -> int:
-    """Score a staged chunk's windows and write them into the score map.
+def score_chunk(job: ChunkJob, index: int, staged: int | None = None) -> int:
+    """Process a staged chunk and write its results into the work store (``job.score``).
 
     Args:
         job: The field's job.
@@ -238,14 +326,4 @@ def score_chunk(job: FieldJob, index: int, staged: int | None = None) -> int:
         ``index``.
     """
     del staged
-    store = WorkStore(job.store)
-    if store.chunk_status(index) >= SCORED:
-        return index
-    windows = job.windows(index)
-    image, bad = store.read_tile(index, *windows.region_shape)
-    scores, fractions = score_region(
-        model_for(job.model), image, bad, windows, job.max_mask_fraction, job.batch_size
-    )
-    store.write_scores(windows.target, scores, fractions)
-    store.set_status(index, SCORED)
-    return index
+    return job.score(index)

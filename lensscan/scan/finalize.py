@@ -7,6 +7,7 @@ existing catalog with a matching record therefore means the field is complete.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,14 +15,22 @@ import numpy as np
 
 from lensscan.catalog.crossmatch import add_known_columns
 from lensscan.catalog.gallery import write_gallery
-from lensscan.catalog.schema import CANDIDATE_COLUMNS, POSITION_COLUMNS, make_table
+from lensscan.catalog.schema import (
+    CANDIDATE_COLUMNS,
+    DETECTION_COLUMNS,
+    POSITION_COLUMNS,
+    TTA_COLUMNS,
+    magnitude_columns,
+    make_table,
+)
 from lensscan.catalog.writers import write_catalog, write_regions
 from lensscan.errors import UserError
 from lensscan.provenance import provenance
-from lensscan.scan.candidates import Peaks, grid_peaks, pixel_to_icrs
+from lensscan.scan.candidates import Peaks, grid_peaks, non_maximum_suppression, pixel_to_icrs
 from lensscan.scan.workstore import WorkStore
 
 if TYPE_CHECKING:
+    from lensscan.scan.detect_job import DetectJob
     from lensscan.scan.scanner import FieldPlan, FieldResult, ScanContext
 
 REGION_RADIUS_ARCSEC = 2.0
@@ -30,7 +39,7 @@ REGION_RADIUS_ARCSEC = 2.0
 def _nms_pixels(plan: FieldPlan, context: ScanContext) -> float:
     """The NMS radius in pixels (from the field's WCS, else the model's pixel scale)."""
     scale = plan.opened.pixel_scale or context.scorer.pixel_scale or 1.0
-    return context.config.min_separation / scale
+    return context.min_separation / scale
 
 
 def _grid_columns(
@@ -59,7 +68,7 @@ def _position_columns(
 ) -> tuple[dict[str, Any], int, int]:
     positions = plan.positions
     n = len(positions.rows)
-    scores = np.full(n, np.nan, dtype=np.float32)
+    scores = np.full(n, np.nan, dtype=np.float64)
     fractions = np.full(n, np.nan, dtype=np.float32)
     if store is not None:
         stored_scores, stored_fractions = store.read("score"), store.read("mask_fraction")
@@ -81,6 +90,71 @@ def _position_columns(
     return columns, n, int((fractions > config.max_mask_fraction).sum())
 
 
+def field_detections(job: DetectJob, label: str, store: WorkStore) -> dict[str, np.ndarray]:
+    """Every object the field's chunks own, in (y, x) order, with ``detection_id`` 1..N.
+
+    The order and so the ids depend only on the objects, not on the chunking.
+
+    Raises:
+        UserError: If every pixel of the field is masked or has no data.
+    """
+    parts, good = zip(*(store.read_detections(c.index) for c in job.chunks), strict=True)
+    if sum(good) == 0:
+        raise UserError(
+            f"{label}: every pixel is masked or has no data (NaN, zeros or MASK "
+            "bits); nothing to detect"
+        )
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    order = np.lexsort((columns["x"], columns["y"]))
+    columns = {name: values[order] for name, values in columns.items()}
+    columns["detection_id"] = np.arange(1, len(order) + 1)
+    return columns
+
+
+def _detect_columns(
+    plan: FieldPlan, context: ScanContext, store: WorkStore
+) -> tuple[dict[str, Any], dict[str, int]]:
+    config = context.config
+    objects = field_detections(plan.job, plan.spec.label, store)
+    scores = objects["score"]
+    kept = np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) >= config.threshold)
+    kept = kept[
+        non_maximum_suppression(
+            objects["x"][kept],
+            objects["y"][kept],
+            scores[kept],
+            _nms_pixels(plan, context),
+            limit=config.top,
+        )
+    ]
+    ra, dec = pixel_to_icrs(plan.opened.wcs, objects["x"][kept], objects["y"][kept])
+    bands = plan.opened.inputs.band_names
+    columns = {
+        "ra": ra,
+        "dec": dec,
+        "x": objects["x"][kept],
+        "y": objects["y"][kept],
+        "score": scores[kept],
+        "mask_fraction": objects["mask_fraction"][kept],
+        "detection_id": objects["detection_id"][kept],
+        "kron_radius": objects["kron_radius"][kept] * plan.job.settings.pixel_scale,
+        "ellipticity": objects["ellipticity"][kept],
+        "flags": objects["flags"][kept],
+        **{f"mag_{b}": objects[f"mag_{b}"][kept] for b in bands},
+    }
+    if config.tta:
+        columns["score_spread"] = objects["score_spread"][kept]
+    candidates = objects["selected"] & objects["inside"]
+    counts = {
+        "n_detected": len(scores),
+        "n_preselected": int(objects["selected"].sum()),
+        "n_windows": int(candidates.sum()),
+        "n_skipped_masked": int((candidates & ~np.isfinite(scores)).sum()),
+        "n_preselected_at_edge": int((objects["selected"] & ~objects["inside"]).sum()),
+    }
+    return columns, counts
+
+
 def _metadata(
     plan: FieldPlan, context: ScanContext, settings: dict[str, Any], counts: dict[str, int]
 ) -> dict[str, Any]:
@@ -93,7 +167,7 @@ def _metadata(
     return record | {
         "field": plan.opened.inputs.name,
         "bands": list(plan.opened.inputs.band_names),
-        "mode": "positions" if plan.positions is not None else "grid",
+        "mode": plan.mode,
         "model": {
             "name": scorer.name,
             "sha256": scorer.sha256,
@@ -109,7 +183,11 @@ def _metadata(
         "celestial_wcs": plan.opened.wcs is not None,
         "coordinates": "ra/dec ICRS degrees; x/y 0-based numpy pixels (FITS/DS9 = +1)",
         "window": plan.job.size,
-        "stride": plan.job.stride,
+        "stride": plan.job.stride if plan.mode == "grid" else None,
+        "min_separation_arcsec": context.min_separation,
+        "detection": (
+            {**asdict(plan.job.settings), "halo": plan.job.halo} if plan.mode == "detect" else None
+        ),
         "run_key": plan.run_key,
         "notes": [*plan.opened.notes, *plan.opened.assumptions],
         **counts,
@@ -135,12 +213,25 @@ def write_field_outputs(
     store_path = plan.job.store
     # A positions scan with no position inside the field never made a store.
     store = WorkStore(store_path) if Path(store_path).exists() else None
-    if plan.positions is not None:
+    n_detected = None
+    if plan.mode == "positions":
         columns, n_windows, n_skipped = _position_columns(plan, context, store)
         specs = CANDIDATE_COLUMNS + POSITION_COLUMNS
+        counts = {"n_windows": n_windows, "n_skipped_masked": n_skipped}
+    elif plan.mode == "detect":
+        columns, counts = _detect_columns(plan, context, store)
+        n_windows, n_skipped = counts["n_windows"], counts["n_skipped_masked"]
+        n_detected = counts["n_detected"]
+        specs = (
+            CANDIDATE_COLUMNS
+            + DETECTION_COLUMNS
+            + magnitude_columns(plan.opened.inputs.band_names)
+            + (TTA_COLUMNS if context.config.tta else ())
+        )
     else:
         columns, n_windows, n_skipped = _grid_columns(plan, context, store)
         specs = CANDIDATE_COLUMNS
+        counts = {"n_windows": n_windows, "n_skipped_masked": n_skipped}
     if n_windows and n_skipped == n_windows:
         raise UserError(
             f"{plan.spec.label}: every window is masked or has no data (NaN, zeros or MASK "
@@ -152,7 +243,6 @@ def write_field_outputs(
         "field": np.full(n, plan.opened.inputs.name),
         "bands": np.full(n, "".join(plan.opened.inputs.band_names)),
     }
-    counts = {"n_windows": n_windows, "n_skipped_masked": n_skipped}
     if plan.positions is not None:
         counts["n_positions_outside"] = plan.positions.n_outside
     table = make_table(columns, specs, _metadata(plan, context, settings, counts))
@@ -194,4 +284,5 @@ def write_field_outputs(
         n_candidates=n,
         n_windows=n_windows,
         n_skipped=n_skipped,
+        n_detected=n_detected,
     )

@@ -51,6 +51,12 @@ HSC_MASK_BITS = {"BAD": 0, "EDGE": 4, "NO_DATA": 8}
 """Default bit numbers of the mask planes that make a pixel unusable, used when the MASK
 header lacks its ``MP_<PLANE>`` keywords (values of the HSC pipeline)."""
 
+GZIP_MAGIC = b"\x1f\x8b"
+"""First two bytes of a gzip file (``.fits.gz``)."""
+
+EMPTY_BAND_SAMPLE_ROWS = 16
+"""Rows, spread over the field, read to tell whether a band holds only zeros."""
+
 _NUMPY_DTYPE_OF_BITPIX = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
 
 
@@ -142,11 +148,19 @@ class HduData:
 
 @dataclass(frozen=True)
 class BandPlane:
-    """One band of a field: an HDU and, for a cube, the plane in it."""
+    """One band of a field: an HDU and, for a cube, the plane in it.
+
+    Attributes:
+        band: The band's name.
+        data: The image HDU.
+        plane: Plane of a cube, or ``None`` for a 2-D image.
+        variance: The band's VARIANCE HDU (HSC calexp), or ``None``.
+    """
 
     band: str
     data: HduData
     plane: int | None = None
+    variance: HduData | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +181,7 @@ class FieldInputs:
         masks: MASK HDUs of the band files (a pixel is bad if any says so).
         shape: ``(H, W)`` of the field.
         files: Every file the field reads.
+        no_data_bands: Bands found to hold only zeros; every pixel then lacks data.
     """
 
     name: str
@@ -174,6 +189,24 @@ class FieldInputs:
     masks: tuple[MaskPlane, ...]
     shape: tuple[int, int]
     files: tuple[Path, ...]
+    no_data_bands: tuple[str, ...] = ()
+
+    def zero_bands(self) -> tuple[str, ...]:
+        """Bands whose pixels are all exactly zero (or NaN), judged on a sample of rows.
+
+        Coadds mark missing data with zeros; a band that is zero everywhere was not
+        observed or not written, and scoring it as sky would be silently wrong.
+        """
+        height, width = self.shape
+        rows = np.unique(np.linspace(0, height - 1, EMPTY_BAND_SAMPLE_ROWS).astype(int))
+        empty = []
+        for band in self.bands:
+            values = np.concatenate(
+                [band.data.read((int(r), int(r) + 1, 0, width), band.plane).ravel() for r in rows]
+            )
+            if ((values == 0) | ~np.isfinite(values)).all() and (values == 0).any():
+                empty.append(band.band)
+        return tuple(empty)
 
     @property
     def band_names(self) -> tuple[str, ...]:
@@ -184,7 +217,8 @@ class FieldInputs:
         """Read the bands and the bad-pixel mask of a region.
 
         A pixel is bad when a MASK HDU flags it (BAD, EDGE, NO_DATA), when any band is NaN
-        or infinite there, or when every band is exactly zero (how coadds mark no data).
+        or infinite there, when every band is exactly zero (how coadds mark no data), or
+        everywhere when a band holds no data at all (:attr:`no_data_bands`).
 
         Args:
             region: ``(y0, y1, x0, x1)`` in 0-based pixels.
@@ -196,9 +230,26 @@ class FieldInputs:
         image = np.stack([b.data.read(region, b.plane) for b in self.bands]).astype(np.float32)
         bad = ~np.isfinite(image).all(axis=0)
         bad |= (image == 0).all(axis=0)
+        if self.no_data_bands:
+            bad[...] = True
         for mask in self.masks:
             bad |= (mask.data.read(region).astype(np.int64) & mask.bad_bits) != 0
         return image, bad
+
+    @property
+    def has_variance(self) -> bool:
+        """Whether every band has a VARIANCE plane."""
+        return all(b.variance is not None for b in self.bands)
+
+    def read_variance(self, region: tuple[int, int, int, int]) -> np.ndarray:
+        """The bands' VARIANCE planes over a region, float32 ``(C, h, w)``.
+
+        Raises:
+            ValueError: If a band has no VARIANCE plane (check :attr:`has_variance`).
+        """
+        if not self.has_variance:
+            raise ValueError(f"{self.name}: not every band has a VARIANCE plane")
+        return np.stack([b.variance.read(region) for b in self.bands]).astype(np.float32)
 
     def read_stamp(self, centre_y: float, centre_x: float, size: int) -> np.ndarray:
         """A (C, size, size) float32 stamp centred on a position; outside the field is NaN."""
@@ -243,6 +294,7 @@ class _ImageFile:
     primary_header: Any
     wcs: Any
     mask: MaskPlane | None
+    variance: HduData | None = None
 
     @property
     def planes(self) -> int:
@@ -267,6 +319,13 @@ def _open_fits(path: Path) -> Iterator[Any]:
         raise UserError(f"{path}: no such file")
     if path.is_dir():
         raise UserError(f"{path}: is a directory, expected a FITS file")
+    with path.open("rb") as handle:
+        if handle.read(2) == GZIP_MAGIC:
+            raise UserError(
+                f"{path}: gzip-compressed FITS is not supported (a field is read region by "
+                "region, which gzip does not allow); gunzip it, or fpack it (tile-compressed "
+                "FITS is read directly)"
+            )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -374,6 +433,13 @@ def _describe_image(path: Path) -> _ImageFile:
                 raise UserError(
                     f"{path}: MASK shape {mask.data.shape} differs from IMAGE {data.shape}"
                 )
+        variance = None
+        if "VARIANCE" in names:
+            variance = _hdu_data(path, names.index("VARIANCE"), hdul[names.index("VARIANCE")])
+            if variance.shape != data.shape:
+                raise UserError(
+                    f"{path}: VARIANCE shape {variance.shape} differs from IMAGE {data.shape}"
+                )
         header = hdu.header.copy()
         primary = hdul[0].header.copy()
     return _ImageFile(
@@ -383,6 +449,7 @@ def _describe_image(path: Path) -> _ImageFile:
         primary_header=primary,
         wcs=_celestial_wcs(path, header),
         mask=mask,
+        variance=variance,
     )
 
 
@@ -476,7 +543,11 @@ def _pixel_scale(wcs: Any) -> float | None:
 def _band_planes(image: _ImageFile, names: Sequence[str], wanted: Sequence[str]) -> list[BandPlane]:
     return [
         BandPlane(
-            band=band, data=image.data, plane=names.index(band) if image.data.is_cube else None
+            band=band,
+            data=image.data,
+            plane=names.index(band) if image.data.is_cube else None,
+            # A cube's VARIANCE (if any) would be a cube too; only 2-D images carry one here.
+            variance=None if image.data.is_cube else image.variance,
         )
         for band in wanted
     ]
@@ -590,7 +661,12 @@ def _from_band_files(
                 f"{files[band].path}: not on the pixel grid of band {model_bands[0]}: {problem}"
             )
     planes = [
-        BandPlane(band=b, data=files[b].data, plane=0 if files[b].data.is_cube else None)
+        BandPlane(
+            band=b,
+            data=files[b].data,
+            plane=0 if files[b].data.is_cube else None,
+            variance=files[b].variance,
+        )
         for b in model_bands
     ]
     return _assemble(name, [files[b] for b in model_bands], planes, notes, assumptions)

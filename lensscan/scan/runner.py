@@ -21,13 +21,13 @@ from typing import Any
 
 from lensscan.errors import UserError
 from lensscan.progress import logger, track
-from lensscan.scan.chunks import FieldJob, score_chunk, stage_chunk
+from lensscan.scan.chunks import ChunkJob, score_chunk, stage_chunk
 
 FieldOutcome = tuple[int, BaseException | None]
 
 
 def run_in_process(
-    jobs: Sequence[FieldJob], pending: Mapping[int, Sequence[int]]
+    jobs: Sequence[ChunkJob], pending: Mapping[int, Sequence[int]]
 ) -> Iterator[FieldOutcome]:
     """Process chunks one after another in this process (``--workers 0``).
 
@@ -75,7 +75,7 @@ def run_in_process(
 
 
 def run_on_dask(
-    client: Any, jobs: Sequence[FieldJob], pending: Mapping[int, Sequence[int]]
+    client: Any, jobs: Sequence[ChunkJob], pending: Mapping[int, Sequence[int]]
 ) -> Iterator[FieldOutcome]:
     """Submit every chunk of every field to a dask.distributed client; fields run in parallel.
 

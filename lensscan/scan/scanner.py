@@ -1,19 +1,24 @@
 """``lensscan scan``: plan each field, run its chunks on Dask, write its candidate catalog.
 
-For each field the client opens the inputs (headers only), checks them against the model,
-hashes them, and prepares a Zarr work store keyed by those hashes, the model's SHA-256 and
-the settings. Chunks not yet scored in that store are run on Dask (or in this process), and
-each field's catalog is written as soon as its chunks are done. A field that fails is
-reported and the others go on; the run fails at the end if any field did.
+A scan scores cutouts centred on detected, preselected galaxies (detect mode, the default),
+on a catalog's positions (``positions``, which wins), or on a dense grid (grid mode). For
+each field the client takes the catalog's lock, opens the inputs (headers only), checks
+them against the model, hashes them, and prepares a Zarr work store keyed by those hashes,
+the model's SHA-256 and the settings. Chunks not yet scored in that store are run on Dask
+(or in this process), and each field's catalog is written as soon as its chunks are done.
+A field that fails is reported and the others go on; the run fails at the end if any
+field did.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +27,14 @@ import numpy as np
 from lensscan.atomic import check_output_path
 from lensscan.catalog.readers import SkyPositions, read_sky_positions
 from lensscan.catalog.writers import DEFAULT_FORMAT, SUFFIXES, check_format, format_of_path
-from lensscan.config import ScanConfig, config_to_dict
+from lensscan.config import SCAN_MODES, ScanConfig, config_to_dict
 from lensscan.errors import UserError
 from lensscan.progress import configure_logging, logger
 from lensscan.provenance import sha256_file
 from lensscan.scan.candidates import icrs_to_pixel
 from lensscan.scan.chunks import FieldJob
+from lensscan.scan.detect import ColorCut, DetectSettings
+from lensscan.scan.detect_job import DetectJob
 from lensscan.scan.fits_io import (
     OpenedField,
     field_name,
@@ -35,6 +42,7 @@ from lensscan.scan.fits_io import (
     open_band_files,
     open_field,
 )
+from lensscan.scan.lock import output_lock
 from lensscan.scan.model_cache import ModelRef, Scorer, model_identity, register_model
 from lensscan.scan.runner import dask_client, run_in_process, run_on_dask
 from lensscan.scan.tiling import centred_window_start
@@ -82,6 +90,7 @@ class FieldResult:
         n_candidates: Rows in the catalog.
         n_windows: Windows scanned (including skipped ones).
         n_skipped: Windows skipped as mostly masked.
+        n_detected: Objects detected (detect mode; else None).
         error: One line saying why the field failed.
     """
 
@@ -91,6 +100,7 @@ class FieldResult:
     n_candidates: int = 0
     n_windows: int = 0
     n_skipped: int = 0
+    n_detected: int | None = None
     error: str | None = None
 
     def line(self) -> str:
@@ -99,6 +109,12 @@ class FieldResult:
             return f"FAILED {self.error}"
         if self.status == "up to date":
             return f"up to date {self.label}: {self.catalog}"
+        if self.n_detected is not None:
+            return (
+                f"scanned {self.label}: {self.n_detected} objects detected, {self.n_windows} "
+                f"preselected and scored ({self.n_skipped} skipped as masked), "
+                f"{self.n_candidates} candidates -> {self.catalog}"
+            )
         return (
             f"scanned {self.label}: {self.n_windows} windows ({self.n_skipped} skipped as masked), "
             f"{self.n_candidates} candidates -> {self.catalog}"
@@ -154,7 +170,7 @@ class FieldPlan:
 
     spec: FieldSpec
     opened: OpenedField
-    job: FieldJob
+    job: FieldJob | DetectJob
     catalog: Path
     fmt: str
     run_key: str
@@ -164,10 +180,23 @@ class FieldPlan:
     pending: list[int]
     resumed: bool
 
+    @property
+    def mode(self) -> str:
+        """``positions``, ``detect`` or ``grid``."""
+        if self.positions is not None:
+            return "positions"
+        return "detect" if isinstance(self.job, DetectJob) else "grid"
+
 
 @dataclass(frozen=True)
 class ScanContext:
-    """What every field of a run shares."""
+    """What every field of a run shares.
+
+    Attributes:
+        mode: ``positions`` (``--positions`` given), else the configured mode.
+        min_separation: The NMS radius in arcsec, default resolved for the mode.
+        color_cut: The parsed ``--color-cut`` (detect mode), or ``None``.
+    """
 
     config: ScanConfig
     scorer: Scorer
@@ -177,6 +206,9 @@ class ScanContext:
     positions: SkyPositions | None
     known: SkyPositions | None
     extra_inputs: tuple[dict[str, str], ...]
+    mode: str
+    min_separation: float
+    color_cut: ColorCut | None
 
 
 def _digest(value: Any) -> str:
@@ -184,16 +216,40 @@ def _digest(value: Any) -> str:
 
 
 def _validate(config: ScanConfig) -> None:
+    if config.mode not in SCAN_MODES:
+        raise UserError(f"--mode {config.mode}: expected one of {', '.join(SCAN_MODES)}")
+    separation = config.min_separation
     checks = [
-        ("--chunk-size", config.chunk_size, config.chunk_size >= 1),
+        (
+            "--threshold",
+            config.threshold,
+            math.isfinite(config.threshold) and 0 <= config.threshold <= 1,
+        ),
+        *detect_checks(config),
         ("--batch-size", config.batch_size, config.batch_size >= 1),
-        ("--max-mask-fraction", config.max_mask_fraction, 0.0 <= config.max_mask_fraction <= 1.0),
-        ("--min-separation", config.min_separation, config.min_separation >= 0),
-        ("--match-radius", config.match_radius, config.match_radius > 0),
+        (
+            "--min-separation",
+            separation,
+            separation is None or (math.isfinite(separation) and separation >= 0),
+        ),
+        (
+            "--match-radius",
+            config.match_radius,
+            math.isfinite(config.match_radius) and config.match_radius > 0,
+        ),
         ("--gallery", config.gallery, config.gallery >= 0),
         ("--top", config.top, config.top is None or config.top >= 1),
         ("--stride", config.stride, config.stride is None or config.stride >= 1),
     ]
+    check_ranges(checks)
+
+
+def check_ranges(checks: Sequence[tuple[str, Any, bool]]) -> None:
+    """Raise for the first ``(option, value, ok)`` that is not ok.
+
+    Raises:
+        UserError: ``<option> <value>: out of range``.
+    """
     for option, value, ok in checks:
         if not ok:
             raise UserError(f"{option} {value}: out of range")
@@ -261,6 +317,14 @@ def _open(spec: FieldSpec, context: ScanContext) -> OpenedField:
             (len(scorer.bands), scorer.input_size, scorer.input_size),
             spec.label,
         )
+    empty = opened.inputs.zero_bands()
+    if empty:
+        logger.warning(
+            "%s: band(s) %s hold only zeros; treated as no data",
+            spec.label,
+            ",".join(empty),
+        )
+        opened = replace(opened, inputs=replace(opened.inputs, no_data_bands=empty))
     for note in opened.notes:
         logger.info("%s: %s", opened.inputs.name, note)
     for assumption in opened.assumptions:
@@ -310,6 +374,77 @@ def _plan_positions(
     )
 
 
+def detect_settings(
+    config: Any, opened: OpenedField, fallback_scale: float | None, color_cut: ColorCut | None
+) -> DetectSettings:
+    """The detection and preselection settings of a field (its bands and pixel scale).
+
+    Args:
+        config: Settings with ``detect_bands``, ``detect_threshold``, ``min_area``,
+            ``mag_limit`` and ``min_kron_radius`` (scan's or cutouts').
+        opened: The field.
+        fallback_scale: Pixel scale to use when the field has no celestial WCS.
+        color_cut: The parsed colour cut, if any.
+
+    Raises:
+        UserError: If the field's pixel scale is unknown.
+    """
+    bands = opened.inputs.band_names
+    scale = opened.pixel_scale or fallback_scale
+    if scale is None:
+        raise UserError(
+            f"{opened.inputs.name}: no pixel scale (no celestial WCS and none in the model "
+            "card), so the Kron radius cut cannot be applied"
+        )
+    return DetectSettings(
+        bands=tuple(config.detect_bands or ()),
+        threshold=config.detect_threshold,
+        min_area=config.min_area,
+        mag_band="i" if "i" in bands else bands[-1],
+        mag_limit=config.mag_limit,
+        min_kron_radius=config.min_kron_radius,
+        color_cut=color_cut,
+        pixel_scale=scale,
+    )
+
+
+def detect_checks(config: Any) -> list[tuple[str, Any, bool]]:
+    """Range checks of the detection options shared by ``scan`` and ``cutouts``."""
+    return [
+        (
+            "--detect-threshold",
+            config.detect_threshold,
+            math.isfinite(config.detect_threshold) and config.detect_threshold > 0,
+        ),
+        ("--min-area", config.min_area, config.min_area >= 1),
+        ("--mag-limit", config.mag_limit, math.isfinite(config.mag_limit)),
+        (
+            "--min-kron-radius",
+            config.min_kron_radius,
+            math.isfinite(config.min_kron_radius) and config.min_kron_radius >= 0,
+        ),
+        ("--chunk-size", config.chunk_size, config.chunk_size >= 1),
+        ("--max-mask-fraction", config.max_mask_fraction, 0 <= config.max_mask_fraction <= 1),
+    ]
+
+
+def parse_color_cut(config: Any, bands: Sequence[str]) -> ColorCut | None:
+    """The colour cut of the settings, checked with ``--detect-bands`` against the bands.
+
+    Raises:
+        UserError: If the cut is malformed or names a band the cutouts do not have.
+    """
+    color_cut = ColorCut.parse(config.color_cut) if config.color_cut else None
+    wanted = {*(config.detect_bands or ()), *((color_cut.blue, color_cut.red) if color_cut else ())}
+    missing = sorted(wanted - set(bands))
+    if missing:
+        raise UserError(
+            f"--detect-bands/--color-cut: band(s) {','.join(missing)} not among the model's "
+            f"{','.join(bands)}"
+        )
+    return color_cut
+
+
 def _plan(
     spec: FieldSpec, catalog: Path, context: ScanContext, hashes: _Hashes
 ) -> FieldPlan | FieldResult:
@@ -328,18 +463,37 @@ def _plan(
             centred_window_start(positions.y, size),
             centred_window_start(positions.x, size),
         )
-    job = FieldJob(
-        inputs=opened.inputs,
-        store=str(_work_store_path(catalog, opened.inputs.name, config)),
-        model=context.model_ref,
-        size=size,
-        stride=context.stride,
-        chunk_size=config.chunk_size,
-        max_mask_fraction=config.max_mask_fraction,
-        batch_size=config.batch_size,
-        position_starts=position_starts,
-    )
+    store = str(_work_store_path(catalog, opened.inputs.name, config))
+    job: FieldJob | DetectJob
+    if context.mode == "detect":
+        job = DetectJob(
+            inputs=opened.inputs,
+            store=store,
+            model=context.model_ref,
+            size=size,
+            chunk_size=config.chunk_size,
+            max_mask_fraction=config.max_mask_fraction,
+            batch_size=config.batch_size,
+            settings=detect_settings(config, opened, context.scorer.pixel_scale, context.color_cut),
+            tta=config.tta,
+        )
+    else:
+        job = FieldJob(
+            inputs=opened.inputs,
+            store=store,
+            model=context.model_ref,
+            size=size,
+            stride=context.stride,
+            chunk_size=config.chunk_size,
+            max_mask_fraction=config.max_mask_fraction,
+            batch_size=config.batch_size,
+            tta=config.tta,
+            position_starts=position_starts,
+        )
     score_settings = {
+        "mode": context.mode,
+        "detect": asdict(job.settings) if isinstance(job, DetectJob) else None,
+        "tta": config.tta,
         "inputs": [i["sha256"] for i in inputs],
         "planes": [(b.band, b.data.hdu, b.plane) for b in opened.inputs.bands],
         "model": context.model_ref.identity,
@@ -357,7 +511,7 @@ def _plan(
             "format": context.fmt,
             "threshold": config.threshold,
             "top": config.top,
-            "min_separation": config.min_separation,
+            "min_separation": context.min_separation,
             "known": [e["sha256"] for e in context.extra_inputs if e["role"] == "known"],
             "match_radius": config.match_radius,
             "regions": config.regions,
@@ -423,13 +577,20 @@ def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
         ref = ModelRef(None, model_identity(scorer), config.device)
     register_model(ref, scorer)
     size = scorer.input_size
+    mode = "positions" if config.positions else config.mode
     stride = config.stride or max(size // 2, 1)
     if stride > size:
         raise UserError(f"--stride {stride}: larger than the model's {size} px cutout")
-    if config.chunk_size % stride or config.chunk_size < stride:
+    if mode == "grid" and (config.chunk_size % stride or config.chunk_size < stride):
         raise UserError(
             f"--chunk-size {config.chunk_size}: must be a multiple of the stride {stride}"
         )
+    color_cut = parse_color_cut(config, scorer.bands)
+    separation = config.min_separation
+    if separation is None:
+        # Grid windows closer than half a cutout see the same object; detected objects and
+        # catalogued positions are each their own.
+        separation = size / 2 * (scorer.pixel_scale or 1.0) if mode == "grid" else 0.0
     extra: list[dict[str, str]] = []
     positions = known = None
     if config.positions:
@@ -438,7 +599,19 @@ def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
     if config.known:
         known = read_sky_positions(config.known, "--known")
         extra.append(_input_record("known", config.known))
-    return ScanContext(config, scorer, ref, stride, fmt, positions, known, tuple(extra))
+    return ScanContext(
+        config,
+        scorer,
+        ref,
+        stride,
+        fmt,
+        positions,
+        known,
+        tuple(extra),
+        mode,
+        separation,
+        color_cut,
+    )
 
 
 def scan(
@@ -458,8 +631,6 @@ def scan(
     Raises:
         UserError: For problems of the whole run (bad option, model not found, ...).
     """
-    from lensscan.scan.finalize import write_field_outputs
-
     configure_logging()
     if not fields:
         raise UserError("no field given (pass FIELD files or --band BAND=PATH options)")
@@ -472,11 +643,26 @@ def scan(
             "would collide); scan them in separate runs with different --out"
         )
     catalogs = _catalog_paths(names, config, context.fmt)
+    with contextlib.ExitStack() as locks:
+        return _scan_fields(fields, catalogs, config, context, locks)
+
+
+def _scan_fields(
+    fields: Sequence[FieldSpec],
+    catalogs: Sequence[Path],
+    config: ScanConfig,
+    context: ScanContext,
+    locks: contextlib.ExitStack,
+) -> ScanReport:
+    """Plan, run and write the fields, each under its catalog's lock (held by ``locks``)."""
+    from lensscan.scan.finalize import write_field_outputs
+
     results: dict[int, FieldResult] = {}
     plans: dict[int, FieldPlan] = {}
     hashes = _Hashes()
     for f, (spec, catalog) in enumerate(zip(fields, catalogs, strict=True)):
         try:
+            locks.enter_context(output_lock(catalog))
             planned = _plan(spec, catalog, context, hashes)
         except Exception as exc:  # one field's failure must not stop the others
             results[f] = _failure(spec.label, exc)

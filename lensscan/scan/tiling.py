@@ -266,3 +266,67 @@ def window_fractions(
     y1, x1 = y0 + size, x0 + size
     counts = table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
     return (counts / float(size * size)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class CoreChunk:
+    """A square block of a field (its core) and the region read for it (core plus halo).
+
+    Detection runs on the region, so an object near the core's edge is seen whole; the
+    chunk keeps only the objects whose centre lies in its core. Core pixel ``p`` covers
+    ``[p - 0.5, p + 0.5)``, so the cores tile the plane without gaps or overlaps and every
+    position belongs to exactly one chunk.
+
+    Attributes:
+        index: Position of the chunk in row-major order.
+        core: ``(y0, y1, x0, x1)`` of the core.
+        region: ``(y0, y1, x0, x1)`` of the core plus halo, clipped to the field.
+        field_shape: ``(height, width)`` of the field.
+    """
+
+    index: int
+    core: tuple[int, int, int, int]
+    region: tuple[int, int, int, int]
+    field_shape: tuple[int, int]
+
+    def owns(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Which field positions (0-based pixels) lie in this chunk's core.
+
+        Cores at the field's edges also own the positions beyond them (a centroid can sit
+        a fraction of a pixel outside the outermost pixel centres).
+        """
+        y0, y1, x0, x1 = self.core
+        height, width = self.field_shape
+        low_y = -np.inf if y0 == 0 else y0 - 0.5
+        low_x = -np.inf if x0 == 0 else x0 - 0.5
+        high_y = np.inf if y1 == height else y1 - 0.5
+        high_x = np.inf if x1 == width else x1 - 0.5
+        return (y >= low_y) & (y < high_y) & (x >= low_x) & (x < high_x)
+
+
+def core_chunks(height: int, width: int, chunk_size: int, halo: int) -> list[CoreChunk]:
+    """Cut a field into ``chunk_size`` cores (smaller at the far edges) with halos.
+
+    Args:
+        height: Field height (pixels).
+        width: Field width.
+        chunk_size: Core side.
+        halo: Pixels added on every side of a core (clipped at the field's edges).
+
+    Returns:
+        The chunks in row-major order.
+    """
+    chunks = []
+    for y0 in range(0, height, chunk_size):
+        for x0 in range(0, width, chunk_size):
+            y1, x1 = min(y0 + chunk_size, height), min(x0 + chunk_size, width)
+            region = (
+                max(y0 - halo, 0),
+                min(y1 + halo, height),
+                max(x0 - halo, 0),
+                min(x1 + halo, width),
+            )
+            chunks.append(
+                CoreChunk(len(chunks), (y0, y1, x0, x1), region, field_shape=(height, width))
+            )
+    return chunks

@@ -5,10 +5,14 @@ Layout of ``<work-dir>/<field>.zarr`` (Zarr format 3)::
     tiles/image    (chunks, C, T, T) float32  each spatial chunk of the field with its halo,
                                                one Zarr chunk each (removed when the field is done)
     tiles/bad      (chunks, T, T)    bool     bad-pixel mask of the same regions
+    tiles/variance (chunks, C, T, T) float32  VARIANCE planes (detect mode, when the field
+                                               has them)
     status         (chunks,)         uint8    0 pending, 1 staged, 2 scored (one Zarr chunk each)
-    score          grid: (rows, cols) float32 one score per window position, NaN where skipped;
-                   positions: (chunks, per-chunk) float32
+    score          grid: (rows, cols) float64 one score per window position, NaN where skipped;
+                   positions: (chunks, per-chunk) float64
     mask_fraction  same shape as score        bad-pixel fraction of each window
+    detections/<chunk>/<column>       1-D     detect mode instead of the score map: every
+                                               object a chunk owns, measured and scored
     attrs          format, run_key (inputs' hashes + model sha256 + settings), layout, field,
                    and once the catalog is written, its path and key
 
@@ -31,7 +35,7 @@ import numpy as np
 from lensscan.atomic import atomic_output
 from lensscan.progress import logger
 
-STORE_FORMAT = "lensscan-scan-work/1"
+STORE_FORMAT = "lensscan-scan-work/2"
 PENDING, STAGED, SCORED = 0, 1, 2
 
 
@@ -45,6 +49,8 @@ class StoreLayout:
         tile_size: Side of the largest chunk region (chunk plus halo).
         score_shape: Shape of the score and mask-fraction arrays.
         score_chunks: Their Zarr chunk shape (one chunk per spatial chunk).
+        variance: Whether tiles carry VARIANCE planes.
+        detections: Whether chunks write detection tables (detect mode, no score map).
     """
 
     n_bands: int
@@ -52,6 +58,8 @@ class StoreLayout:
     tile_size: int
     score_shape: tuple[int, int]
     score_chunks: tuple[int, int]
+    variance: bool = False
+    detections: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (tuples as lists), as stored in the attributes."""
@@ -136,15 +144,28 @@ class WorkStore:
                 dtype="bool",
                 fill_value=True,
             )
+            if layout.variance:
+                tiles.create_array(
+                    "variance",
+                    shape=(layout.n_chunks, layout.n_bands, size, size),
+                    chunks=(1, layout.n_bands, size, size),
+                    dtype="float32",
+                    fill_value=np.nan,
+                    compressors=None,
+                )
             group.create_array(
                 "status", shape=(layout.n_chunks,), chunks=(1,), dtype="uint8", fill_value=PENDING
             )
-            for name in ("score", "mask_fraction"):
+            if layout.detections:
+                group.create_group("detections")
+            # Scores in float64: confident probabilities differ only past float32's precision.
+            maps = {"score": "float64", "mask_fraction": "float32"}
+            for name, dtype in maps.items() if not layout.detections else ():
                 group.create_array(
                     name,
                     shape=layout.score_shape,
                     chunks=layout.score_chunks,
-                    dtype="float32",
+                    dtype=dtype,
                     fill_value=np.nan,
                 )
             group.attrs.update(
@@ -183,6 +204,45 @@ class WorkStore:
         image = np.asarray(self.group["tiles/image"][index, :, :height, :width])
         bad = np.asarray(self.group["tiles/bad"][index, :height, :width])
         return image, bad
+
+    def write_variance(self, index: int, variance: np.ndarray) -> None:
+        """Store a chunk's VARIANCE planes (the store must have been made with them)."""
+        _, height, width = variance.shape
+        self.group["tiles/variance"][index, :, :height, :width] = variance
+
+    def read_variance(self, index: int, height: int, width: int) -> np.ndarray | None:
+        """A chunk's VARIANCE planes, or ``None`` when the store has none."""
+        if "variance" not in self.group["tiles"]:
+            return None
+        return np.asarray(self.group["tiles/variance"][index, :, :height, :width])
+
+    def write_detections(
+        self, index: int, columns: dict[str, np.ndarray], good_pixels: int
+    ) -> None:
+        """Store the objects a chunk owns, one 1-D array per column (replacing any).
+
+        Args:
+            index: The chunk.
+            columns: Column name -> values.
+            good_pixels: Usable pixels in the chunk's core (0 when it is all masked).
+        """
+        group = self.group["detections"].require_group(str(index))
+        group.attrs["good_pixels"] = int(good_pixels)
+        for name, values in columns.items():
+            values = np.ascontiguousarray(values)
+            group.create_array(
+                name,
+                shape=values.shape,
+                chunks=(max(len(values), 1),),
+                dtype=values.dtype,
+                overwrite=True,
+            )[...] = values
+
+    def read_detections(self, index: int) -> tuple[dict[str, np.ndarray], int]:
+        """The columns and usable-pixel count a chunk wrote with :meth:`write_detections`."""
+        group = self.group["detections"][str(index)]
+        columns = {name: np.asarray(array[...]) for name, array in group.arrays()}
+        return columns, int(group.attrs["good_pixels"])
 
     def write_scores(
         self, target: tuple[slice, slice], scores: np.ndarray, fractions: np.ndarray

@@ -1,0 +1,182 @@
+"""Detect mode's chunk tasks: detect and preselect galaxies, score cutouts centred on them.
+
+A field is cut into square cores with a halo (:func:`lensscan.scan.tiling.core_chunks`).
+``stage`` copies a chunk's region (bands, bad pixels, VARIANCE when present) into the Zarr
+work store; ``score`` detects objects on the whole region, keeps those whose centre lies in
+the core (so an object seen in two chunks' halos is kept once, by the chunk that owns its
+centre), measures and preselects them, and scores a model-size cutout centred on each
+selected object whose cutout lies inside the field. Every owned object is written to the
+store with its measurements, so the catalog, counts and ``lensscan cutouts`` can use them.
+
+The halo is at least half a cutout, so an owned object's cutout is always inside its
+region, and at least :data:`MIN_HALO` pixels, so an object up to about 20" across near a
+core's edge is detected whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from lensscan.scan.chunks import forward_windows
+from lensscan.scan.detect import DetectSettings, detect_objects, preselect
+from lensscan.scan.fits_io import FieldInputs
+from lensscan.scan.model_cache import ModelRef, model_for
+from lensscan.scan.tiling import CoreChunk, centred_window_start, core_chunks, window_fractions
+from lensscan.scan.workstore import SCORED, STAGED, StoreLayout, WorkStore
+
+MIN_HALO = 128
+"""Smallest halo of a detect-mode chunk, in pixels (21.5" at 0.168")."""
+
+
+@dataclass(frozen=True)
+class DetectJob:
+    """Everything a worker needs to process a field's chunks in detect mode (picklable).
+
+    Attributes:
+        inputs: The field's files and bands.
+        store: Path of the field's Zarr work store.
+        model: How to get the model.
+        size: Cutout size (the model's input size).
+        chunk_size: Core side in pixels.
+        max_mask_fraction: Selected objects whose cutout has more bad pixels are not scored.
+        batch_size: Cutouts per forward pass.
+        settings: Detection and preselection settings.
+        tta: Average each cutout's score over its 8 flips and 90-degree rotations.
+        scored: Whether to score selected objects (``lensscan cutouts`` only detects).
+    """
+
+    inputs: FieldInputs
+    store: str
+    model: ModelRef | None
+    size: int
+    chunk_size: int
+    max_mask_fraction: float
+    batch_size: int
+    settings: DetectSettings
+    tta: bool = False
+    scored: bool = True
+
+    @property
+    def halo(self) -> int:
+        """Pixels read around each core."""
+        return max(MIN_HALO, self.size)
+
+    @cached_property
+    def chunks(self) -> list[CoreChunk]:
+        """The field's chunks."""
+        height, width = self.inputs.shape
+        return core_chunks(height, width, self.chunk_size, self.halo)
+
+    @property
+    def n_chunks(self) -> int:
+        """Number of chunks."""
+        return len(self.chunks)
+
+    def layout(self) -> StoreLayout:
+        """Shapes of the work store's arrays (tiles and per-chunk detection tables)."""
+        tile = min(self.chunk_size + 2 * self.halo, max(self.inputs.shape))
+        return StoreLayout(
+            n_bands=len(self.inputs.bands),
+            n_chunks=self.n_chunks,
+            tile_size=tile,
+            score_shape=(0, 0),  # no score map: each chunk writes a detection table
+            score_chunks=(1, 1),
+            variance=self.inputs.has_variance,
+            detections=True,
+        )
+
+    def stage(self, index: int) -> int:
+        """Copy a chunk's region (bands, bad pixels, VARIANCE) from the FITS files into Zarr."""
+        store = WorkStore(self.store)
+        if store.chunk_status(index) >= STAGED:
+            return index
+        region = self.chunks[index].region
+        image, bad = self.inputs.read_region(region)
+        store.write_tile(index, image, bad)
+        if self.inputs.has_variance:
+            store.write_variance(index, self.inputs.read_variance(region))
+        store.set_status(index, STAGED)
+        return index
+
+    def score(self, index: int) -> int:
+        """Detect, preselect and score the objects chunk ``index`` owns; write them."""
+        store = WorkStore(self.store)
+        if store.chunk_status(index) >= SCORED:
+            return index
+        chunk = self.chunks[index]
+        y0, y1, x0, x1 = chunk.region
+        image, bad = store.read_tile(index, y1 - y0, x1 - x0)
+        variance = store.read_variance(index, y1 - y0, x1 - x0)
+        columns = self.measure(image, variance, bad, chunk)
+        cy0, cy1, cx0, cx1 = chunk.core
+        core_bad = bad[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+        store.write_detections(index, columns, int(core_bad.size - core_bad.sum()))
+        store.set_status(index, SCORED)
+        return index
+
+    def measure(
+        self,
+        image: np.ndarray,
+        variance: np.ndarray | None,
+        bad: np.ndarray,
+        chunk: CoreChunk,
+    ) -> dict[str, np.ndarray]:
+        """The owned objects of a chunk's region, measured, preselected and scored.
+
+        Args:
+            image: (C, h, w) region of the bands.
+            variance: Their VARIANCE planes, or ``None``.
+            bad: (h, w) bad pixels.
+            chunk: The chunk the region belongs to.
+
+        Returns:
+            Columns of :func:`lensscan.scan.detect.detect_objects` in field pixels, plus
+            ``selected``, ``inside`` (the cutout fits in the field), ``mask_fraction``,
+            ``score`` and ``score_spread`` (NaN where not scored).
+        """
+        y0, _, x0, _ = chunk.region
+        columns = detect_objects(image, variance, bad, self.inputs.band_names, self.settings)
+        selected = preselect(columns, bad, self.settings)
+        columns["x"] = columns["x"] + x0
+        columns["y"] = columns["y"] + y0
+        owned = chunk.owns(columns["y"], columns["x"])
+        columns = {name: values[owned] for name, values in columns.items()}
+        selected = selected[owned]
+        height, width = self.inputs.shape
+        start_y = centred_window_start(columns["y"], self.size)
+        start_x = centred_window_start(columns["x"], self.size)
+        inside = (
+            (start_y >= 0)
+            & (start_x >= 0)
+            & (start_y + self.size <= height)
+            & (start_x + self.size <= width)
+        )
+        n = len(selected)
+        fractions = np.full(n, np.nan, np.float32)
+        fractions[inside] = window_fractions(
+            bad, start_y[inside] - y0, start_x[inside] - x0, self.size
+        )
+        usable = selected & inside & (np.nan_to_num(fractions, nan=1.0) <= self.max_mask_fraction)
+        scores = np.full(n, np.nan)
+        spread = np.full(n, np.nan)
+        if self.scored and usable.any():
+            scores[usable], spread[usable] = forward_windows(
+                model_for(self.model),
+                image,
+                start_y[usable] - y0,
+                start_x[usable] - x0,
+                self.batch_size,
+                self.tta,
+            )
+        order = np.lexsort((columns["x"], columns["y"]))
+        columns |= {
+            "selected": selected,
+            "inside": inside,
+            "mask_fraction": fractions,
+            "score": scores,
+            "score_spread": spread,
+        }
+        return {name: values[order] for name, values in columns.items()}
