@@ -38,6 +38,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
         raise UserError(f"--host {host}: cannot resolve ({exc.strerror})") from None
     family, kind, proto, _, address = infos[0]
     listener = socket.socket(family, kind, proto)
+    # A restarted server may take its port back at once; a port another process listens on
+    # still refuses the bind.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind(address)
         listener.listen(128)
