@@ -28,6 +28,7 @@ START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 5.0
 MAX_TRIES = 300
 RETRY_S = 0.05
+GRADER_PAUSE_S = 0.02
 
 
 class Server:
@@ -115,9 +116,19 @@ def _grade_all(server: Server, grader: str, acknowledged: dict, progress: dict) 
             assert json.loads(answer)["grade"] == grade
             acknowledged[(grader, rank)] = grade
             progress[grader] = rank
+            time.sleep(GRADER_PAUSE_S)
             break
         else:
             raise AssertionError(f"{grader}: rank {rank} never acknowledged")
+
+
+def _kill_and_restart(server: Server, grader: str, ranks: tuple[int, ...], progress: dict) -> None:
+    for rank in ranks:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while progress[grader] < rank and time.monotonic() < deadline:
+            time.sleep(0.002)
+        server.kill()  # mid-stream: the grader's next request finds no server
+        server.start()
 
 
 def test_killed_servers_lose_no_acknowledged_grade(tmp_path: Path) -> None:
@@ -135,12 +146,14 @@ def test_killed_servers_lose_no_acknowledged_grade(tmp_path: Path) -> None:
         ]
         for client in clients:
             client.start()
-        for name, at in (("ann", 6), ("bob", 10), ("ann", 16)):
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while progress[name] < at and time.monotonic() < deadline:
-                time.sleep(0.005)
-            servers[name].kill()  # mid-stream: the other grader keeps going
-            servers[name].start()
+        killers = [
+            threading.Thread(target=_kill_and_restart, args=(servers[name], name, at, progress))
+            for name, at in (("ann", (6, 16)), ("bob", (10,)))
+        ]
+        for killer in killers:
+            killer.start()
+        for killer in killers:
+            killer.join(timeout=120)
         for client in clients:
             client.join(timeout=120)
         assert not any(client.is_alive() for client in clients)
