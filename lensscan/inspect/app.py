@@ -43,7 +43,11 @@ from lensscan.inspect.render import DEFAULT_STRETCH, STRETCHES
 from lensscan.inspect.session import MAX_COMMENT, InspectSession
 
 TOKEN_HEADER = "X-Lensscan-Token"
-STATIC_FILES = {"inspect.css": "text/css", "inspect.js": "text/javascript"}
+STATIC_FILES = {
+    "inspect.css": "text/css",
+    "inspect.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",
+}
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 MAX_BODY_BYTES = 16_384
 SECURITY_HEADERS = {
