@@ -165,6 +165,8 @@ def test_export_writes_a_labelled_cutout_store(runner, field, graded_db, tmp_pat
     assert store.bands == ("g", "r", "i")
     assert store.image_shape == (3, 32, 32)
     assert list(store.labels) == [1, 1, 0, -1, -1]
+    assert list(store.split_indices("labelled")) == [0, 1, 2]
+    assert list(store.split_indices("unlabelled")) == [3, 4]
     params = store.params()
     assert list(params["rank"]) == [1, 2, 3, 4, 5]
     catalog = read_candidate_catalog(field.catalog)

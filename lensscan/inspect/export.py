@@ -5,7 +5,8 @@ the consensus columns (:data:`lensscan.inspect.consensus.GRADE_COLUMNS`) and one
 ``grade_<grader>`` column per grader (-1 where that grader gave none). The labelled store
 holds the graded candidates' stamps with the labels of
 :attr:`lensscan.inspect.consensus.Consensus.labels`, in the cutout store format that
-``lensscan train`` reads.
+``lensscan train`` reads; split ``labelled`` holds the lenses and non-lenses (labelled
+target data, e.g. ``--val STORE --val-split labelled``) and split ``unlabelled`` the rest.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from lensscan.inspect.grades_db import GradeDB
 from lensscan.provenance import provenance
 
 EXPORT_FORMATS = ("ecsv", "fits", "csv")
-STORE_SPLIT = "train"
+#: Splits of the labelled store: items with a label (lens or non-lens) and the rest.
+STORE_SPLITS = ("labelled", "unlabelled")
 STORE_DOMAIN = "graded"
 
 
@@ -175,8 +177,8 @@ def write_labelled_store(
             tmp,
             images=images,
             labels=labels,
-            split=np.zeros(len(rows), dtype=np.int8),
-            split_names=[STORE_SPLIT],
+            split=(labels == -1).astype(np.int8),
+            split_names=list(STORE_SPLITS),
             bands=stamps.bands,
             pixel_scale=catalog.pixel_scale,
             attrs={
