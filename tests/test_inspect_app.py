@@ -126,3 +126,22 @@ def test_requests_for_another_host_are_refused(session) -> None:
     assert client.get("/candidate/1").status_code == 400
     local = TestClient(create_app(session), base_url="http://127.0.0.1:8765")
     assert local.get("/candidate/1").status_code == 200
+
+
+def test_known_lens_match_is_shown(field, tmp_path: Path) -> None:
+    from astropy.table import Table
+
+    table = Table.read(field.catalog)
+    table["known_lens"] = [True] + [False] * (len(table) - 1)
+    table["known_name"] = ["SuGOHI J1000+0212 <A>"] + [""] * (len(table) - 1)
+    table["known_separation"] = [0.42] + [float("nan")] * (len(table) - 1)
+    catalog = tmp_path / "known.ecsv"
+    table.write(catalog, format="ascii.ecsv")
+    session = open_session(catalog, tmp_path / "g.sqlite", "ann", field_files=[field.files["g"]])
+    try:
+        client = TestClient(create_app(session, allowed_hosts=["testserver"]))
+        first, second = client.get("/candidate/1").text, client.get("/candidate/2").text
+    finally:
+        session.close()
+    assert "known lens <strong>SuGOHI J1000+0212 &lt;A&gt;</strong> at 0.42″" in first
+    assert "known lens" not in second
