@@ -11,6 +11,7 @@ import pytest
 
 from lensscan.errors import UserError
 from lensscan.inspect.consensus import combine, grade_class
+from lensscan.inspect.export import grader_columns
 from lensscan.inspect.grades_db import SCHEMA_VERSION, CandidateRecord, GradeDB
 from lensscan.inspect.summary import summarize, weighted_kappa
 
@@ -147,3 +148,8 @@ def test_weighted_kappa_against_a_direct_count() -> None:
     expected = sum(pa[i] * pb[j] * (i - j) ** 2 / 9 for i in range(4) for j in range(4))
     assert weighted_kappa(a, b) == pytest.approx(1 - observed / expected)
     assert grade_class(2.49) == "B" and grade_class(float("nan")) == "-"
+
+
+def test_grader_columns_never_clash() -> None:
+    names = grader_columns(["class", "A. Grader", "A Grader", "<>"], taken=["grade_class"])
+    assert names == ["grade_class_2", "grade_A_Grader", "grade_A_Grader_2", "grade_grader"]

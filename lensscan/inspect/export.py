@@ -41,15 +41,22 @@ STORE_SPLITS = ("labelled", "unlabelled")
 STORE_DOMAIN = "graded"
 
 
-def grader_columns(graders: Sequence[str]) -> list[str]:
-    """Column names ``grade_<name>`` for graders (non-word characters become ``_``)."""
+def grader_columns(graders: Sequence[str], taken: Sequence[str] = ()) -> list[str]:
+    """Column names ``grade_<name>`` for graders (non-word characters become ``_``).
+
+    Args:
+        graders: Grader names.
+        taken: Column names already in use (a clash gets a numeric suffix).
+    """
     names: list[str] = []
+    used = set(taken)
     for grader in graders:
         base = "grade_" + (re.sub(r"[^A-Za-z0-9_]+", "_", grader).strip("_") or "grader")
         name, k = base, 2
-        while name in names:
+        while name in used:
             name, k = f"{base}_{k}", k + 1
         names.append(name)
+        used.add(name)
     return names
 
 
@@ -115,7 +122,7 @@ def graded_table(catalog: CandidateCatalog, consensus: Consensus, db: GradeDB) -
     }
     for spec in GRADE_COLUMNS:
         table[spec.name] = typed_column(spec, values[spec.name])
-    names = grader_columns(consensus.graders)
+    names = grader_columns(consensus.graders, taken=table.colnames)
     for column, (grader, name) in enumerate(zip(consensus.graders, names, strict=True)):
         spec = ColumnSpec(name, "int64", None, f"Grade by {grader} (-1: none)")
         table[name] = typed_column(spec, consensus.grades[:, column])
