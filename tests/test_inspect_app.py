@@ -145,3 +145,37 @@ def test_known_lens_match_is_shown(field, tmp_path: Path) -> None:
         session.close()
     assert "known lens <strong>SuGOHI J1000+0212 &lt;A&gt;</strong> at 0.42″" in first
     assert "known lens" not in second
+
+
+def test_candidates_from_a_cutout_store(field, tmp_path: Path) -> None:
+    import numpy as np
+
+    from lensscan.data.store import write_store
+    from lensscan.errors import UserError
+
+    def store(path: Path, n: int) -> Path:
+        images = np.random.default_rng(1).normal(size=(n, 3, 32, 32)).astype(np.float32)
+        write_store(
+            path,
+            images=images,
+            labels=np.full(n, -1),
+            split=np.zeros(n),
+            split_names=["train"],
+            bands=("g", "r", "i"),
+            pixel_scale=0.168,
+            attrs={},
+        )
+        return path
+
+    good = store(tmp_path / "good.zarr", field.n_candidates)
+    session = open_session(field.catalog, tmp_path / "g.sqlite", "ann", cutouts=good)
+    try:
+        client = TestClient(create_app(session, allowed_hosts=["testserver"]))
+        assert client.get("/image/3/i.png").content[:4] == b"\x89PNG"
+    finally:
+        session.close()
+    short = store(tmp_path / "short.zarr", 2)
+    with pytest.raises(UserError, match="holds 2 cutouts but CATALOG"):
+        open_session(field.catalog, tmp_path / "g.sqlite", "ann", cutouts=short)
+    with pytest.raises(UserError, match="either FIELD files or a cutout store"):
+        open_session(field.catalog, tmp_path / "g.sqlite", "ann", cutouts=good, field_files=[good])

@@ -118,10 +118,10 @@ def create_app(session: InspectSession, allowed_hosts: Sequence[str] = LOOPBACK_
         rank = _rank(request)
         if rank is None:
             return _not_found()
-        view = session.view(rank)
         stretch = request.query_params.get("stretch", DEFAULT_STRETCH)
         if stretch not in STRETCHES:
             stretch = DEFAULT_STRETCH
+        view = session.view(rank, stretch)
         page = pages.render(
             "candidate.html",
             view=view,

@@ -20,7 +20,7 @@ from lensscan.inspect.candidates import (
     read_candidate_catalog,
 )
 from lensscan.inspect.grades_db import CandidateRecord, GradeDB
-from lensscan.inspect.render import ImageCache
+from lensscan.inspect.render import DEFAULT_STRETCH, ImageCache
 
 #: Candidates rendered ahead of the one on screen.
 PREFETCH_AHEAD = 8
@@ -146,8 +146,10 @@ class InspectSession:
                 return rank
         return None
 
-    def view(self, rank: int) -> dict[str, Any]:
+    def view(self, rank: int, stretch: str = DEFAULT_STRETCH) -> dict[str, Any]:
         """What the page shows of one candidate (raw values; the template escapes them).
+
+        Also starts rendering the next few candidates with the band ``stretch`` shown.
 
         Raises:
             KeyError: For a rank outside 1..top.
@@ -164,7 +166,7 @@ class InspectSession:
         ahead = [
             self.row_of_rank(r) for r in range(rank + 1, min(rank + PREFETCH_AHEAD, self.top) + 1)
         ]
-        self.images.prefetch(ahead)
+        self.images.prefetch(ahead, stretch)
         return {
             "rank": rank,
             "row": row,
