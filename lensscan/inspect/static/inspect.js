@@ -16,7 +16,10 @@
   const MAX_TRIES = 30;
   const RETRY_MS = 1000;
   const PRELOAD_AHEAD = 3;
+  const GRADE_NAMES = ["not a lens", "possible", "probable", "definite"];
   let busy = false;
+  // Once the page is leaving, keys would act on the candidate the grader no longer sees.
+  let leaving = false;
 
   function requestId() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -33,8 +36,18 @@
     document.getElementById("progress-fill").style.width = (100 * graded / top).toFixed(1) + "%";
   }
 
+  function leave(url) {
+    leaving = true;
+    window.location.assign(url);
+  }
+
   function go(target) {
-    if (target >= 1 && target <= top) window.location.assign("/candidate/" + target + "?stretch=" + stretch);
+    if (target >= 1 && target <= top) leave("/candidate/" + target + "?stretch=" + stretch);
+  }
+
+  function gradeText() {
+    const value = body.dataset.grade;
+    return value === "" ? "not graded yet" : "your grade: " + value + " (" + GRADE_NAMES[Number(value)] + ")";
   }
 
   async function post(path, payload) {
@@ -63,7 +76,7 @@
   }
 
   async function grade(value) {
-    if (busy) return;
+    if (busy || leaving) return;
     busy = true;
     const button = document.querySelector('.grade[data-grade="' + value + '"]');
     button.classList.add("pending");
@@ -73,7 +86,7 @@
       button.classList.add("current");
       body.dataset.grade = String(value);
       setProgress(answer.graded);
-      show("saved: " + value, "saved");
+      show("saved · " + gradeText(), "saved");
       if (rank < top) go(rank + 1);
     } finally {
       button.classList.remove("pending");
@@ -83,20 +96,20 @@
 
   async function saveComment() {
     const answer = await post("/api/comment", { rank: rank, comment: comment.value });
-    show("comment saved", "saved");
+    show("comment saved · " + gradeText(), "saved");
     setProgress(answer.graded);
     comment.blur();
   }
 
   async function undo() {
-    if (busy) return;
+    if (busy || leaving) return;
     busy = true;
     try {
       const answer = await post("/api/undo", {});
       if (answer.rank === null) {
         show("nothing to undo");
       } else if (answer.rank === rank) {
-        window.location.reload();
+        leave(window.location.href);
       } else {
         go(answer.rank);
       }
@@ -106,12 +119,12 @@
   }
 
   function nextUngraded() {
-    window.location.assign("/?after=" + rank + "&stretch=" + stretch);
+    leave("/?after=" + rank + "&stretch=" + stretch);
   }
 
   function cycleStretch() {
     const next = stretches[(stretches.indexOf(stretch) + 1) % stretches.length];
-    window.location.assign("/candidate/" + rank + "?stretch=" + next);
+    leave("/candidate/" + rank + "?stretch=" + next);
   }
 
   function preload() {
@@ -140,6 +153,10 @@
 
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (leaving) {
+      event.preventDefault();
+      return;
+    }
     const key = event.key;
     if (key >= "0" && key <= "3") grade(Number(key));
     else if (key === "ArrowRight") go(rank + 1);
