@@ -19,7 +19,9 @@ from lensscan.cli import (
     demo,
     download,
     evaluate,
+    grades,
     import_store,
+    inspect,
     models,
     recipe,
     scan,
@@ -78,9 +80,13 @@ _register("cutouts", cutouts.cutouts)
 _register("evaluate", evaluate.evaluate)
 _register("benchmark", benchmark.benchmark)
 _register("download", download.download)
+_register("inspect", inspect.inspect)
 app.add_typer(models.app, name="models")
 for _name, _command in models.COMMANDS.items():
     _register(_name, _command, group=models.app)
+app.add_typer(grades.app, name="grades")
+for _name, _command in grades.COMMANDS.items():
+    _register(_name, _command, group=grades.app)
 
 
 def main() -> None:

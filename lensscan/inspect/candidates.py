@@ -1,0 +1,284 @@
+"""The candidates to grade: a ranked catalog from ``lensscan scan`` and where their pixels are.
+
+A catalog is read whole (ECSV, FITS or CSV, with its metadata: the ECSV header, the FITS
+``PROVJSON`` keyword or the CSV's ``.meta.json``) and identified by its SHA-256.
+Candidates are shown in rank order: by decreasing score, ties in file order. Their
+stamps come from the FITS field files the catalog was scanned from (cut around each
+candidate's ``x``, ``y`` as the scanner cut its windows) or from a cutout store whose item
+k is catalog row k.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from lensscan.catalog.writers import meta_sidecar
+from lensscan.errors import UserError
+from lensscan.provenance import sha256_file
+
+REQUIRED_COLUMNS = ("id", "ra", "dec", "x", "y", "score")
+DEFAULT_STAMP_SIZE = 64
+
+
+@dataclass(frozen=True)
+class CandidateCatalog:
+    """A candidate catalog ready to grade.
+
+    Attributes:
+        path: The catalog file.
+        sha256: Its SHA-256.
+        table: The astropy Table, rows as in the file.
+        meta: Its metadata (empty when the file has none).
+        order: Row indices in rank order (``order[0]`` is rank 1).
+    """
+
+    path: Path
+    sha256: str
+    table: Any
+    meta: dict[str, Any]
+    order: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def bands(self) -> tuple[str, ...]:
+        """Bands of the scan, in the model's order."""
+        if self.meta.get("bands"):
+            return tuple(str(b) for b in self.meta["bands"])
+        if "bands" in self.table.colnames and len(self.table):
+            return tuple(str(self.table["bands"][0]))
+        return ()
+
+    @property
+    def stamp_size(self) -> int:
+        """Side of a stamp in pixels: the scan's window."""
+        window = self.meta.get("window") or (self.meta.get("model") or {}).get("input_size")
+        return int(window) if window else DEFAULT_STAMP_SIZE
+
+    @property
+    def pixel_scale(self) -> float | None:
+        """Pixel scale in arcsec, if the catalog records it."""
+        scale = self.meta.get("pixel_scale_arcsec")
+        return None if scale is None else float(scale)
+
+    @property
+    def fields(self) -> list[str]:
+        """Names of the fields the candidates lie in."""
+        if "field" not in self.table.colnames:
+            return []
+        return sorted({str(f) for f in self.table["field"]})
+
+    def rank_of_row(self) -> np.ndarray:
+        """1-based rank of each row."""
+        ranks = np.empty(len(self.order), dtype=np.int64)
+        ranks[self.order] = np.arange(1, len(self.order) + 1)
+        return ranks
+
+
+def _read_meta(path: Path, table: Any) -> dict[str, Any]:
+    meta = dict(table.meta)
+    if "PROVJSON" in meta:  # a FITS catalog keeps the whole record as JSON
+        try:
+            return json.loads(meta["PROVJSON"])
+        except (TypeError, ValueError):
+            return meta
+    sidecar = meta_sidecar(path)
+    if not meta and sidecar.is_file():
+        try:
+            return json.loads(sidecar.read_text())
+        except ValueError:
+            raise UserError(f"{sidecar}: not valid JSON catalog metadata") from None
+    return meta
+
+
+def read_candidate_catalog(path: str | os.PathLike[str], option: str = "CATALOG"):
+    """Read a ranked candidate catalog.
+
+    Args:
+        path: ECSV, FITS or CSV catalog written by ``lensscan scan``.
+        option: The argument or option that named it, for error messages.
+
+    Returns:
+        The :class:`CandidateCatalog`.
+
+    Raises:
+        UserError: If the file is missing, unreadable, lacks a required column or is empty.
+    """
+    from astropy.table import Table
+
+    source = Path(path)
+    if not source.is_file():
+        raise UserError(f"{option} {source}: no such file")
+    suffix = source.suffix.lower()
+    fmt = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv"}.get(suffix)
+    try:
+        table = Table.read(source, format=fmt) if fmt else Table.read(source)
+    except Exception as exc:  # astropy raises many types for a malformed file
+        raise UserError(f"{option} {source}: not a readable catalog ({exc})") from None
+    missing = [name for name in REQUIRED_COLUMNS if name not in table.colnames]
+    if missing:
+        raise UserError(
+            f"{option} {source}: not a lensscan candidate catalog: missing column(s) "
+            f"{', '.join(missing)} (has {', '.join(table.colnames)})"
+        )
+    if len(table) == 0:
+        raise UserError(f"{option} {source}: the catalog has no candidates")
+    scores = np.nan_to_num(np.asarray(table["score"], dtype=np.float64), nan=-np.inf)
+    order = np.lexsort((np.arange(len(table)), -scores))
+    return CandidateCatalog(
+        path=source,
+        sha256=sha256_file(source),
+        table=table,
+        meta=_read_meta(source, table),
+        order=order,
+    )
+
+
+class StampSource(Protocol):
+    """Where the pixels of each candidate come from."""
+
+    bands: tuple[str, ...]
+
+    def stamp(self, row: int) -> np.ndarray:
+        """The (C, H, W) float32 stamp of a catalog row (NaN outside the data)."""
+
+
+@dataclass(frozen=True)
+class FieldStamps:
+    """Stamps cut from the FITS fields a catalog was scanned from.
+
+    Attributes:
+        catalog: The catalog.
+        fields: Field name -> opened field inputs (:class:`lensscan.scan.fits_io.FieldInputs`).
+        bands: Band names of the stamp planes.
+        size: Stamp side in pixels.
+    """
+
+    catalog: CandidateCatalog
+    fields: dict[str, Any]
+    bands: tuple[str, ...]
+    size: int
+
+    def stamp(self, row: int) -> np.ndarray:
+        """The stamp of a catalog row, centred on its ``x``, ``y``."""
+        record = self.catalog.table[row]
+        name = str(record["field"]) if "field" in record.colnames else next(iter(self.fields))
+        return self.fields[name].read_stamp(float(record["y"]), float(record["x"]), self.size)
+
+
+@dataclass(frozen=True)
+class StoreStamps:
+    """Stamps read from a cutout store whose item k is catalog row k.
+
+    Attributes:
+        store: The open :class:`lensscan.data.store.CutoutStore`.
+        bands: Band names of the stamp planes.
+    """
+
+    store: Any
+    bands: tuple[str, ...]
+
+    def stamp(self, row: int) -> np.ndarray:
+        """The stamp of a catalog row."""
+        return np.asarray(self.store.images[row], dtype=np.float32)
+
+
+def recorded_field_files(catalog: CandidateCatalog) -> list[Path]:
+    """The catalog's recorded input files that are FITS files and still exist."""
+    files = []
+    for entry in (catalog.meta.get("inputs") or []) if isinstance(catalog.meta, dict) else []:
+        path = Path(str(entry.get("path", ""))) if isinstance(entry, dict) else None
+        if path is not None and ".fit" in path.name.lower() and path.is_file():
+            files.append(path)
+    return files
+
+
+def open_stamps(
+    catalog: CandidateCatalog,
+    field_files: Sequence[str | os.PathLike[str]] = (),
+    cutouts: str | os.PathLike[str] | None = None,
+    cutouts_option: str = "--cutouts",
+) -> StampSource:
+    """Open the pixels of a catalog's candidates.
+
+    Args:
+        catalog: The catalog.
+        field_files: FITS field files (one per field; HSC calexp siblings are found). When
+            empty and no ``cutouts`` are given, the inputs recorded in the catalog are used.
+        cutouts: A cutout store whose item k is catalog row k, instead of FITS files.
+        cutouts_option: The option that named ``cutouts``, for error messages.
+
+    Raises:
+        UserError: If both or neither source is usable, a file is not one of the catalog's
+            fields, a field has no file, or a store does not match the catalog.
+    """
+    if cutouts is not None:
+        if field_files:
+            raise UserError(
+                f"{cutouts_option}: give either FIELD files or a cutout store, not both"
+            )
+        return _store_stamps(catalog, cutouts, cutouts_option)
+    given = [Path(p) for p in field_files]
+    files = given or recorded_field_files(catalog)
+    if not files:
+        raise UserError(
+            f"CATALOG {catalog.path}: its field files are not recorded or no longer exist; "
+            f"pass the FIELD.fits files or {cutouts_option} STORE"
+        )
+    return _field_stamps(catalog, files, explicit=bool(given))
+
+
+def _store_stamps(catalog: CandidateCatalog, path: str | os.PathLike[str], option: str):
+    from lensscan.data.store import CutoutStore
+
+    store = CutoutStore.open(path, option)
+    if len(store) != len(catalog):
+        raise UserError(
+            f"{option} {store.path}: holds {len(store)} cutouts but CATALOG {catalog.path} "
+            f"has {len(catalog)} rows (item k must be row k)"
+        )
+    return StoreStamps(store=store, bands=store.bands)
+
+
+def _field_stamps(catalog: CandidateCatalog, files: Sequence[Path], explicit: bool):
+    from lensscan.scan.fits_io import field_name, open_field
+
+    bands = catalog.bands
+    if not bands:
+        raise UserError(f"CATALOG {catalog.path}: does not say which bands were scanned")
+    wanted = catalog.fields
+    size = catalog.stamp_size
+    opened: dict[str, Any] = {}
+    for path in files:
+        name = field_name(path)
+        if wanted and name not in wanted:
+            if explicit:
+                raise UserError(
+                    f"FIELD {path}: not a field of CATALOG {catalog.path} (its fields: "
+                    f"{', '.join(wanted)})"
+                )
+            continue
+        if not path.is_file():
+            raise UserError(f"FIELD {path}: no such file")
+        inputs = open_field(path, bands, size).inputs
+        recorded = catalog.meta.get("image_shape")
+        if recorded and tuple(recorded) != tuple(inputs.shape):
+            raise UserError(
+                f"FIELD {path}: is {inputs.shape[0]}x{inputs.shape[1]} pixels but CATALOG "
+                f"{catalog.path} was scanned from a {recorded[0]}x{recorded[1]} image"
+            )
+        opened.setdefault(name, inputs)
+    missing = [name for name in wanted if name not in opened]
+    if missing or not opened:
+        raise UserError(
+            f"CATALOG {catalog.path}: no FITS file given for field(s) {', '.join(missing)}"
+        )
+    return FieldStamps(catalog=catalog, fields=opened, bands=bands, size=size)
