@@ -60,7 +60,7 @@ def make_scanned_field(
     config = ScanConfig(
         workers=0,
         out=str(catalog),
-        threshold=-10.0,
+        threshold=0.0,
         min_separation=0.0,
         positions=str(positions),
         chunk_size=96,
