@@ -67,3 +67,21 @@ def test_distribution_alignment_to_a_prior_sets_the_mean_lens_odds() -> None:
     torch.testing.assert_close(
         align_distribution(target, source), align_distribution(target, source, 0.5)
     )
+
+
+def test_rare_class_bbse_recovers_a_rare_prior_despite_lens_like_non_lenses() -> None:
+    from lensscan.adapt.prior import rare_class_bbse
+
+    rng = np.random.default_rng(4)
+
+    def domain(n: int, prior: float, lookalikes: float) -> tuple[np.ndarray, np.ndarray]:
+        labels = (rng.uniform(size=n) < prior).astype(int)
+        # A share of the non-lenses looks lens-like to the network in both domains.
+        lookalike = (labels == 0) & (rng.uniform(size=n) < lookalikes)
+        x = rng.normal(np.where(labels == 1, 2.0, np.where(lookalike, 0.5, -1.5)), 0.7)
+        return labels, 1.0 / (1.0 + np.exp(-2.0 * x))
+
+    source_labels, source_probs = domain(50_000, 0.5, 0.05)
+    labels, probs = domain(200_000, 0.01, 0.05)
+    estimate = rare_class_bbse(probs, source_probs, source_labels)
+    assert abs(np.log(estimate / labels.mean())) < np.log(1.5)

@@ -18,11 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lensscan.adapt.prior import em_prior
+from lensscan.adapt.prior import em_prior, rare_class_bbse
 from lensscan.data.augment import STRONG, WEAK, Augmenter
 from lensscan.models.network import LensNet
 
@@ -61,6 +62,8 @@ class MethodContext:
         source_lens_fraction: Fraction of lenses among the source training items.
         initialised: Whether the network starts from a trained model (``--init-model``),
             so that its scores on the target pool mean something from the first step.
+        source_reference: Labelled source validation images and labels (normalised, on
+            the device), for black-box shift estimation of the pool's lens fraction.
     """
 
     network: LensNet
@@ -76,6 +79,7 @@ class MethodContext:
     strong: Augmenter = STRONG
     source_lens_fraction: float = 0.5
     initialised: bool = False
+    source_reference: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def total_steps(self) -> int:
@@ -108,25 +112,44 @@ class Method(ABC):
         self.target_prior: float | None = None
 
     @torch.no_grad()
-    def estimate_target_prior(self, epoch: int, max_items: int = 4096) -> float | None:
-        """Re-estimate the pool's lens fraction with the current network (EM, Saerens 2002).
+    def estimate_target_prior(self, epoch: int, max_items: int = 4096) -> dict[str, float]:
+        """Re-estimate the pool's lens fraction with the current network.
 
-        Called by the loop before each epoch. Before the first epoch of a network trained
-        from scratch nothing is estimated: its scores say nothing yet.
+        Called by the loop before each epoch. With labelled source validation items the
+        estimate is black-box shift estimation at a high threshold
+        (:func:`~lensscan.adapt.prior.rare_class_bbse`), which corrects for non-lenses the
+        network finds lens-like in both domains (rings, mergers); without them it is EM
+        (Saerens et al. 2002), which counts those as lenses. Before the first epoch of a
+        network trained from scratch nothing is estimated: its scores say nothing yet.
 
         Returns:
-            The estimate, or None when the method does not use one.
+            The estimates by name (``target_prior_em``, ``target_prior_bbse``); empty when
+            the method does not use one.
         """
         pool = self.context.target_pool
         if not self.prior_aware or pool is None:
-            return None
+            return {}
         if epoch == 0 and not self.context.initialised:
-            return None
+            return {}
         network = self.eval_network()
         network.eval()
-        logits = torch.cat([network(chunk) for chunk in pool[:max_items].split(256)])
-        self.target_prior = em_prior(torch.sigmoid(logits.float()).cpu().numpy())
-        return self.target_prior
+
+        def probs(images: torch.Tensor) -> np.ndarray:
+            logits = torch.cat([network(chunk) for chunk in images.split(256)])
+            return torch.sigmoid(logits.float()).cpu().numpy()
+
+        pool_probs = probs(pool[:max_items])
+        estimates = {"target_prior_em": em_prior(pool_probs)}
+        self.target_prior = estimates["target_prior_em"]
+        reference = self.context.source_reference
+        if reference is not None:
+            try:
+                bbse = rare_class_bbse(pool_probs, probs(reference[0]), reference[1].cpu().numpy())
+            except ValueError:  # the network does not yet separate the source classes
+                return estimates
+            estimates["target_prior_bbse"] = bbse
+            self.target_prior = bbse
+        return estimates
 
     def source_domain_weights(self, labels: torch.Tensor) -> torch.Tensor | None:
         """Per-item weights that give the source the pool's class mix (None: no estimate).

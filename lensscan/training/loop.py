@@ -461,6 +461,11 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
             options=config.method_options,
             source_lens_fraction=1.0 / (1.0 + data.pos_weight),
             initialised=parent is not None,
+            source_reference=(
+                (data.source_val.images, data.source_val.labels)
+                if data.source_val is not None and data.source_val.labels is not None
+                else None
+            ),
         )
         method = build_method(config.method, context)
         precision = Precision(device, config.amp)
@@ -557,7 +562,7 @@ def _run_epoch(
 ) -> dict[str, Any]:
     """Train one epoch; returns the epoch's record with mean losses."""
     start = time.monotonic()
-    prior = method.estimate_target_prior(epoch)
+    priors = method.estimate_target_prior(epoch)
     method.on_epoch_start(epoch)
     method.train()
     groups = method.loss_groups(epoch)
@@ -575,8 +580,7 @@ def _run_epoch(
                 sums[name] = sums.get(name, 0) + value.detach().float()
             advance(losses)
     record: dict[str, Any] = {"epoch": epoch + 1}
-    if prior is not None:
-        record["target_prior_em"] = prior
+    record.update(priors)
     record.update(
         {f"loss/{name}": float(total) / steps_per_epoch for name, total in sorted(sums.items())}
     )
