@@ -184,7 +184,7 @@ def _big(size: int) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="lensscan-detect-big-") as tmp:
         path = _write_big_field(Path(tmp) / "big.fits", size, seed=0)
-        config = ScanConfig(model="hsc-i-small", out=str(Path(tmp) / "big.ecsv"), workers=0)
+        config = ScanConfig(model="hsc-i-v2", out=str(Path(tmp) / "big.ecsv"), workers=0)
         start = time.perf_counter()
         report = scan([FieldSpec(path=path)], config)
         elapsed = time.perf_counter() - start

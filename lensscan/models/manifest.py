@@ -7,15 +7,15 @@ The manifest is a JSON file (``lensscan/models/manifest.json`` ships inside the 
       "base_url": "../../weights/",
       "models": [
         {
-          "name": "hsc-gri-small",
-          "encoder": "small_cnn", "method": "adda", "bands": ["g", "r", "i"],
+          "name": "hsc-gri-v2",
+          "encoder": "small_cnn", "method": "supervised", "bands": ["g", "r", "i"],
           "input_size": 64, "pixel_scale": 0.168,
-          "metrics": {"split": "hsc test", "auroc": 0.93, "tpr0": 0.1, "tpr10": 0.4},
+          "metrics": {"split": "out-of-family test hsc-heldout", "auroc": 0.96, "tpr0": 0.02},
           "description": "...",
           "files": [
-            {"name": "model.safetensors", "url": "hsc-gri-small/model.safetensors",
+            {"name": "model.safetensors", "url": "hsc-gri-v2/model.safetensors",
              "sha256": "<64 hex digits>", "size": 246748},
-            {"name": "model.json", "url": "hsc-gri-small/model.json", "sha256": "...", "size": 732}
+            {"name": "model.json", "url": "hsc-gri-v2/model.json", "sha256": "...", "size": 732}
           ]
         }
       ]
