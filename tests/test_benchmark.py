@@ -278,6 +278,27 @@ def test_quick_preset_and_options() -> None:
     assert str(make_plan(quick).out) == "reports/benchmark-quick"
 
 
+def test_survey_scenario_uses_the_simulator_families_and_no_target_labels(tmp_path) -> None:
+    from lensscan.benchmark.runner import _Context, _train_config
+
+    config = resolve_benchmark_config(
+        True, {"scenario": "survey", "init_model": "default", "methods": ("adabn", "dann")}
+    )
+    plan = make_plan(config)
+    domains = {role: spec.request.domain for role, spec in plan.datasets.items()}
+    assert domains == {"source": "hsc-train", "pool": "hsc-heldout", "eval": "hsc-heldout"}
+    stores = {role: tmp_path / f"{role}.zarr" for role in ("source", "pool", "eval")}
+    context = _Context(plan=plan, stores=stores, test=None, hardware={})
+    dann = _train_config(Cell("dann", "small_cnn", 0), context, tmp_path / "m")
+    assert dann.val is None and dann.selection == "last" and dann.init_model == "default"
+    adabn = _train_config(Cell("adabn", "small_cnn", 0), context, tmp_path / "m")
+    assert adabn.source is None and adabn.target == str(stores["pool"])
+    with pytest.raises(Exception, match="--scenario 'other'"):
+        make_plan(resolve_benchmark_config(True, {"scenario": "other"}))
+    with pytest.raises(Exception, match="only the survey scenario"):
+        make_plan(resolve_benchmark_config(True, {"init_model": "default"}))
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

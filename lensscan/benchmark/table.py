@@ -235,13 +235,26 @@ def render_markdown(table: Mapping[str, Any]) -> str:
     test, settings, timing = table["test"], table["settings"], table["timing"]
     columns = _grid_columns(table["encoders"])
     n_seeds = sorted({c["n_seeds"] for c in table["cells"]})
+    survey = settings.get("scenario") == "survey"
+    title = (
+        "# Domain-adaptation comparison: labelled hsc-train source, unlabelled hsc-heldout "
+        "pool (no target labels)"
+        if survey
+        else "# Domain-adaptation comparison (DeepLense, reproduced with lensscan)"
+    )
+    start = (
+        f"; every cell starts from `{settings['init_model']}`, whose own figures are the "
+        "no-adaptation row"
+        if settings.get("init_model")
+        else ""
+    )
     lines = [
-        "# Domain-adaptation comparison (DeepLense, reproduced with lensscan)",
+        title,
         "",
-        f"Target-test AUROC on the simulated HSC-like test split ({test['lenses']} lenses, "
+        f"Target-test AUROC on the simulated target test split ({test['lenses']} lenses, "
         f"{test['non_lenses']} non-lenses), mean ± sample std over seeds "
         f"({', '.join(map(str, n_seeds)) or '0'} per cell; per-seed values below), "
-        "then mean TPR0 / TPR10. "
+        f"then mean TPR0 / TPR10{start}. "
         f"Columns marked {REFERENCE_NAME}: {REFERENCE_DESCRIPTION}.",
         "",
     ]
@@ -315,8 +328,13 @@ def render_markdown(table: Mapping[str, Any]) -> str:
         )
     lines += [
         f"- training: {_plural(settings['epochs'], 'epoch')}, batch size {settings['batch_size']}, "
-        f"lr {settings['lr']:g}; the saved epoch is the one with the best AUROC on the "
-        f"target-validation split (at most {settings['max_eval']} items)",
+        f"lr {settings['lr']:g}; "
+        + (
+            "the last epoch is kept (no target labels select anything)"
+            if survey
+            else "the saved epoch is the one with the best AUROC on the target-validation "
+            f"split (at most {settings['max_eval']} items)"
+        ),
         f"- seeds per cell: {settings['seeds']}"
         + (
             f"; the {settings['leaders']} leading cells run {settings['leader_seeds']} seeds"
