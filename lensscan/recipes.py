@@ -106,6 +106,16 @@ RECIPES: Mapping[str, Recipe] = MappingProxyType(
             in_family_seed=303,
             out_of_family_seed=202,
         ),
+        "hsc-gri-ecnn": Recipe(
+            name="hsc-gri-ecnn",
+            description="gri D4-equivariant CNN, supervised on the hsc-train family",
+            bands="gri",
+            train_seed=101,
+            in_family_seed=303,
+            out_of_family_seed=202,
+            encoder="ecnn",
+            member_seeds=(0,),
+        ),
         "hsc-i": Recipe(
             name="hsc-i",
             description="i-band ensemble of three small_cnn, supervised on the hsc-train family",
