@@ -39,14 +39,27 @@ def colour_stamp(stamp: np.ndarray, bands: Sequence[str]) -> np.ndarray:
         stamp: Raw flux, bands in any order.
         bands: Band names of the planes, to order them by wavelength.
     """
-    from astropy.visualization import make_lupton_rgb
-
     order = _wavelength_order(bands)
     planes = [np.asarray(stamp[i], dtype=np.float64) for i in order]
     background = [np.nanmedian(p) if np.isfinite(p).any() else 0.0 for p in planes]
     planes = [np.nan_to_num(p - b, nan=0.0) for p, b in zip(planes, background, strict=True)]
-    sigma = np.median([MAD_TO_SIGMA * np.median(np.abs(p)) for p in planes])
-    stretch = STRETCH_SIGMAS * sigma if sigma > 0 else max(float(np.ptp(planes)), 1e-12)
+    sigma = float(np.median([MAD_TO_SIGMA * np.median(np.abs(p)) for p in planes]))
+    return lupton_composite(planes, sigma, STRETCH_SIGMAS)
+
+
+def lupton_composite(
+    planes: Sequence[np.ndarray], sigma: float, stretch_sigmas: float
+) -> np.ndarray:
+    """The (H, W, 3) uint8 Lupton et al. (2004) composite of background-free planes.
+
+    Args:
+        planes: Planes ordered from the bluest to the reddest band (one, two or more).
+        sigma: The planes' noise level; the stretch is ``stretch_sigmas`` times it.
+        stretch_sigmas: Linear range of the asinh stretch, in noise sigmas.
+    """
+    from astropy.visualization import make_lupton_rgb
+
+    stretch = stretch_sigmas * sigma if sigma > 0 else max(float(np.ptp(planes)), 1e-12)
     if len(planes) >= 3:
         red, green, blue = planes[-1], planes[len(planes) // 2], planes[0]
     elif len(planes) == 2:

@@ -22,7 +22,6 @@ import numpy as np
 
 MAD_TO_SIGMA = 1.4826
 #: Lupton softening Q and the stretch in noise sigmas of the composite.
-LUPTON_Q = 8.0
 LUPTON_STRETCH_SIGMAS = 15.0
 UPPER_PERCENTILE = 99.5
 BAND_ORDER = ("u", "g", "r", "i", "z", "y")
@@ -72,7 +71,7 @@ def composite(stamp: np.ndarray, bands: Sequence[str]) -> np.ndarray:
         stamp: Flux, bands in any order.
         bands: Band names of the planes (to order them by wavelength).
     """
-    from astropy.visualization import make_lupton_rgb
+    from lensscan.catalog.gallery import lupton_composite
 
     planes = []
     sigmas = []
@@ -81,17 +80,7 @@ def composite(stamp: np.ndarray, bands: Sequence[str]) -> np.ndarray:
         background, sigma = _background_and_sigma(plane)
         planes.append(np.nan_to_num(plane - background, nan=0.0, posinf=0.0, neginf=0.0))
         sigmas.append(sigma)
-    sigma = float(np.median(sigmas))
-    span = max(float(np.ptp(planes)), 1e-12)
-    stretch = LUPTON_STRETCH_SIGMAS * sigma if sigma > 0 else span
-    if len(planes) >= 3:
-        red, green, blue = planes[-1], planes[len(planes) // 2], planes[0]
-    elif len(planes) == 2:
-        red, blue = planes[1], planes[0]
-        green = (red + blue) / 2
-    else:
-        red = green = blue = planes[0]
-    return make_lupton_rgb(red, green, blue, minimum=0.0, stretch=stretch, Q=LUPTON_Q)
+    return lupton_composite(planes, float(np.median(sigmas)), LUPTON_STRETCH_SIGMAS)
 
 
 def grey(plane: np.ndarray, stretch: str = DEFAULT_STRETCH) -> np.ndarray:
