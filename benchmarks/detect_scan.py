@@ -25,6 +25,7 @@ Usage::
 
     python benchmarks/detect_scan.py --size 2048 --lenses 25
     python benchmarks/detect_scan.py --size 4200            # an HSC patch, 50 lenses
+    python benchmarks/detect_scan.py --size 4200 --family hsc-heldout   # the held-out family
     python benchmarks/detect_scan.py --big 16000            # memory of a 16k x 16k field
 
 The last line printed is one JSON object with the figures.
@@ -42,10 +43,12 @@ from pathlib import Path
 import numpy as np
 
 
-def _simulate(folder: Path, size: int, lenses: int | None, seed: int) -> Path:
+def _simulate(folder: Path, size: int, lenses: int | None, seed: int, family: str) -> Path:
     from lensscan.simulate.field import FieldRequest, simulate_field_patch
 
-    request = FieldRequest.from_options(size=size, bands="gri", n_lenses=lenses, seed=seed)
+    request = FieldRequest.from_options(
+        size=size, bands="gri", n_lenses=lenses, seed=seed, family=family
+    )
     simulate_field_patch(request, folder)
     return folder / "calexp-HSC-I-9813-4,4.fits"
 
@@ -209,6 +212,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--match-radius", type=float, default=1.0)
     parser.add_argument("--tta", action="store_true")
+    parser.add_argument("--family", default="hsc", help="simulate-field --family.")
     parser.add_argument("--big", type=int, default=None, help="Scan an N x N i-band field.")
     args = parser.parse_args()
 
@@ -226,7 +230,7 @@ def main() -> None:
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory(prefix="lensscan-detect-bench-") as tmp:
         folder = Path(tmp)
-        path = _simulate(folder / "field", args.size, args.lenses, args.seed)
+        path = _simulate(folder / "field", args.size, args.lenses, args.seed, args.family)
         catalog = folder / "cat.ecsv"
         config = ScanConfig(
             model=args.model,

@@ -189,6 +189,7 @@ def test_overwrite_and_atomic_output(runner, tmp_path, monkeypatch) -> None:
         (["--size", "128", "--n-lenses", "40"], "too many lenses"),
         (["--dec", "95"], "--dec 95"),
         (["--ra", "-1"], "--ra -1"),
+        (["--family", "sdss"], "--family 'sdss': choose one of hsc, hsc-train, hsc-heldout"),
     ],
 )
 def test_bad_options_fail_with_one_line(runner, tmp_path, args, message) -> None:
@@ -205,3 +206,16 @@ def test_help(runner) -> None:
     assert result.exit_code == 0
     for option in ("--out", "--size", "--bands", "--n-lenses", "--ra", "--dec", "--seed"):
         assert option in result.output
+
+
+def test_held_out_family_field_has_its_own_psf_family(runner, tmp_path) -> None:
+    from lensscan.simulate.field import draw_field
+
+    held = draw_field(FieldRequest.from_options(size=256, n_lenses=1, family="hsc-heldout"))
+    base = draw_field(FieldRequest.from_options(size=256, n_lenses=1))
+    assert all(psf.halo_fraction > 0 and psf.beta is None for psf in held.conditions.psfs)
+    assert all(psf.beta is not None for psf in base.conditions.psfs)
+    result = simulate_field(
+        runner, "--out", str(tmp_path / "f"), "--size", "256", "--family", "hsc-heldout"
+    )
+    assert result.exit_code == 0, result.output

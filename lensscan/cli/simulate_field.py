@@ -21,6 +21,11 @@ def simulate_field(
     seed: int = typer.Option(
         0, "--seed", help="Seed of the run; the same seed gives the same field."
     ),
+    family: str = typer.Option(
+        "hsc",
+        "--family",
+        help="Simulator family of objects and conditions: hsc, hsc-train or hsc-heldout.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
 ) -> None:
     """Simulate an HSC-like coadd patch with injected lenses and a truth catalog."""
@@ -35,6 +40,7 @@ def simulate_field(
         tract=tract,
         patch=patch,
         seed=seed,
+        family=family,
     )
     summary = simulate_field_patch(request, out, overwrite=overwrite)
     typer.echo(summary)

@@ -42,6 +42,7 @@ from lensscan.simulate.contaminants import (
     draw_star,
     draw_trail,
 )
+from lensscan.simulate.families import FAMILIES
 from lensscan.simulate.photometry import flux_to_mag
 from lensscan.simulate.presets import HSC_WIDE, parse_bands
 from lensscan.simulate.priors import draw_lens_system, draw_nonlens_central
@@ -83,6 +84,8 @@ class FieldRequest:
         tract: Tract number (file names, headers).
         patch: Patch (x, y) index.
         seed: The run's seed.
+        family: Simulator family of the objects and conditions (``hsc``, ``hsc-train`` or
+            ``hsc-heldout``; see :mod:`lensscan.simulate.families`).
     """
 
     size: int = PATCH_SIZE
@@ -93,6 +96,7 @@ class FieldRequest:
     tract: int = 9813
     patch: tuple[int, int] = (4, 4)
     seed: int = 0
+    family: str = "hsc"
 
     @classmethod
     def from_options(
@@ -106,6 +110,7 @@ class FieldRequest:
         tract: int = 9813,
         patch: str = "4,4",
         seed: int = 0,
+        family: str = "hsc",
     ) -> FieldRequest:
         """Validate command-line options.
 
@@ -134,6 +139,8 @@ class FieldRequest:
             raise UserError(
                 f"--patch {patch!r}: expected two non-negative integers 'x,y', e.g. '4,4'"
             )
+        if family not in FAMILIES:
+            raise UserError(f"--family {family!r}: choose one of {', '.join(FAMILIES)}")
         return cls(
             size=size,
             bands=parse_bands(bands, HSC_WIDE),
@@ -143,6 +150,7 @@ class FieldRequest:
             tract=tract,
             patch=(patch_xy[0], patch_xy[1]),
             seed=seed,
+            family=family,
         )
 
     def settings(self) -> dict[str, Any]:
@@ -156,6 +164,7 @@ class FieldRequest:
             "tract": self.tract,
             "patch": list(self.patch),
             "seed": self.seed,
+            "family": self.family,
         }
 
 
@@ -260,7 +269,9 @@ def draw_field(request: FieldRequest) -> FieldScene:
     """Draw every object, artefact and lens of a patch."""
     rngs = _streams(request.seed)
     bands, size, scale = request.bands, request.size, HSC_WIDE.pixel_scale
-    conditions = draw_conditions(rngs["conditions"], HSC_WIDE, bands)
+    family = FAMILIES[request.family]
+    population = family.population
+    conditions = draw_conditions(rngs["conditions"], HSC_WIDE, bands, family.conditions)
     no_data = _no_data_masks(rngs["edges"], size, len(bands))
     side = size * scale
     area = side**2 / ARCSEC2_PER_DEG2
@@ -274,7 +285,7 @@ def draw_field(request: FieldRequest) -> FieldScene:
     xs, ys = rng.uniform(0, side, (2, len(mags)))
     bright = mags < BRIGHT_GALAXY_MAG
     for x, y in zip(xs[bright], ys[bright], strict=True):
-        components, params = draw_nonlens_central(rng, bands, float(x), float(y))
+        components, params = draw_nonlens_central(rng, bands, float(x), float(y), population)
         galaxies += components
         objects.append(
             {
@@ -284,7 +295,9 @@ def draw_field(request: FieldRequest) -> FieldScene:
                 **{f"mag_{b}": params[f"mag_central_{b}"] for b in bands},
             }
         )
-    faint = draw_field_galaxies(rng, bands, xs[~bright], ys[~bright], mags[~bright])
+    faint = draw_field_galaxies(
+        rng, bands, xs[~bright], ys[~bright], mags[~bright], population.shape_half
+    )
     galaxies += faint
     objects += [
         {
@@ -300,7 +313,7 @@ def draw_field(request: FieldRequest) -> FieldScene:
     rng = rngs["lenses"]
     for index, (col, row) in enumerate(_place_lenses(rng, request.n_lenses, size, no_data)):
         components, params = draw_lens_system(
-            rng, bands, scale, float(col * scale), float(row * scale)
+            rng, bands, scale, float(col * scale), float(row * scale), population
         )
         galaxies += components
         lenses.append({"id": index, "x": float(col), "y": float(row), **params})
