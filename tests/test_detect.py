@@ -274,3 +274,29 @@ def test_all_masked_field_is_refused_in_detect_mode(tmp_path: Path) -> None:
     path = write_plain(tmp_path / "nan.fits", np.full((80, 80), np.nan, np.float32), FILTER="i")
     report = scan([FieldSpec(path=path)], _config(tmp_path), WeightedMeanScorer(("i",), 16))
     assert report.failed and "every pixel is masked or has no data" in report.failed[0].error
+
+
+def test_an_ensemble_gives_the_spread_of_its_members(field, tmp_path: Path, runner) -> None:
+    from lensscan.models import create_lens_finder, save_model
+    from lensscan.models.ensemble import make_ensemble
+
+    folders = []
+    for seed in (0, 1):
+        finder = create_lens_finder(
+            bands=("g", "r", "i"), input_size=32, seed=seed, widths=(4, 4, 4, 4)
+        )
+        folders.append(save_model(finder, tmp_path / f"m{seed}", name=f"m{seed}"))
+    pair = tmp_path / "pair"
+    make_ensemble([str(f) for f in folders], pair)
+    out = tmp_path / "cat.ecsv"
+    args = [str(field["paths"]["i"]), "--model", str(pair), "--workers", "0", "--threshold", "0"]
+    result = runner.invoke(app, ["scan", *args, "--out", str(out)])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    table = Table.read(out)
+    assert len(table) > 0 and (table["score_spread"] > 0).all()
+    # A single network has no spread to report.
+    single = tmp_path / "single.ecsv"
+    args[2] = str(folders[0])
+    result = runner.invoke(app, ["scan", *args, "--out", str(single)])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "score_spread" not in Table.read(single).colnames

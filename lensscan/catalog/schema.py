@@ -91,10 +91,11 @@ TTA_COLUMNS: tuple[ColumnSpec, ...] = (
         "score_spread",
         "float64",
         None,
-        "Standard deviation of the score over the 8 flips and rotations (--tta)",
+        "Standard deviation of the score over the 8 flips and rotations (--tta), "
+        "else over an ensemble's members",
     ),
 )
-"""Extra column of a detect-mode scan with test-time augmentation (``--tta``)."""
+"""Extra column of a detect-mode scan with test-time augmentation (``--tta``) or an ensemble."""
 
 
 def magnitude_columns(bands: Sequence[str]) -> tuple[ColumnSpec, ...]:

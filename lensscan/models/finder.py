@@ -133,6 +133,32 @@ class LensFinder:
             logits = self.network(x)
         return logits.float()
 
+    @property
+    def members(self) -> int:
+        """Networks whose logits the model averages (1 for a single network)."""
+        return self.card.members
+
+    @torch.no_grad()
+    def member_logits_tensor(self, images: torch.Tensor) -> torch.Tensor:
+        """Each member's lens logits of a batch already on :attr:`device`.
+
+        Args:
+            images: (N, C, H, W) raw flux in card band order.
+
+        Returns:
+            (members, N) float32 logits; their mean is :meth:`logits_tensor`.
+        """
+        self._check_shape(images.shape)
+        x = self.normalisation(images.float())
+        networks = getattr(self.network, "members", None) or [self.network]
+        autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if self.device.type == "cuda"
+            else nullcontext()
+        )
+        with autocast:
+            return torch.stack([network(x) for network in networks]).float()
+
     def score_tensor(self, images: torch.Tensor) -> torch.Tensor:
         """Lens probabilities of a batch already on :attr:`device`.
 

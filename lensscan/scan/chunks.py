@@ -196,12 +196,13 @@ class FieldJob:
 
 
 def _batch_scores(scorer: Scorer, batch: Any, tta: bool) -> tuple[Any, Any]:
-    """Float64 lens probabilities of one batch, and their spread over the TTA transforms.
+    """Float64 lens probabilities of one batch, and their spread.
 
     Probabilities come from the logits when the model gives them (a float32 sigmoid ties
     every logit above about 17 at 1.0). With ``tta`` the score is the mean over the 8
-    flips and 90-degree rotations, and the spread their standard deviation; without it
-    the spread is NaN.
+    flips and 90-degree rotations, and the spread their standard deviation; without it,
+    for an ensemble the spread is the standard deviation of the members' probabilities
+    (the score is the sigmoid of their mean logit, as always), else NaN.
     """
     import torch
 
@@ -212,6 +213,9 @@ def _batch_scores(scorer: Scorer, batch: Any, tta: bool) -> tuple[Any, Any]:
         return scorer.score_tensor(images).double()
 
     if not tta:
+        if getattr(scorer, "members", 1) > 1:
+            logits = scorer.member_logits_tensor(batch).double()
+            return torch.sigmoid(logits.mean(dim=0)), torch.sigmoid(logits).std(dim=0)
         scores = probabilities(batch)
         return scores, torch.full_like(scores, float("nan"))
     members = torch.stack(

@@ -111,6 +111,11 @@ def field_detections(job: DetectJob, label: str, store: WorkStore) -> dict[str, 
     return columns
 
 
+def has_spread(context: ScanContext) -> bool:
+    """Whether a detect-mode catalog has ``score_spread``: with ``--tta`` or an ensemble."""
+    return context.config.tta or getattr(context.scorer, "members", 1) > 1
+
+
 def _detect_columns(
     plan: FieldPlan, context: ScanContext, store: WorkStore
 ) -> tuple[dict[str, Any], dict[str, int]]:
@@ -142,7 +147,7 @@ def _detect_columns(
         "flags": objects["flags"][kept],
         **{f"mag_{b}": objects[f"mag_{b}"][kept] for b in bands},
     }
-    if config.tta:
+    if has_spread(context):
         columns["score_spread"] = objects["score_spread"][kept]
     candidates = objects["selected"] & objects["inside"]
     counts = {
@@ -226,7 +231,7 @@ def write_field_outputs(
             CANDIDATE_COLUMNS
             + DETECTION_COLUMNS
             + magnitude_columns(plan.opened.inputs.band_names)
-            + (TTA_COLUMNS if context.config.tta else ())
+            + (TTA_COLUMNS if has_spread(context) else ())
         )
     else:
         columns, n_windows, n_skipped = _grid_columns(plan, context, store)
