@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,9 +63,48 @@ def resolve_config(
                 f"--config {path}: unknown setting(s) {', '.join(unknown)}; "
                 f"valid: {', '.join(sorted(names))}"
             )
-        values.update(loaded)
+        values.update(_checked_file_values(cls, loaded, path))
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return cls(**values)
+
+
+def _accepts(annotation: Any, value: Any) -> bool:
+    """Whether a TOML value fits a settings field's annotation (ints count as floats)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts(arg, value) for arg in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is Any:
+        return True
+    if origin in (tuple, list):
+        return isinstance(value, list | tuple)
+    if origin is not None:
+        return isinstance(value, origin)
+    if annotation is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, annotation)
+
+
+def _checked_file_values(cls: type[Any], loaded: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The file's settings, type-checked against the dataclass, lists made tuples.
+
+    Raises:
+        UserError: Naming the file, the setting and the expected type.
+    """
+    hints = typing.get_type_hints(cls)
+    checked: dict[str, Any] = {}
+    for key, value in loaded.items():
+        annotation = hints[key]
+        if not _accepts(annotation, value):
+            expected = getattr(annotation, "__name__", None) or str(annotation)
+            raise UserError(
+                f"--config {path}: setting {key}: {value!r} does not fit its type ({expected})"
+            )
+        checked[key] = tuple(value) if isinstance(value, list) else value
+    return checked
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
