@@ -122,9 +122,33 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return {k: plain(v) for k, v in dataclasses.asdict(config).items()}
 
 
-@dataclasses.dataclass(frozen=True)
-class ScanConfig:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DetectionSettings:
+    """How galaxies are detected and preselected (``lensscan scan`` and ``lensscan cutouts``).
+
+    Attributes:
+        detect_bands: Bands combined into the detection image (None: all the model's).
+        detect_threshold: Detection threshold in units of the detection image's noise.
+        min_area: Fewest connected pixels above the threshold that make an object.
+        mag_limit: Preselect objects brighter than this Kron magnitude (AB) in the i band
+            (the reddest band when there is no i).
+        min_kron_radius: Preselect objects with a Kron radius of at least this, arcsec.
+        color_cut: Optional colour cut on Kron magnitudes, e.g. ``g-i>1.0``.
+    """
+
+    detect_bands: tuple[str, ...] | None = None
+    detect_threshold: float = 1.5
+    min_area: int = 5
+    mag_limit: float = 22.5
+    min_kron_radius: float = 0.8
+    color_cut: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ScanConfig(DetectionSettings):
     """Settings of ``lensscan scan``: detect-and-score, dense grid, or catalog-driven scans.
+
+    The detection and preselection settings are those of :class:`DetectionSettings`.
 
     Attributes:
         mode: ``detect`` (score cutouts centred on detected, preselected galaxies) or
@@ -143,13 +167,6 @@ class ScanConfig:
             None means half a cutout in grid mode (windows closer than that see the same
             object) and none in detect and positions modes (each object is its own).
         positions: CSV/ECSV of (ra, dec) to score cutouts centred on, instead of a grid.
-        detect_bands: Bands combined into the detection image (None: all the model's).
-        detect_threshold: Detection threshold in units of the detection image's noise.
-        min_area: Fewest connected pixels above the threshold that make an object.
-        mag_limit: Preselect objects brighter than this Kron magnitude (AB) in the i band
-            (the reddest band when there is no i).
-        min_kron_radius: Preselect objects with a Kron radius of at least this, arcsec.
-        color_cut: Optional colour cut on Kron magnitudes, e.g. ``g-i>1.0``.
         tta: Average each cutout's score over its 8 flips and 90-degree rotations.
         out: Catalog path (one field) or folder (several); None means ``catalogs/``.
         format: Catalog format (ecsv, fits, csv, parquet); None: from ``out``, else ecsv.
@@ -176,12 +193,6 @@ class ScanConfig:
     top: int | None = None
     min_separation: float | None = None
     positions: str | None = None
-    detect_bands: tuple[str, ...] | None = None
-    detect_threshold: float = 1.5
-    min_area: int = 5
-    mag_limit: float = 22.5
-    min_kron_radius: float = 0.8
-    color_cut: str | None = None
     tta: bool = False
     out: str | None = None
     format: str | None = None
@@ -196,9 +207,9 @@ class ScanConfig:
     overwrite: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
-class CutoutsConfig:
-    """Settings of ``lensscan cutouts``.
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CutoutsConfig(DetectionSettings):
+    """Settings of ``lensscan cutouts`` (detection settings: :class:`DetectionSettings`).
 
     Attributes:
         out: The cutout store to write (``.zarr``).
@@ -208,12 +219,6 @@ class CutoutsConfig:
         positions: CSV/ECSV/FITS of (ra, dec): cut these objects instead of detecting.
         chunk_size: Core side of the detection chunks, pixels.
         max_mask_fraction: Objects whose cutout has more bad pixels are left out.
-        detect_bands: Bands of the detection image (None: all).
-        detect_threshold: Detection threshold in noise sigmas.
-        min_area: Fewest connected pixels of a detection.
-        mag_limit: Keep objects brighter than this Kron magnitude in i (else the reddest band).
-        min_kron_radius: Keep objects with a Kron radius of at least this, arcsec.
-        color_cut: Optional colour cut, e.g. ``g-i>1.0``.
         overwrite: Replace an existing store.
     """
 
@@ -223,12 +228,6 @@ class CutoutsConfig:
     positions: str | None = None
     chunk_size: int = 1024
     max_mask_fraction: float = 0.5
-    detect_bands: tuple[str, ...] | None = None
-    detect_threshold: float = 1.5
-    min_area: int = 5
-    mag_limit: float = 22.5
-    min_kron_radius: float = 0.8
-    color_cut: str | None = None
     overwrite: bool = False
 
 
