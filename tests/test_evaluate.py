@@ -343,3 +343,26 @@ def test_bad_record_options_are_refused(runner, deeplense_folder, models, tmp_pa
     )
     assert result.exit_code == 2 and message in result.stderr
     assert "evaluations" not in load_model(models["gri"]).card.metrics
+
+
+def test_rescale_minmax_maps_each_band_of_each_cutout_to_unit_range() -> None:
+    from pathlib import Path
+
+    from lensscan.evaluate.data import EvaluationSet
+
+    rng = np.random.default_rng(0)
+    images = (rng.normal(0, 1, (4, 3, 8, 8)) * [[[[1.0]], [[5.0]], [[50.0]]]]).astype(np.float32)
+    data = EvaluationSet(
+        images,
+        np.array([0, 1, 0, 1], np.int8),
+        ("g", "r", "i"),
+        np.array(list("abcd")),
+        Path("x"),
+        "test",
+    )
+    scaled = data.rescaled("minmax")
+    assert scaled.images.min(axis=(2, 3)) == pytest.approx(0.0)
+    assert scaled.images.max(axis=(2, 3)) == pytest.approx(1.0)
+    assert "min-max" in scaled.notes[-1] and data.rescaled("none") is data
+    with pytest.raises(UserError, match="--rescale 'log'"):
+        data.rescaled("log")
