@@ -115,6 +115,7 @@ RECIPES: Mapping[str, Recipe] = MappingProxyType(
             out_of_family_seed=202,
             encoder="ecnn",
             member_seeds=(0,),
+            epochs=4,
         ),
         "hsc-i": Recipe(
             name="hsc-i",
@@ -275,7 +276,9 @@ def run_recipe(
 
         make_ensemble([str(m) for m in members], staged)
     else:
-        shutil.copytree(members[0], staged)
+        from lensscan.models.weights import load_model, save_model
+
+        save_model(load_model(members[0], device="cpu"), staged)
     tests = {
         IN_FAMILY_LABEL: ("hsc-train", recipe.in_family_seed, "infamily"),
         OUT_OF_FAMILY_LABEL: ("hsc-heldout", recipe.out_of_family_seed, "heldout"),

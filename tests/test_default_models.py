@@ -17,7 +17,7 @@ from lensscan.recipes import IN_FAMILY_LABEL, MINMAX_SUFFIX, OUT_OF_FAMILY_LABEL
 
 WEIGHTS = REPO_ROOT / "weights"
 MANIFEST = REPO_ROOT / "lensscan" / "models" / "manifest.json"
-SHIPPED = {DEFAULT_MODEL: ("g", "r", "i"), "hsc-i-v2": ("i",)}
+SHIPPED = {DEFAULT_MODEL: ("g", "r", "i"), "hsc-gri-v2": ("g", "r", "i"), "hsc-i-v2": ("i",)}
 #: The weights folder stays small enough for git.
 MAX_WEIGHTS_BYTES = 30 * 2**20
 REAL_SAMPLE_LABEL = "real HSC sample40 test"
@@ -40,8 +40,9 @@ def test_shipped_model_loads_with_its_card_metrics(name: str, bands: tuple[str, 
     assert metrics["headline"]["auroc"] == evaluations[OUT_OF_FAMILY_LABEL]["auroc"]
     assert REAL_SAMPLE_LABEL in evaluations
     # Trained on the hsc-train family only.
-    for member in finder.card.training["members"]:
-        assert "train-" in member["training"]["stores"]["source"]["path"]
+    trainings = [m["training"] for m in finder.card.training.get("members", [])]
+    for training in trainings or [finder.card.training]:
+        assert "train-" in training["stores"]["source"]["path"]
 
 
 def test_default_model_is_found_without_a_name() -> None:

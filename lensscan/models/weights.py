@@ -29,7 +29,7 @@ CARD_FILE = "model.json"
 WEIGHTS_ENV = "LENSSCAN_WEIGHTS"
 
 #: The model ``load_model(None)`` (and ``lensscan scan`` without --model) uses.
-DEFAULT_MODEL = "hsc-gri-v2"
+DEFAULT_MODEL = "hsc-gri-ecnn-v2"
 #: The ``weights/`` folder of the source checkout, which holds the shipped models.
 PACKAGE_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
 
