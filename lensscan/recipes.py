@@ -301,7 +301,7 @@ def run_recipe(
                 recipe,
                 staged,
                 store,
-                work / "reports" / f"{stem}-{rescale}",
+                work / "reports" / recipe.name / f"{stem}-{rescale}",
                 label + suffix,
                 rescale,
                 device,
