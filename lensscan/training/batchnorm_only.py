@@ -11,29 +11,27 @@ before and after. With ``--val`` it also records the labelled AUROC before and a
 
 from __future__ import annotations
 
-import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 
 from lensscan import __version__
 from lensscan.adapt.adabn import AdaBN, adapt_batchnorm
 from lensscan.adapt.prior import em_prior
 from lensscan.atomic import atomic_output, check_output_path
-from lensscan.config import TrainConfig, config_to_dict
+from lensscan.config import TrainConfig
 from lensscan.data.store import CutoutStore
 from lensscan.errors import UserError
 from lensscan.models.finder import select_device
 from lensscan.models.weights import write_model_files
 from lensscan.progress import logger
-from lensscan.provenance import provenance
 from lensscan.training import report
 from lensscan.training.data import DomainData, labelled_split, pool_data, store_fingerprint
 from lensscan.training.parent import ParentModel, check_parent_inputs, load_parent
-from lensscan.training.selection import predict
+from lensscan.training.selection import domain_auroc, predict
 
 
 def _pool_figures(probs: np.ndarray) -> dict[str, float]:
@@ -43,16 +41,11 @@ def _pool_figures(probs: np.ndarray) -> dict[str, float]:
     }
 
 
-def _val_auroc(network: torch.nn.Module, val: DomainData | None) -> float | None:
-    if val is None:
-        return None
-    assert val.labels is not None
-    probs = predict(network, val.images, _no_autocast)
-    return float(roc_auc_score(val.labels.cpu().numpy(), probs))
-
-
-def _no_autocast() -> Any:
-    return torch.autocast("cpu", enabled=False)
+def _figures(network: torch.nn.Module, pool: DomainData, val: DomainData | None) -> dict:
+    """Label-free pool figures, and the labelled AUROC when there are validation items."""
+    figures: dict[str, Any] = _pool_figures(predict(network, pool.images, nullcontext))
+    figures["val_auroc"] = domain_auroc(val, network, nullcontext) if val else None
+    return figures
 
 
 def _load_val(config: TrainConfig, parent: ParentModel, device: torch.device) -> DomainData | None:
@@ -104,18 +97,15 @@ def adapt_batchnorm_only(config: TrainConfig) -> Path:
         )
         val = _load_val(config, parent, device)
         network = parent.network_copy(need_single=False, method="adabn").to(device)
-        before = {**_pool_figures(predict(network, pool.images, _no_autocast))}
-        before["val_auroc"] = _val_auroc(network, val)
+        before = _figures(network, pool, val)
         adapted = adapt_batchnorm(network, pool.images).eval()
-        after = {**_pool_figures(predict(adapted, pool.images, _no_autocast))}
-        after["val_auroc"] = _val_auroc(adapted, val)
-    settings = {k: v for k, v in config_to_dict(config).items() if k not in ("resume", "overwrite")}
+        after = _figures(adapted, pool, val)
+    settings = report.run_settings(config)
     card = _child_card(config, out, parent, pool, val, before, after, settings)
     with atomic_output(out) as tmp:
         tmp.mkdir(parents=True)
         write_model_files(tmp, adapted.cpu(), card)
-        (tmp / report.CONFIG_JSON).write_text(json.dumps(settings, indent=2) + "\n")
-        (tmp / report.CONFIG_TOML).write_text(report.settings_toml(settings))
+        report.write_settings(tmp, settings)
     logger.info(
         "adabn: %d pool images; estimated lens fraction %.4f -> %.4f",
         len(pool),
@@ -138,11 +128,7 @@ def _child_card(
     stores = {"target": {**pool.describe(), **store_fingerprint(pool.path)}}
     if val is not None:
         stores["val"] = {**val.describe(), **store_fingerprint(val.path)}
-    record = provenance(command="train", settings=settings, seed=config.seed)
-    record["inputs"] = [
-        {"path": s["path"], "sha256": s["sha256"], "hash_scope": s["hash_scope"]}
-        for s in stores.values()
-    ] + [{"path": str(parent.folder.resolve()), "sha256": parent.card.weights_sha256}]
+    record = report.run_provenance(config, settings, stores, parent)
     return parent.card.replace(
         name=out.name,
         method="adabn",

@@ -30,7 +30,7 @@ import torch
 from lensscan import __version__
 from lensscan.adapt import Batch, Method, MethodContext, build_method, check_options, method_class
 from lensscan.atomic import atomic_output, check_output_path
-from lensscan.config import TrainConfig, config_to_dict
+from lensscan.config import TrainConfig
 from lensscan.data.normalize import DEFAULT_NORMALISATION
 from lensscan.errors import UserError
 from lensscan.models.card import ModelCard
@@ -39,7 +39,6 @@ from lensscan.models.network import LensNet, build_network
 from lensscan.models.registry import encoder_spec
 from lensscan.models.weights import init_from_checkpoint, save_model, write_model_files
 from lensscan.naming import canonical_name
-from lensscan.provenance import provenance, sha256_file
 from lensscan.training import report
 from lensscan.training.checkpoint import load_checkpoint, partial_dir, save_checkpoint
 from lensscan.training.data import TrainingData, load_training_data, store_fingerprint
@@ -166,10 +165,6 @@ def _check_types(config: TrainConfig) -> None:
             raise UserError(f"setting {name}: {value!r} is not a valid {name.replace('_', ' ')}")
     if not isinstance(config.method_options, Mapping):
         raise UserError("setting method_options: expected a table of KEY = number")
-
-
-def _settings(config: TrainConfig) -> dict[str, Any]:
-    return {k: v for k, v in config_to_dict(config).items() if k not in ("resume", "overwrite")}
 
 
 @contextlib.contextmanager
@@ -328,22 +323,7 @@ def _card(
         for d in (data.source, data.target, data.val, data.source_val)
         if d is not None
     }
-    record = provenance(command="train", settings=settings, seed=config.seed)
-    record["inputs"] = [
-        {"path": s["path"], "sha256": s["sha256"], "hash_scope": s["hash_scope"]}
-        for s in stores.values()
-    ]
-    if config.init_checkpoint:
-        record["inputs"].append(
-            {
-                "path": str(Path(config.init_checkpoint).resolve()),
-                "sha256": sha256_file(config.init_checkpoint),
-            }
-        )
-    if parent is not None:
-        record["inputs"].append(
-            {"path": str(parent.folder.resolve()), "sha256": parent.card.weights_sha256}
-        )
+    record = report.run_provenance(config, settings, stores, parent)
     assert state.best_epoch is not None
     selected = state.history[state.best_epoch - 1]
     return ModelCard(
@@ -401,8 +381,7 @@ def _finish(
         report.plot_curves(
             tmp / report.CURVES_FILE, state.history, loss_names, f"{card.encoder} / {card.method}"
         )
-        (tmp / report.CONFIG_JSON).write_text(json.dumps(settings, indent=2) + "\n")
-        (tmp / report.CONFIG_TOML).write_text(report.settings_toml(settings))
+        report.write_settings(tmp, settings)
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -427,7 +406,7 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
         return adapt_batchnorm_only(config)
     out = Path(config.out)
     device = select_device(config.device)
-    settings = _settings(config)
+    settings = report.run_settings(config)
     parent = load_parent(config.init_model) if config.init_model else None
     if parent is not None and parent.card.members > 1:
         return _adapt_each_member(config, parent, on_epoch_end)
@@ -522,15 +501,7 @@ def _adapt_each_member(
     from lensscan.models.ensemble import make_ensemble
 
     out = Path(config.out)
-    check_output_path(out, overwrite=config.overwrite, option="--out")
-    work = partial_dir(out)
-    if work.exists() and not (config.resume or config.overwrite):
-        raise UserError(
-            f"--out {out}: an interrupted run exists in {work}; "
-            "pass --resume to continue it or --overwrite to start over"
-        )
-    if work.exists() and not config.resume:
-        shutil.rmtree(work)
+    work = _prepare_folders(config, out)
     adapted = []
     for index, start in enumerate(parent.member_folders(work / "parent-members")):
         member_out = work / f"member-{index}"

@@ -7,14 +7,63 @@ import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from lensscan.config import TrainConfig, config_to_dict
 from lensscan.progress import configure_logging, is_terminal, logger
+from lensscan.provenance import provenance, sha256_file
+
+if TYPE_CHECKING:
+    from lensscan.training.parent import ParentModel
 
 LOG_FILE = "train.jsonl"
 CURVES_FILE = "curves.png"
 CONFIG_JSON = "config.json"
 CONFIG_TOML = "config.toml"
+
+
+def run_settings(config: TrainConfig) -> dict[str, Any]:
+    """The settings a run records (how it was asked to resume or overwrite is left out)."""
+    return {k: v for k, v in config_to_dict(config).items() if k not in ("resume", "overwrite")}
+
+
+def run_provenance(
+    config: TrainConfig,
+    settings: Mapping[str, Any],
+    stores: Mapping[str, Mapping[str, Any]],
+    parent: ParentModel | None = None,
+) -> dict[str, Any]:
+    """The provenance record of a training run: its stores, checkpoint and parent model.
+
+    Args:
+        config: The run's settings.
+        settings: The settings the run records (:func:`run_settings`).
+        stores: Role -> store description with ``path``, ``sha256`` and ``hash_scope``.
+        parent: The ``--init-model`` the run started from, if any.
+    """
+    record = provenance(command="train", settings=dict(settings), seed=config.seed)
+    record["inputs"] = [
+        {"path": s["path"], "sha256": s["sha256"], "hash_scope": s["hash_scope"]}
+        for s in stores.values()
+    ]
+    if config.init_checkpoint:
+        record["inputs"].append(
+            {
+                "path": str(Path(config.init_checkpoint).resolve()),
+                "sha256": sha256_file(config.init_checkpoint),
+            }
+        )
+    if parent is not None:
+        record["inputs"].append(
+            {"path": str(parent.folder.resolve()), "sha256": parent.card.weights_sha256}
+        )
+    return record
+
+
+def write_settings(folder: Path, settings: Mapping[str, Any]) -> None:
+    """The run's resolved settings as config.json and config.toml (reusable with --config)."""
+    (folder / CONFIG_JSON).write_text(json.dumps(settings, indent=2) + "\n")
+    (folder / CONFIG_TOML).write_text(settings_toml(settings))
 
 
 def write_jsonl(path: Path, records: Sequence[Mapping[str, Any]]) -> None:

@@ -99,7 +99,8 @@ def predict(
     return torch.cat(probs).numpy()
 
 
-def _auroc(data: DomainData, network: torch.nn.Module, autocast: Any) -> float:
+def domain_auroc(data: DomainData, network: torch.nn.Module, autocast: Any) -> float:
+    """AUROC of a network on labelled normalised items."""
     assert data.labels is not None
     return float(roc_auc_score(data.labels.cpu().numpy(), predict(network, data.images, autocast)))
 
@@ -116,9 +117,9 @@ def epoch_metrics(
     """Validation AUROCs and label-free target criteria of a network."""
     metrics: dict[str, float] = {}
     if data.val is not None:
-        metrics["val_auroc"] = _auroc(data.val, network, autocast)
+        metrics["val_auroc"] = domain_auroc(data.val, network, autocast)
     if data.source_val is not None:
-        metrics["source_val_auroc"] = _auroc(data.source_val, network, autocast)
+        metrics["source_val_auroc"] = domain_auroc(data.source_val, network, autocast)
     if data.target is not None:
         probs = predict(network, data.target.images[:max_eval], autocast)
         metrics["target_entropy"] = float(binary_entropy(probs).mean())
