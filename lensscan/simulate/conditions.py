@@ -100,14 +100,12 @@ def draw_conditions(
     )
     for band in bands:
         conditions = preset.bands[band]
-        fwhm = conditions.psf_fwhm * image_fwhm
-        if variation.fwhm_band_scatter > 0 or image_fwhm != 1.0:
-            band_factor = (
-                math.exp(rng.normal(0.0, variation.fwhm_band_scatter))
-                if variation.fwhm_band_scatter > 0
-                else 1.0
-            )
-            fwhm = _clip(fwhm * band_factor, PSF_FWHM_LIMITS)
+        band_factor = (
+            math.exp(rng.normal(0.0, variation.fwhm_band_scatter))
+            if variation.fwhm_band_scatter > 0
+            else 1.0
+        )
+        fwhm = _clip(conditions.psf_fwhm * image_fwhm * band_factor, PSF_FWHM_LIMITS)
         if variation.psf_kind == "moffat":
             band_beta = _clip(beta + rng.normal(0.0, 0.1), variation.moffat_beta_range)
             q = 1.0 - float(rng.uniform(0.0, variation.max_ellipticity))
