@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 import torch
@@ -122,16 +122,21 @@ class LensFinder:
         Returns:
             (N,) float32 logits on the same device; P(lens) = sigmoid(logit).
         """
-        self._check_shape(images.shape)
-        x = self.normalisation(images.float())
-        autocast = (
-            torch.autocast("cuda", dtype=torch.bfloat16)
-            if self.device.type == "cuda"
-            else nullcontext()
-        )
-        with autocast:
+        x = self._normalised(images)
+        with self._autocast():
             logits = self.network(x)
         return logits.float()
+
+    def _normalised(self, images: torch.Tensor) -> torch.Tensor:
+        """The network's input: shape checked, normalised as the card says."""
+        self._check_shape(images.shape)
+        return self.normalisation(images.float())
+
+    def _autocast(self) -> AbstractContextManager[object]:
+        """bf16 autocast on CUDA, nothing elsewhere."""
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
 
     @property
     def members(self) -> int:
@@ -148,15 +153,9 @@ class LensFinder:
         Returns:
             (members, N) float32 logits; their mean is :meth:`logits_tensor`.
         """
-        self._check_shape(images.shape)
-        x = self.normalisation(images.float())
+        x = self._normalised(images)
         networks = getattr(self.network, "members", None) or [self.network]
-        autocast = (
-            torch.autocast("cuda", dtype=torch.bfloat16)
-            if self.device.type == "cuda"
-            else nullcontext()
-        )
-        with autocast:
+        with self._autocast():
             return torch.stack([network(x) for network in networks]).float()
 
     def score_tensor(self, images: torch.Tensor) -> torch.Tensor:
