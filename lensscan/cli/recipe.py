@@ -6,9 +6,11 @@ from pathlib import Path
 
 import typer
 
+from lensscan.recipes import RECIPES
+
 
 def recipe(
-    name: str = typer.Argument(..., help="Recipe: hsc-gri or hsc-i."),
+    name: str = typer.Argument(..., help=f"Recipe: {', '.join(RECIPES)}."),
     out: Path = typer.Option(..., "--out", help="Model folder to write, e.g. weights/hsc-gri-v2."),
     work: Path = typer.Option(
         Path("recipes-work"),
