@@ -43,7 +43,7 @@ def _is_cutout(path: Path) -> bool:
     return path.is_file() and path.name.lower().endswith(_SUFFIXES)
 
 
-def _natural_key(path: Path) -> list[object]:
+def natural_key(path: Path) -> list[object]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 
@@ -95,7 +95,7 @@ def folder_splits(root: str | os.PathLike[str]) -> dict[str, dict[int, list[Path
             continue
         split = match["split"] or UNSPLIT
         label = LENS if match["kind"] == "lenses" else NONLENS
-        files = sorted((p for p in sub.iterdir() if _is_cutout(p)), key=_natural_key)
+        files = sorted((p for p in sub.iterdir() if _is_cutout(p)), key=natural_key)
         found.setdefault(split, {}).setdefault(label, []).extend(files)
     if not found:
         raise UserError(

@@ -192,7 +192,7 @@ def item_generators(item_seed: int) -> tuple[np.random.Generator, np.random.Gene
     return np.random.default_rng(scene), np.random.default_rng(noise)
 
 
-def _largest_remainder(total: int, fractions: Sequence[float]) -> np.ndarray:
+def largest_remainder(total: int, fractions: Sequence[float]) -> np.ndarray:
     """Integer counts summing to ``total`` in the given proportions."""
     exact = np.asarray(fractions) * total
     counts = np.floor(exact).astype(int)
@@ -211,7 +211,7 @@ def plan_items(request: CutoutRequest) -> tuple[np.ndarray, np.ndarray]:
     fractions = [fraction for _, fraction in request.splits]
     for label in (LENS, NONLENS):
         members = rng.permutation(np.flatnonzero(labels == label))
-        counts = _largest_remainder(len(members), fractions)
+        counts = largest_remainder(len(members), fractions)
         split[members] = np.repeat(np.arange(len(fractions)), counts).astype(np.int8)
     return labels, split
 

@@ -218,6 +218,97 @@ def draw_source_parts(
     return tuple(parts), params
 
 
+def draw_einstein_radius(
+    rng: np.random.Generator, population: Population = BASELINE_POPULATION
+) -> tuple[float, float, float, float]:
+    """An Einstein radius from the lensing-weighted VDF and the redshift priors.
+
+    Radii outside the population's range are redrawn, and small ones thinned by
+    :func:`discovery_probability`.
+
+    Returns:
+        ``(theta_e, sigma_v, z_lens, z_source)``: arcsec, km/s and the two redshifts.
+    """
+    for _ in range(100):
+        z_lens = LENS_REDSHIFT_RANGE[0] + np.diff(LENS_REDSHIFT_RANGE)[0] * rng.beta(2.0, 2.2)
+        z_source = SOURCE_REDSHIFT_RANGE[0] + np.diff(SOURCE_REDSHIFT_RANGE)[0] * rng.beta(2.0, 2.5)
+        sigma_v = draw_velocity_dispersion(rng, lensing_weighted=True)
+        theta_e = sis_einstein_radius(sigma_v, float(z_lens), float(z_source))
+        low, high = population.einstein_radius_range
+        in_range = low <= theta_e <= high
+        if in_range and rng.uniform() < discovery_probability(theta_e, population.discovery_ramp):
+            break
+    else:  # pragma: no cover - the priors make this practically impossible
+        theta_e = float(np.clip(theta_e, *population.einstein_radius_range))
+    return float(theta_e), float(sigma_v), float(z_lens), float(z_source)
+
+
+def velocity_dispersion_from_light(mag_i: float, z: float) -> float:
+    """The Faber-Jackson velocity dispersion (km/s) of an early type of i magnitude ``mag_i``.
+
+    The inverse of the relation :func:`draw_early_type` draws luminosities from (without
+    its scatter), with the same K-correction and cosmology.
+    """
+    abs_mag_r = mag_i - float(distance_modulus(z)) - early_type_k_correction(z)
+    return float(200.0 * 10.0 ** ((_FJ_M0 - abs_mag_r) / 10.0))
+
+
+def draw_lensed_source(
+    rng: np.random.Generator,
+    bands: Sequence[str],
+    pixel_scale: float,
+    theta_e: float,
+    light_q: float,
+    light_pa: float,
+    x0: float = 0.0,
+    y0: float = 0.0,
+    population: Population = BASELINE_POPULATION,
+) -> tuple[LensedSource, Params]:
+    """A source lensed by an SIE plus shear aligned with its deflector's light.
+
+    The mass follows the light (axis ratio and angle scattered by 0.08 and 10 degrees), an
+    external shear is drawn, and the source is placed inside ``0.6-0.7 theta_E`` of the
+    centre, where it is multiply imaged and magnified several times.
+
+    Returns:
+        The lensed source and its parameters (mass, source, magnification and the
+        unlensed and lensed magnitudes per band).
+    """
+    shear = min(float(rng.rayleigh(0.04)), 0.15)
+    shear_angle = rng.uniform(0, np.pi)
+    mass = SIEShear(
+        theta_e=theta_e,
+        q=float(np.clip(light_q + rng.normal(0.0, 0.08), 0.4, 1.0)),
+        pa=light_pa + float(rng.normal(0.0, np.radians(10.0))),
+        x0=x0,
+        y0=y0,
+        gamma1=shear * np.cos(2 * shear_angle),
+        gamma2=shear * np.sin(2 * shear_angle),
+    )
+    beta = theta_e * population.source_offset_fraction * np.sqrt(rng.uniform())
+    beta_angle = rng.uniform(0, 2 * np.pi)
+    parts, source_params = draw_source_parts(
+        rng, bands, x0 + beta * np.cos(beta_angle), y0 + beta * np.sin(beta_angle), population
+    )
+    source = LensedSource(mass, parts)
+    arc_fluxes = lensed_fluxes(source, source.magnifications(pixel_scale))
+    source_fluxes = source.fluxes
+    params: Params = {
+        "einstein_radius": theta_e,
+        "lens_mass_q": mass.q,
+        "shear": shear,
+        "source_offset": float(beta),
+        "magnification": float(arc_fluxes.sum() / source_fluxes.sum()),
+        **source_params,
+        **{
+            f"mag_source_{b}": float(m)
+            for b, m in zip(bands, flux_to_mag(source_fluxes), strict=True)
+        },
+        **{f"mag_arc_{b}": float(m) for b, m in zip(bands, flux_to_mag(arc_fluxes), strict=True)},
+    }
+    return source, params
+
+
 def draw_lens_system(
     rng: np.random.Generator,
     bands: Sequence[str],
@@ -231,58 +322,20 @@ def draw_lens_system(
     Returns:
         The lens galaxy's light and the lensed source, and their parameters.
     """
-    for _ in range(100):
-        z_lens = LENS_REDSHIFT_RANGE[0] + np.diff(LENS_REDSHIFT_RANGE)[0] * rng.beta(2.0, 2.2)
-        z_source = SOURCE_REDSHIFT_RANGE[0] + np.diff(SOURCE_REDSHIFT_RANGE)[0] * rng.beta(2.0, 2.5)
-        sigma_v = draw_velocity_dispersion(rng, lensing_weighted=True)
-        theta_e = sis_einstein_radius(sigma_v, float(z_lens), float(z_source))
-        low, high = population.einstein_radius_range
-        in_range = low <= theta_e <= high
-        if in_range and rng.uniform() < discovery_probability(theta_e, population.discovery_ramp):
-            break
-    else:  # pragma: no cover - the priors make this practically impossible
-        theta_e = float(np.clip(theta_e, *population.einstein_radius_range))
-    galaxy = draw_early_type(rng, z=float(z_lens), sigma_v=sigma_v, population=population)
-    shear = min(float(rng.rayleigh(0.04)), 0.15)
-    shear_angle = rng.uniform(0, np.pi)
-    mass = SIEShear(
-        theta_e=theta_e,
-        q=float(np.clip(galaxy.q + rng.normal(0.0, 0.08), 0.4, 1.0)),
-        pa=galaxy.pa + float(rng.normal(0.0, np.radians(10.0))),
-        x0=x0,
-        y0=y0,
-        gamma1=shear * np.cos(2 * shear_angle),
-        gamma2=shear * np.sin(2 * shear_angle),
+    theta_e, sigma_v, z_lens, z_source = draw_einstein_radius(rng, population)
+    galaxy = draw_early_type(rng, z=z_lens, sigma_v=sigma_v, population=population)
+    source, source_params = draw_lensed_source(
+        rng, bands, pixel_scale, theta_e, galaxy.q, galaxy.pa, x0, y0, population
     )
-    # Sources inside ~0.6 theta_E are multiply imaged and magnified several times.
-    beta = theta_e * population.source_offset_fraction * np.sqrt(rng.uniform())
-    beta_angle = rng.uniform(0, 2 * np.pi)
-    parts, source_params = draw_source_parts(
-        rng, bands, x0 + beta * np.cos(beta_angle), y0 + beta * np.sin(beta_angle), population
-    )
-    source = LensedSource(mass, parts)
-    magnification_per_part = source.magnifications(pixel_scale)
-    arc_fluxes = lensed_fluxes(source, magnification_per_part)
-    source_fluxes = source.fluxes
     params: Params = {
         "z_central": galaxy.z,
         "velocity_dispersion": galaxy.sigma_v,
         "central_r_eff": galaxy.r_eff,
         "central_sersic_n": galaxy.n,
         "central_q": galaxy.q,
-        "einstein_radius": theta_e,
-        "lens_mass_q": mass.q,
-        "shear": shear,
-        "z_source": float(z_source),
-        "source_offset": float(beta),
-        "magnification": float(arc_fluxes.sum() / source_fluxes.sum()),
+        "z_source": z_source,
         **source_params,
         **_mag_columns("mag_central", galaxy.mags, bands),
-        **{
-            f"mag_source_{b}": float(m)
-            for b, m in zip(bands, flux_to_mag(source_fluxes), strict=True)
-        },
-        **{f"mag_arc_{b}": float(m) for b, m in zip(bands, flux_to_mag(arc_fluxes), strict=True)},
     }
     return [early_type_component(galaxy, x0, y0, bands), source], params
 
