@@ -5,6 +5,7 @@ Usage::
     python docs/make_figures.py            # all figures
     python docs/make_figures.py montage    # only the domain montages
     python docs/make_figures.py field      # only the field view
+    python docs/make_figures.py inject     # arcs injected into real HSC cutouts
 
 Colour composites map i, r, g to red, green, blue with an asinh stretch (Lupton et al.
 2004) common to all panels of a figure, so brightness and colour compare across panels.
@@ -131,6 +132,86 @@ def field_view(path: Path, size: int = 1200, seed: int = 3) -> None:
     save_small_png(figure, path)
 
 
+REALDATA = DOCS.parent.parent / "shared" / "realdata"
+
+
+def _stretched(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """An asinh colour image of a cutout in any units: each band in its sky-noise units.
+
+    ``reference`` (the untouched cutout) sets every band's sky level, noise and the top of
+    the stretch, so that a pair of panels compares pixel for pixel.
+    """
+    from lensscan.simulate.inject import sky_statistics
+
+    sky, sigma = sky_statistics(reference)
+    scaled = (image - sky[:, None, None]) / sigma[:, None, None]
+    top = float(np.percentile((reference - sky[:, None, None]) / sigma[:, None, None], 99.8))
+    return asinh_rgb(scaled * SOFTENING / 2.0, maximum=max(top, 5.0) * SOFTENING / 2.0)
+
+
+def injection_montage(path: Path, seed: int = 11) -> None:
+    """Real HSC cutouts (the sample's 10 training non-lenses) beside the same with arcs.
+
+    Each pair shares one stretch (set by the untouched cutout), so the arc is the only
+    difference; the right panel is the arc signal-to-noise of a larger run.
+    """
+    from lensscan.data.store import LENS, CutoutStore
+    from lensscan.simulate.inject import InjectionRequest, _transformed, inject_arcs
+
+    folder = REALDATA / "hsc_gri_sample40" / "train_nonlenses"
+    if not folder.is_dir():
+        print(f"skipping {path.name}: {folder} is absent")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        common = {"background_bands": BANDS, "pixel_scale": 0.168, "seed": seed}
+        shown = Path(tmp) / "shown.zarr"
+        inject_arcs(
+            InjectionRequest(backgrounds=(str(folder),), lens_fraction=1.0, n=10, **common),
+            shown,
+        )
+        many = Path(tmp) / "many.zarr"
+        inject_arcs(
+            InjectionRequest(backgrounds=(str(folder),), n=80, rotations=True, **common), many
+        )
+        store = CutoutStore.open(shown)
+        injected, params = store.read_images(), store.params()
+        order = sorted(folder.iterdir(), key=lambda p: int(p.stem))
+        backgrounds = np.stack([np.load(p) for p in order])
+        pool = CutoutStore.open(many).params()
+        snr = pool["arc_snr"][pool["true_label"] == LENS]
+    figure = plt.figure(figsize=(10.5, 5.0), dpi=80)
+    for k in range(10):
+        row, column = divmod(k, 5)
+        untouched = _transformed(backgrounds[params["background_index"][k]], 0)
+        for side, image in enumerate((untouched, injected[k])):
+            axis = figure.add_axes(
+                (0.01 + column * 0.145 + side * 0.07, 0.52 - row * 0.46, 0.068, 0.4)
+            )
+            axis.imshow(_stretched(image, untouched), origin="lower", interpolation="nearest")
+            axis.set_axis_off()
+            if side:
+                axis.set_title(
+                    f'θE={params["einstein_radius"][k]:.2f}" S/N={params["arc_snr"][k]:.0f}',
+                    fontsize=6,
+                    pad=2,
+                )
+            else:
+                axis.set_title("real", fontsize=6, pad=2)
+    histogram = figure.add_axes((0.77, 0.14, 0.21, 0.72))
+    histogram.hist(np.log10(snr), bins=20, color="0.4")
+    histogram.axvline(np.log10(20.0), color="darkred", lw=1)
+    histogram.set_xlabel("log10 arc S/N (matched filter)", fontsize=8)
+    histogram.set_ylabel("injected lenses", fontsize=8)
+    histogram.tick_params(labelsize=7)
+    histogram.set_title(f"{len(snr)} arcs; cut at S/N 20", fontsize=8)
+    figure.suptitle(
+        "lensscan simulate --domain inject: real HSC gri cutouts (left of each pair) "
+        "and the same with a simulated arc",
+        fontsize=9,
+    )
+    save_small_png(figure, path)
+
+
 def main(which: str = "all") -> None:
     """Render the requested figures into docs/."""
     if which in ("all", "montage"):
@@ -140,6 +221,8 @@ def main(which: str = "all") -> None:
         montage("hsc-heldout", DOCS / "montage_hsc_heldout.png", n_nonlenses=20)
     if which in ("all", "field"):
         field_view(DOCS / "field.png")
+    if which in ("all", "inject"):
+        injection_montage(DOCS / "inject_real_hsc.png")
 
 
 if __name__ == "__main__":
