@@ -156,7 +156,7 @@ def injection_montage(path: Path, seed: int = 11) -> None:
     difference; the right panel is the arc signal-to-noise of a larger run.
     """
     from lensscan.data.store import LENS, CutoutStore
-    from lensscan.simulate.inject import InjectionRequest, _transformed, inject_arcs
+    from lensscan.simulate.inject import InjectionRequest, dihedral_transform, inject_arcs
 
     folder = REALDATA / "hsc_gri_sample40" / "train_nonlenses"
     if not folder.is_dir():
@@ -182,7 +182,7 @@ def injection_montage(path: Path, seed: int = 11) -> None:
     figure = plt.figure(figsize=(10.5, 5.0), dpi=80)
     for k in range(10):
         row, column = divmod(k, 5)
-        untouched = _transformed(backgrounds[params["background_index"][k]], 0)
+        untouched = dihedral_transform(backgrounds[params["background_index"][k]], 0)
         for side, image in enumerate((untouched, injected[k])):
             axis = figure.add_axes(
                 (0.01 + column * 0.145 + side * 0.07, 0.52 - row * 0.46, 0.068, 0.4)

@@ -14,7 +14,7 @@ from lensscan.errors import UserError
 from lensscan.simulate.backgrounds import open_backgrounds
 from lensscan.simulate.inject import (
     InjectionRequest,
-    _transformed,
+    dihedral_transform,
     inject_arcs,
     kernel_fwhm,
     measure_deflector,
@@ -76,7 +76,7 @@ def _differences(result: CutoutStore, backgrounds: np.ndarray) -> np.ndarray:
     images = result.read_images()
     return np.stack(
         [
-            images[k] - _transformed(backgrounds[params["background_index"][k]], t)
+            images[k] - dihedral_transform(backgrounds[params["background_index"][k]], t)
             for k, t in enumerate(params["transform"])
         ]
     )

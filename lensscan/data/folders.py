@@ -44,6 +44,7 @@ def _is_cutout(path: Path) -> bool:
 
 
 def natural_key(path: Path) -> list[object]:
+    """Sort key that orders ``2.npy`` before ``10.npy``."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 

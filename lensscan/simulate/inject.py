@@ -591,14 +591,14 @@ class Injector:
         """One item (bands, size, size) float32 and its parameters."""
         calibration = self.calibration
         scene_rng, noise_rng = item_generators(item_seed)
-        image = _transformed(background, transform).astype(np.float32, copy=True)
+        image = dihedral_transform(background, transform).astype(np.float32, copy=True)
         sky, sigma = sky_statistics(image)
         flux_scale = (
             sigma / calibration.hsc_sigma if calibration.normalised else calibration.flux_scale
         )
         kernels, fwhm = calibration.kernels(index)
         if calibration.psf_kernels is not None:
-            kernels = _transformed(kernels, transform)
+            kernels = dihedral_transform(kernels, transform)
         params: dict[str, Any] = {
             "true_label": int(is_lens),
             "background_index": index,
@@ -725,7 +725,7 @@ def _light_columns(backgrounds: Backgrounds) -> tuple[np.ndarray | None, np.ndar
     return redshift, mag_i
 
 
-def _transformed(image: np.ndarray, transform: int) -> np.ndarray:
+def dihedral_transform(image: np.ndarray, transform: int) -> np.ndarray:
     """One of the 8 flips and 90-degree rotations of a (bands, H, W) image (0: itself)."""
     rotated = np.rot90(image, transform % 4, axes=(1, 2))
     return rotated[:, :, ::-1] if transform >= 4 else rotated
