@@ -127,7 +127,7 @@ def main() -> None:
     models = [args.model, *(str(path) for path in children.values())]
     results: dict[str, object] = {"model": args.model, "epochs": args.epochs, "lr": args.lr}
     for label, data, extra in (
-        ("real_hsc_test", REALDATA, ["--bands", "gri"]),
+        ("real_hsc_test", REALDATA, ["--bands", "g,r,i"]),
         ("heldout_test", heldout, []),
     ):
         report = work / f"report-{label}"
