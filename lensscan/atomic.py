@@ -52,6 +52,30 @@ def check_output_path(
     return out
 
 
+@contextlib.contextmanager
+def new_folders_removed_on_failure(folder: str | os.PathLike[str]) -> Iterator[None]:
+    """Remove ``folder`` and the parents the block created for it if the block fails.
+
+    Only folders that did not exist before the block and are empty after it are removed, so a
+    failed run leaves no empty output folder behind and never deletes anything it did not make.
+
+    Args:
+        folder: The folder the block may create (with its parents).
+    """
+    missing = []
+    current = Path(folder).absolute()
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    try:
+        yield
+    except BaseException:
+        for path in missing:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise
+
+
 def remove_path(path: Path) -> None:
     """Remove a file, link or folder tree if it exists (errors inside a tree are ignored)."""
     if path.is_dir() and not path.is_symlink():

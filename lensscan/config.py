@@ -69,16 +69,30 @@ def resolve_config(
 
 
 def _accepts(annotation: Any, value: Any) -> bool:
-    """Whether a TOML value fits a settings field's annotation (ints count as floats)."""
+    """Whether a TOML value fits a settings field's annotation (ints count as floats).
+
+    Lists are checked item by item against ``tuple[X, ...]`` and tables value by value
+    against ``Mapping[str, X]``, so a wrong type inside them is caught here too.
+    """
     origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
-        return any(_accepts(arg, value) for arg in typing.get_args(annotation))
+        return any(_accepts(arg, value) for arg in args)
     if annotation is type(None):
         return value is None
     if annotation is Any:
         return True
     if origin in (tuple, list):
-        return isinstance(value, list | tuple)
+        if not isinstance(value, list | tuple):
+            return False
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return len(value) == len(args) and all(map(_accepts, args, value))
+        return not args or all(_accepts(args[0], item) for item in value)
+    if origin in (Mapping, dict):
+        if not isinstance(value, Mapping):
+            return False
+        key_type, value_type = args or (Any, Any)
+        return all(_accepts(key_type, k) and _accepts(value_type, v) for k, v in value.items())
     if origin is not None:
         return isinstance(value, origin)
     if annotation is float:
@@ -86,6 +100,13 @@ def _accepts(annotation: Any, value: Any) -> bool:
     if annotation is int:
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, annotation)
+
+
+def _type_name(annotation: Any) -> str:
+    """An annotation as a user reads it: ``int``, ``tuple[str, ...] | None``."""
+    if typing.get_origin(annotation) is None and hasattr(annotation, "__name__"):
+        return annotation.__name__
+    return str(annotation).replace("collections.abc.", "").replace("typing.", "")
 
 
 def _checked_file_values(cls: type[Any], loaded: Mapping[str, Any], path: Path) -> dict[str, Any]:
@@ -99,9 +120,9 @@ def _checked_file_values(cls: type[Any], loaded: Mapping[str, Any], path: Path) 
     for key, value in loaded.items():
         annotation = hints[key]
         if not _accepts(annotation, value):
-            expected = getattr(annotation, "__name__", None) or str(annotation)
             raise UserError(
-                f"--config {path}: setting {key}: {value!r} does not fit its type ({expected})"
+                f"--config {path}: setting {key}: {value!r} does not fit its type "
+                f"({_type_name(annotation)})"
             )
         checked[key] = tuple(value) if isinstance(value, list) else value
     return checked

@@ -169,3 +169,22 @@ def test_gallery_scores_keep_confident_candidates_apart() -> None:
     assert format_score(1 - 5.66e-8) == "1-5.7e-08"
     assert format_score(1 - 3.1e-9) == "1-3.1e-09"
     assert format_score(1.0) == "1.000" and format_score(0.0) == "0.000"
+
+
+def test_parquet_round_trip_keeps_columns_units_and_metadata(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow", reason="writing Parquet needs pyarrow (pip install .[dev])")
+    pytest.importorskip("pandas", reason="astropy reads Parquet with pandas (pip install .[dev])")
+    table = _table(4)
+    path = write_catalog(table, tmp_path / "c.parquet", "parquet")
+    back = Table.read(path)
+    assert back.colnames == table.colnames
+    for name in table.colnames:
+        assert back[name].dtype == table[name].dtype, name
+        assert back[name].unit == table[name].unit, name
+        assert back[name].description == table[name].description, name
+        assert list(back[name]) == list(table[name]), name
+    assert back.meta == META
+    positions = read_sky_positions(path, "--positions")
+    np.testing.assert_array_equal(positions.ra, table["ra"])
+    np.testing.assert_array_equal(positions.dec, table["dec"])
+    assert [p.name for p in tmp_path.iterdir()] == ["c.parquet"]

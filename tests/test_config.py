@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from astropy.io import fits
 
 from lensscan.cli import app
 from lensscan.config import EvaluateConfig, ScanConfig, TrainConfig, resolve_config
@@ -16,6 +18,13 @@ from lensscan.errors import UserError
         (EvaluateConfig, 'bootstrap = "many"\n', "setting bootstrap: 'many' does not fit"),
         (EvaluateConfig, "threshold = true\n", "setting threshold: True does not fit"),
         (ScanConfig, "bands = 3\n", "setting bands: 3 does not fit"),
+        (ScanConfig, "bands = [1, 2]\n", r"bands: \[1, 2\] does not fit its type \(tuple\[str"),
+        (EvaluateConfig, "models = [1]\n", "setting models: \\[1\\] does not fit"),
+        (
+            TrainConfig,
+            'out = "w"\n[method_options]\ntau = "x"\n',
+            r"method_options: .* does not fit its type \(Mapping\[str, float\]\)",
+        ),
     ],
 )
 def test_a_wrong_type_in_a_file_names_the_file_and_setting(tmp_path, cls, text, message) -> None:
@@ -35,9 +44,25 @@ def test_valid_files_resolve_with_lists_as_tuples(tmp_path) -> None:
     assert resolve_config(TrainConfig, path).method_options == {"tau": 0.9}
 
 
-def test_the_cli_turns_a_wrong_type_into_one_line(runner, tmp_path) -> None:
-    path = tmp_path / "evaluate.toml"
-    path.write_text('bootstrap = "many"\n')
-    result = runner.invoke(app, ["evaluate", "--config", str(path), "--data", str(tmp_path)])
-    assert result.exit_code == 2 and result.output.count("\n") == 1
-    assert "setting bootstrap" in result.output
+@pytest.mark.parametrize(
+    ("command", "text", "setting"),
+    [
+        (["evaluate", "--data", "."], 'bootstrap = "many"\n', "bootstrap"),
+        (["evaluate", "--data", "."], 'threshold = "0.5"\n', "threshold"),
+        (["scan", "field.fits"], 'chunk_size = "1024"\n', "chunk_size"),
+        (["scan", "field.fits"], "bands = [1, 2]\n", "bands"),
+        (["train"], 'out = "w/x"\nepochs = "3"\n', "epochs"),
+    ],
+)
+def test_the_cli_turns_a_wrong_type_into_one_line(
+    runner, tmp_path, monkeypatch, command, text, setting
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    fits.writeto(tmp_path / "field.fits", np.zeros((8, 8), np.float32))
+    path = tmp_path / "settings.toml"
+    path.write_text(text)
+    result = runner.invoke(app, [*command, "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1, result.output
+    assert f"--config {path}: setting {setting}:" in result.output
+    assert "does not fit its type" in result.output

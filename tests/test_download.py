@@ -26,7 +26,7 @@ from lensscan.models.manifest import (
     load_manifest,
     manifest_from_dict,
 )
-from lensscan.models.weights import WEIGHTS_ENV
+from lensscan.models.weights import DEFAULT_MODEL, PACKAGE_WEIGHTS, WEIGHTS_ENV
 from lensscan.provenance import sha256_file
 
 
@@ -112,8 +112,8 @@ def _assert_same_files(installed: Path, original: Path) -> None:
 
 
 def _assert_nothing_left(weights: Path) -> None:
-    """No model folder and no temporary folder remain."""
-    assert not weights.exists() or list(weights.iterdir()) == []
+    """No model folder, no temporary folder, and no weights folder made for the download."""
+    assert not weights.exists()
 
 
 # --- the manifest ---
@@ -154,11 +154,33 @@ def test_build_manifest_skips_hidden_folders(published: Path, tmp_path: Path) ->
     assert list(build_manifest(tmp_path / "w").models) == ["tiny-b"]
 
 
-def test_packaged_manifest_is_valid() -> None:
+def test_packaged_manifest_fetches_from_the_shipped_weights_folder() -> None:
     manifest = load_manifest()
     assert manifest.location == PACKAGED_MANIFEST
-    checkout_weights = PACKAGED_MANIFEST.parents[2] / "weights"
-    assert manifest.resolve_base_url() == checkout_weights.as_uri() + "/"
+    assert json.loads(PACKAGED_MANIFEST.read_text())["base_url"] is None
+    assert manifest.resolve_base_url() == PACKAGE_WEIGHTS.as_uri() + "/"
+    assert load_manifest(PACKAGED_MANIFEST).resolve_base_url() == PACKAGE_WEIGHTS.as_uri() + "/"
+
+
+def test_shipped_model_downloads_into_a_new_dir_offline(runner, tmp_path: Path) -> None:
+    target = tmp_path / "scratch" / "weights"
+    result = runner.invoke(app, ["download", DEFAULT_MODEL, "--dir", str(target)])
+    assert result.exit_code == 0, result.output
+    _assert_same_files(target / DEFAULT_MODEL, PACKAGE_WEIGHTS / DEFAULT_MODEL)
+
+
+def test_failed_download_removes_the_dir_it_created_and_keeps_an_existing_one(
+    runner, manifest_file: Path, server: str, tmp_path: Path
+) -> None:
+    new = tmp_path / "new" / "weights"
+    args = ("tiny-a", "--base-url", server + "corrupt/")
+    assert _download(runner, manifest_file, *args, "--dir", str(new)).exit_code == 2
+    assert list(tmp_path.iterdir()) == []
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    assert _download(runner, manifest_file, *args, "--dir", str(existing)).exit_code == 2
+    assert existing.is_dir()
+    assert list(existing.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import HEADLINE
+from conftest import HEADLINE, REPO_ROOT
 
 from lensscan.cli import app
 from lensscan.models import create_lens_finder, save_model
@@ -212,3 +213,10 @@ def test_root_help_lists_download_and_models(runner) -> None:
     result = runner.invoke(app, ["--help"])
     assert "download" in result.output
     assert "models" in result.output
+
+
+def test_wheel_carries_exactly_the_published_models() -> None:
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    mapping = config["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    names = sorted(load_manifest().models)
+    assert mapping == {f"weights/{name}": f"lensscan/_weights/{name}" for name in names}

@@ -1,7 +1,8 @@
 """The ``lensscan`` command line: one module per command, no logic of its own.
 
 Each command module defines one function; :func:`_register` adds it to the Typer app and
-turns a :class:`~lensscan.errors.UserError` into one line on stderr and exit status 2.
+turns a :class:`~lensscan.errors.UserError` into one line on stderr and exit status 2. Every
+command and group uses the classes of :mod:`lensscan.cli.help`, so flags show as flags.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from lensscan.cli import (
     simulate_field,
     train,
 )
+from lensscan.cli.help import Command, Group
 from lensscan.errors import UserError
 
 USER_ERROR_EXIT_CODE = 2
@@ -39,6 +41,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=Group,
 )
 
 
@@ -66,7 +69,7 @@ def _register(name: str, command: Callable[..., Any], group: typer.Typer | None 
             typer.echo(f"lensscan: error: {exc}", err=True)
             raise typer.Exit(USER_ERROR_EXIT_CODE) from None
 
-    (group or app).command(name)(run)
+    (group or app).command(name, cls=Command)(run)
 
 
 _register("demo", demo.demo)

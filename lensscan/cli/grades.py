@@ -7,10 +7,13 @@ from pathlib import Path
 
 import typer
 
+from lensscan.cli.help import Group
+
 app = typer.Typer(
     name="grades",
     help="Consensus grades from lensscan inspect: export a graded catalog, summarise.",
     no_args_is_help=True,
+    cls=Group,
 )
 
 

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import typer
 
+from lensscan.cli.help import Group
+
 app = typer.Typer(
     name="models",
     help="List published and installed models; write a manifest; combine models.",
     no_args_is_help=True,
+    cls=Group,
 )
 
 #: Width of the table when stdout is not a terminal, so piped output keeps whole rows.

@@ -25,7 +25,7 @@ from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from lensscan import __version__
-from lensscan.atomic import atomic_output, check_output_path
+from lensscan.atomic import atomic_output, check_output_path, new_folders_removed_on_failure
 from lensscan.errors import UserError
 from lensscan.models.manifest import (
     MODEL_FILES,
@@ -156,7 +156,8 @@ def download_model(
     Raises:
         UserError: If the name is unknown, the destination already holds a different model
             (without ``force``), or a file cannot be fetched, is truncated or has the wrong
-            SHA-256; nothing is left behind in that case.
+            SHA-256; nothing is left behind in that case, not even a weights folder created
+            for the download.
     """
     if not timeout > 0:
         raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
@@ -177,18 +178,19 @@ def download_model(
         configure_logging()
         logger.info("%s differs from the published %s (%s); downloading", installed, name, problem)
     source = manifest.resolve_base_url(base_url)
-    check_output_path(target, overwrite=True, option="--dir" if directory else "weights folder")
-    with atomic_output(target) as tmp:
-        tmp.mkdir()
-        for expected in entry.files:
-            fetch_file(
-                file_url(source, expected),
-                tmp / expected.name,
-                expected,
-                timeout=timeout,
-                label=f"{name}/{expected.name}",
-            )
-        _check_card(tmp, entry)
+    with new_folders_removed_on_failure(target.parent):
+        check_output_path(target, overwrite=True, option="--dir" if directory else "weights folder")
+        with atomic_output(target) as tmp:
+            tmp.mkdir()
+            for expected in entry.files:
+                fetch_file(
+                    file_url(source, expected),
+                    tmp / expected.name,
+                    expected,
+                    timeout=timeout,
+                    label=f"{name}/{expected.name}",
+                )
+            _check_card(tmp, entry)
     return DownloadResult(name, target, True, entry.size, source)
 
 

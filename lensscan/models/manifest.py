@@ -4,7 +4,7 @@ The manifest is a JSON file (``lensscan/models/manifest.json`` ships inside the 
 
     {
       "format": "lensscan-manifest/1",
-      "base_url": "../../weights/",
+      "base_url": "https://example.org/lensscan/models/",
       "models": [
         {
           "name": "hsc-gri-v2",
@@ -26,13 +26,19 @@ A model is a folder of two files, downloaded one by one (no archive to unpack):
 (``https://``, ``http://``, ``file://``) or relative to the base URL. The base URL is, by
 priority, ``--base-url``, the ``LENSSCAN_MIRROR`` environment variable, or the manifest's
 ``base_url``; a relative ``base_url`` in the manifest is resolved against the manifest file's
-own location, so the packaged ``"../../weights/"`` is the ``weights/`` folder of the source
-checkout. A mirror therefore only needs the same ``NAME/FILE`` layout as a weights folder,
+own location. A mirror therefore only needs the same ``NAME/FILE`` layout as a weights folder,
 and :func:`build_manifest` writes the manifest of such a folder.
+
+The packaged manifest lists the models shipped with lensscan and has no ``base_url``: its
+files come from the shipped weights folder of this install
+(:data:`~lensscan.models.weights.PACKAGE_WEIGHTS`: ``weights/`` in a checkout,
+``lensscan/_weights`` in a wheel), so ``lensscan download NAME --dir D`` works offline from
+any install.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -43,6 +49,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lensscan.errors import UserError
+from lensscan.models import weights
 from lensscan.models.weights import CARD_FILE, WEIGHTS_FILE, read_card
 from lensscan.provenance import sha256_file
 
@@ -271,6 +278,9 @@ def headline_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
 def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
     """Read and validate a manifest.
 
+    The packaged manifest (read by default, or named by its path) gets the shipped weights
+    folder as its base URL.
+
     Args:
         path: A manifest JSON file; None reads the one shipped in the package.
 
@@ -289,7 +299,12 @@ def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
         raise UserError(
             f"{option}{location}: not valid JSON ({exc.msg} at line {exc.lineno})"
         ) from None
-    return manifest_from_dict(data, location.resolve())
+    manifest = manifest_from_dict(data, location.resolve())
+    if manifest.base_url is None and manifest.location == PACKAGED_MANIFEST:
+        # Read at call time: where the shipped models are depends on the install (and tests).
+        shipped = weights.PACKAGE_WEIGHTS.resolve().as_uri() + "/"
+        manifest = dataclasses.replace(manifest, base_url=shipped)
+    return manifest
 
 
 def manifest_from_dict(data: Any, location: Path | None = None) -> Manifest:

@@ -2,7 +2,7 @@
 
 The card records the SHA-256 of the weights file; loading recomputes it and refuses a
 mismatch. A model is named by a path to its folder, or by a bare name looked up, in order,
-in ``$LENSSCAN_WEIGHTS``, ``./weights`` and the ``weights/`` folder of the source checkout.
+in ``$LENSSCAN_WEIGHTS``, ``./weights`` and the shipped models (:data:`PACKAGE_WEIGHTS`).
 """
 
 from __future__ import annotations
@@ -30,8 +30,21 @@ WEIGHTS_ENV = "LENSSCAN_WEIGHTS"
 
 #: The model ``load_model(None)`` (and ``lensscan scan`` without --model) uses.
 DEFAULT_MODEL = "hsc-gri-ecnn-v2"
-#: The ``weights/`` folder of the source checkout, which holds the shipped models.
-PACKAGE_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
+
+
+def shipped_weights_folder() -> Path:
+    """The folder of the models shipped with lensscan.
+
+    A wheel carries the checkout's top-level ``weights/`` as ``lensscan/_weights`` (see
+    pyproject.toml); an editable install or a source checkout has only ``weights/`` itself.
+    """
+    package = Path(__file__).resolve().parents[1]
+    in_wheel = package / "_weights"
+    return in_wheel if in_wheel.is_dir() else package.parent / "weights"
+
+
+#: The folder of the shipped models, searched last (see :func:`shipped_weights_folder`).
+PACKAGE_WEIGHTS = shipped_weights_folder()
 
 
 def weights_search_path() -> list[Path]:

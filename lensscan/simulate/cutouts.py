@@ -21,6 +21,7 @@ import importlib
 import math
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -313,7 +314,13 @@ def _write_blocks(
 
 
 def warm_worker(domain_name: str) -> None:
-    """Import a domain's modules (building its caches) in a worker, if not loaded yet."""
+    """Start a worker process: ignore SIGINT, import the domain's modules if not loaded yet.
+
+    A Ctrl-C reaches the whole process group; the main process alone decides what happens
+    (it lets running blocks finish before it removes their temporary store), so a worker
+    neither dies mid-block nor carries on after its store is gone.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for module in domain_spec(domain_name).modules:
         importlib.import_module(module)
 
@@ -389,12 +396,15 @@ def dask_config(scheduler: str, workers: int, domain_name: str) -> Iterator[None
         with dask.config.set(scheduler="synchronous"):
             yield
         return
-    with pool, dask.config.set(scheduler=scheduler, pool=pool, num_workers=workers, chunksize=1):
+    with dask.config.set(scheduler=scheduler, pool=pool, num_workers=workers, chunksize=1):
         try:
             yield
         finally:
             if starting is not None:
                 starting.join()
+            # After an error or a Ctrl-C, queued blocks must not start and running ones must
+            # end before the caller removes the temporary store they write into.
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager
@@ -439,8 +449,10 @@ def simulate_cutouts(
     ]
     # One block cannot be shared out: skip starting workers for small runs.
     scheduler = request.scheduler if len(blocks) > 1 else "synchronous"
-    # Workers start first, so that they warm up while this process plans the run.
-    with dask_config(scheduler, min(request.workers, len(blocks)), request.domain):
+    # Workers start first, so that they warm up while this process plans the run; they stop
+    # before the temporary store is renamed or, on failure, removed.
+    workers = min(request.workers, len(blocks))
+    with atomic_output(out_path) as tmp, dask_config(scheduler, workers, request.domain):
         domain = get_domain(request.domain)
         preset = domain.preset
         seeds = item_seeds(request.seed, request.n)
@@ -455,7 +467,7 @@ def simulate_cutouts(
             param_dtypes=schema,
         )
         stored_labels = np.full(request.n, UNLABELLED, np.int8) if request.unlabelled else labels
-        with atomic_output(out_path) as tmp, _dask_progress("simulate", request.n):
+        with _dask_progress("simulate", request.n):
             write_store(
                 tmp,
                 images=images,
