@@ -176,7 +176,8 @@ def test_gpu_slot_of_a_worker_name() -> None:
 class FlakyJob:
     """A two-chunk job whose chunk 0 fails once, then succeeds (markers on disk).
 
-    ``how="raise"`` raises an OSError the first time; ``how="die"`` kills its worker process.
+    ``how="raise"`` raises an OSError the first time, ``how="die"`` kills its worker
+    process, and any other value never fails.
     """
 
     folder: str
@@ -185,7 +186,7 @@ class FlakyJob:
 
     def stage(self, index: int) -> int:
         marker = Path(self.folder) / f"failed-once-{index}"
-        if index == 0 and not marker.exists():
+        if index == 0 and self.how in ("raise", "die") and not marker.exists():
             marker.touch()
             if self.how == "die":
                 os._exit(1)
@@ -232,4 +233,22 @@ def test_a_field_whose_worker_died_is_finished_on_a_new_worker(tmp_path: Path) -
         outcomes = list(run_on_dask(client, [job], {0: [0, 1]}, retries=0))
     assert outcomes == [(0, None)]
     assert (tmp_path / "failed-once-0").exists()  # the first worker died on it
+    assert (tmp_path / "done-0").exists() and (tmp_path / "done-1").exists()
+
+
+def test_a_local_cluster_with_a_gpu_per_worker_serves_gpu_tasks(tmp_path: Path) -> None:
+    from lensscan.scan.cluster import GPU_RESOURCE, connect
+
+    job = FlakyJob(str(tmp_path), "none")
+    spec = ClusterSpec(workers=1, threads_per_worker=2, local_gpus=1)
+    with connect(spec) as connection:
+        assert connection.score_resources == {GPU_RESOURCE: 1}
+        [worker] = connection.client.scheduler_info()["workers"].values()
+        assert worker["resources"] == {GPU_RESOURCE: 1}
+        outcomes = list(
+            run_on_dask(
+                connection.client, [job], {0: [0, 1]}, score_resources=connection.score_resources
+            )
+        )
+    assert outcomes == [(0, None)]
     assert (tmp_path / "done-0").exists() and (tmp_path / "done-1").exists()
