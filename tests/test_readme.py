@@ -35,3 +35,26 @@ def test_dockerfile_installs_with_the_shared_script() -> None:
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     assert "bash .ci/install.sh" in dockerfile
     assert 'ENTRYPOINT ["lensscan"]' in dockerfile
+
+
+def test_readme_scan_examples_use_only_real_options() -> None:
+    import shlex
+
+    import typer
+
+    from lensscan.cli import app
+
+    command = typer.main.get_command(app).commands["scan"]
+    options = {name for param in command.params for name in param.opts}
+    # Fences alternate open / close, so every other piece between them is code.
+    code = (REPO_ROOT / "README.md").read_text().split("\n```")[1::2]
+    examples = [
+        line.split(" #")[0]
+        for block in code
+        for line in block.replace("\\\n", " ").splitlines()
+        if line.strip().startswith("lensscan scan")
+    ]
+    assert len(examples) >= 10
+    for example in examples:
+        used = {word.split("=")[0] for word in shlex.split(example) if word.startswith("--")}
+        assert used <= options, (example, used - options)

@@ -10,8 +10,9 @@ own defaults, a dask config file in its ``jobqueue:`` YAML format (loaded throug
 
 GPUs: every worker process gets one GPU. A job asking for N GPUs runs N worker processes;
 each one picks its own GPU from the slot number dask appends to its name (``...-0``,
-``...-1``), and declares a ``GPU=1`` resource so that one score task at a time runs on it.
-A local cluster on a machine with several GPUs does the same, one worker per GPU slot.
+``...-1``). A local cluster on a machine with several GPUs does the same, worker k on GPU
+k. A worker's threads share its GPU, so while one runs a forward pass the others read
+FITS files and detect objects on the CPU.
 """
 
 from __future__ import annotations
@@ -36,9 +37,6 @@ BATCH_SYSTEMS = {
 """``--cluster`` names of batch systems -> dask-jobqueue cluster class."""
 
 CLUSTER_KINDS = ("local", *BATCH_SYSTEMS)
-
-GPU_RESOURCE = "GPU"
-"""Dask worker resource that serialises score tasks on a worker's one GPU."""
 
 
 @dataclass(frozen=True)
@@ -251,10 +249,8 @@ def jobqueue_options(spec: ClusterSpec, kind: str) -> dict[str, Any]:
         configured = dask.config.get(f"jobqueue.{kind}.job-script-prologue", None) or []
         options["job_script_prologue"] = [*configured, *spec.prologue]
     if spec.gpus_per_job:
-        # One worker process per GPU, each with a GPU resource its score tasks ask for.
+        # One worker process per GPU (each picks its own, see lensscan.scan.gpu_slot).
         options["processes"] = spec.gpus_per_job
-        configured_args = dask.config.get(f"jobqueue.{kind}.worker-extra-args", None) or []
-        options["worker_extra_args"] = [*configured_args, "--resources", f"{GPU_RESOURCE}=1"]
         for key, value in gpu_directives(kind, spec.gpus_per_job, spec.cores, spec.memory).items():
             if key == "job_extra_directives":
                 configured = dask.config.get(f"jobqueue.{kind}.job-extra-directives", None) or []
@@ -306,19 +302,6 @@ def make_batch_cluster(spec: ClusterSpec, kind: str) -> Any:
         ) from None
 
 
-@dataclass(frozen=True)
-class Connection:
-    """A running client and what its workers offer.
-
-    Attributes:
-        client: The ``distributed.Client``, or None to run in this process.
-        score_resources: Worker resources each score task asks for (one GPU), or None.
-    """
-
-    client: Any
-    score_resources: Mapping[str, float] | None = None
-
-
 def validate(spec: ClusterSpec) -> None:
     """Check the settings (and read the config file) before any work starts.
 
@@ -330,14 +313,14 @@ def validate(spec: ClusterSpec) -> None:
 
 
 @contextlib.contextmanager
-def connect(spec: ClusterSpec) -> Iterator[Connection]:
+def connect(spec: ClusterSpec) -> Iterator[Any]:
     """Connect to or start the cluster a scan runs on, and close what was started.
 
     Args:
         spec: Where to run.
 
     Yields:
-        The connection (``client`` None for an in-process run).
+        A ``distributed.Client``, or None to run in this process.
 
     Raises:
         UserError: If the scheduler cannot be reached or the settings are invalid.
@@ -347,13 +330,13 @@ def connect(spec: ClusterSpec) -> Iterator[Connection]:
         check_spec(spec, kind)
         if spec.scheduler:
             with _existing(spec.scheduler) as client:
-                yield Connection(client)
+                yield client
         elif kind == "local":
-            with _local(spec) as connection:
-                yield connection
+            with _local(spec) as client:
+                yield client
         else:
-            with _batch(spec, kind) as connection:
-                yield connection
+            with _batch(spec, kind) as client:
+                yield client
 
 
 @contextlib.contextmanager
@@ -371,9 +354,9 @@ def _existing(address: str) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def _local(spec: ClusterSpec) -> Iterator[Connection]:
+def _local(spec: ClusterSpec) -> Iterator[Any]:
     if spec.workers == 0:
-        yield Connection(None)
+        yield None
         return
     threads = spec.threads_per_worker or max(1, (os.cpu_count() or 1) // spec.workers)
     from distributed import Client, LocalCluster
@@ -391,7 +374,6 @@ def _local(spec: ClusterSpec) -> Iterator[Connection]:
             threads_per_worker=threads,
             processes=True,
             dashboard_address=None,
-            resources={GPU_RESOURCE: 1} if gpus else None,
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -399,11 +381,11 @@ def _local(spec: ClusterSpec) -> Iterator[Connection]:
             from lensscan.scan.gpu_slot import GpuSlot
 
             client.register_plugin(GpuSlot(gpus))
-        yield Connection(client, {GPU_RESOURCE: 1} if gpus else None)
+        yield client
 
 
 @contextlib.contextmanager
-def _batch(spec: ClusterSpec, kind: str) -> Iterator[Connection]:
+def _batch(spec: ClusterSpec, kind: str) -> Iterator[Any]:
     from distributed import Client
 
     cluster = make_batch_cluster(spec, kind)
@@ -423,6 +405,6 @@ def _batch(spec: ClusterSpec, kind: str) -> Iterator[Connection]:
                 from lensscan.scan.gpu_slot import GpuSlot
 
                 client.register_plugin(GpuSlot(spec.gpus_per_job))
-            yield Connection(client, {GPU_RESOURCE: 1} if spec.gpus_per_job else None)
+            yield client
     finally:
         cluster.close()

@@ -81,7 +81,6 @@ def run_on_dask(
     jobs: Sequence[ChunkJob],
     pending: Mapping[int, Sequence[int]],
     retries: int = 0,
-    score_resources: Mapping[str, float] | None = None,
 ) -> Iterator[FieldOutcome]:
     """Submit every chunk of every field to a dask.distributed client; fields run in parallel.
 
@@ -90,8 +89,6 @@ def run_on_dask(
         jobs: The fields' jobs.
         pending: Field index -> chunks still to do.
         retries: Times a task that raised is run again before its field fails.
-        score_resources: Worker resources each score task needs (e.g. ``{"GPU": 1}``, so
-            one forward pass at a time runs on a worker's GPU), or None.
 
     Yields:
         ``(field index, error or None)`` per field, as each finishes.
@@ -122,7 +119,6 @@ def run_on_dask(
                 staged,
                 key=f"lensscan-score-{tag}",
                 retries=retries,
-                resources=dict(score_resources) if score_resources else None,
             )
             futures_of[f] += [staged, scored]
             owner[scored.key] = f

@@ -829,12 +829,11 @@ def _scan_fields(
     # Without chunks to run (all fields failed, done or resumed to the end) no cluster is needed.
     if not any(pending.values()):
         cluster = ClusterSpec(workers=0)
-    with connect(cluster) as connection:
-        client = connection.client
+    with connect(cluster) as client:
         outcomes = (
             run_in_process(jobs, pending)
             if client is None
-            else run_on_dask(client, jobs, pending, config.retries, connection.score_resources)
+            else run_on_dask(client, jobs, pending, config.retries)
         )
         for i, error in outcomes:
             f = order[i]
