@@ -231,3 +231,96 @@ def test_a_field_whose_worker_died_is_finished_on_a_new_worker(tmp_path: Path) -
     assert outcomes == [(0, None)]
     assert (tmp_path / "failed-once-0").exists()  # the first worker died on it
     assert (tmp_path / "done-0").exists() and (tmp_path / "done-1").exists()
+
+
+FAKE_SBATCH = """#!/bin/bash
+# Stands for SLURM's sbatch on one machine: runs the job script in the background.
+set -euo pipefail
+id=$(( $(ls "$JOBS" | wc -l) + 1000 ))
+cp "$1" "$JOBS/$id.sh"
+setsid bash "$JOBS/$id.sh" > "$JOBS/$id.log" 2>&1 < /dev/null &
+echo $! > "$JOBS/$id.pid"
+echo "Submitted batch job $id"
+"""
+
+FAKE_SCANCEL = """#!/bin/bash
+# Stands for scancel: ends the job's process group.
+for id in "$@"; do kill -- "-$(cat "$JOBS/$id.pid")" 2>/dev/null || true; done
+"""
+
+
+def test_cli_scan_through_cluster_slurm_with_a_stand_in_sbatch(
+    tmp_path: Path, runner, monkeypatch
+) -> None:
+    import numpy as np
+    from astropy.table import Table
+    from scan_helpers import tan_wcs, write_plain
+
+    from lensscan.cli import app
+    from lensscan.models import create_lens_finder, save_model
+
+    bin_dir, jobs = tmp_path / "bin", tmp_path / "jobs"
+    bin_dir.mkdir()
+    jobs.mkdir()
+    for name, text in (("sbatch", FAKE_SBATCH), ("scancel", FAKE_SCANCEL)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("JOBS", str(jobs))
+    config = tmp_path / "jobqueue.yaml"
+    config.write_text(
+        "jobqueue:\n"
+        "  slurm:\n"
+        "    cores: 1\n"
+        "    processes: 1\n"
+        "    memory: 2GB\n"
+        "    scheduler-options: {host: 127.0.0.1, dashboard_address: null}\n"
+        f"    local-directory: {tmp_path / 'worker-space'}\n"
+    )
+    model = save_model(
+        create_lens_finder(bands=("i",), input_size=32, widths=(4, 4, 4, 4)),
+        tmp_path / "tiny-i",
+        name="tiny-i",
+    )
+    fields = [
+        write_plain(
+            tmp_path / f"f{k}.fits",
+            np.random.default_rng(k).normal(size=(70, 70)),
+            tan_wcs((70, 70), ra=150.0 + k),
+            FILTER="i",
+        )
+        for k in (1, 2)
+    ]
+    result = runner.invoke(
+        app,
+        [
+            "scan",
+            *map(str, fields),
+            "--cluster",
+            "slurm",
+            "--cluster-config",
+            str(config),
+            "--walltime",
+            "00:10:00",
+            "--jobs",
+            "1",
+            "--model",
+            str(model),
+            "--mode",
+            "grid",
+            "--threshold",
+            "0",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "cats"),
+        ],
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    [script] = jobs.glob("*.sh")
+    text = script.read_text()
+    assert "#SBATCH -t 00:10:00" in text and "tcp://127.0.0.1:" in text
+    for k in (1, 2):
+        assert len(Table.read(tmp_path / "cats" / f"f{k}.ecsv")) > 0
+    assert "2 of 2 fields done (2 scanned" in result.stdout
+    assert (tmp_path / "cats" / "combined.ecsv").exists()
