@@ -1,14 +1,22 @@
 """Scan throughput: end to end (FITS -> catalog) against the model's ceiling and a naive loop.
 
-Measures, for one model on one machine:
+Measures, for one model on one device:
 
-* ``tiles_per_s``: windows per second of ``lensscan scan`` from FITS files on disk to the
-  catalog (planning, hashing, Zarr staging, window cutting, inference, NMS, writing);
-* ``ceiling_tiles_per_s``: the same model's batched forward pass on windows already in
-  memory as one tensor (the most the scan could reach);
-* ``naive_tiles_per_s``: astropy ``Cutout2D`` per window per band and one forward per window;
+* ``end_to_end_cutouts_per_s``: windows per second of ``lensscan scan`` from FITS files on
+  disk to the catalog (planning, hashing, Zarr staging, window cutting, inference, NMS,
+  writing);
+* ``model_only_cutouts_per_s``: the same model's batched forward pass on windows already
+  on the device as one tensor (the most the scan could reach);
+* ``naive_cutouts_per_s``: astropy ``Cutout2D`` per window per band and one forward per
+  window;
 * ``peak_rss_mb``: the peak resident memory of the end-to-end scan (this process and its
-  Dask worker processes).
+  Dask worker processes);
+* on CUDA, ``gpu_peak_memory_mb_end_to_end`` and ``gpu_peak_memory_mb_model_only``: the
+  most GPU memory torch held (``torch.cuda.max_memory_allocated``) in each measurement.
+
+The model is an untrained network of the small CNN architecture (``--narrow`` for a
+narrower one), or a saved model named with ``--model`` (``--model hsc-gri-ecnn-v2``, the
+default model); the field has the model's bands.
 
 With ``--big`` it also scans a large single-band field (default 16000 x 16000 px, written
 as a memory-mapped FITS file in a temporary folder, never held in memory) in a fresh
@@ -19,6 +27,7 @@ Usage::
     python benchmarks/scan_throughput.py --quick          # 1536 px gri field, a minute or two
     python benchmarks/scan_throughput.py                  # a 4200 px HSC-patch-sized gri field
     python benchmarks/scan_throughput.py --quick --big    # plus the 16k x 16k memory check
+    python benchmarks/scan_throughput.py --device cuda --model hsc-gri-ecnn-v2 --batch-size 4096
 
 The last line printed is one JSON object with the figures.
 """
@@ -86,6 +95,25 @@ def build_model(folder: Path, bands: str, widths: tuple[int, ...] | None) -> Pat
     return save_model(finder, folder / f"bench-{bands}", name=f"bench-{bands}")
 
 
+def reset_gpu_peak(device: str | None) -> None:
+    """Start a new peak-memory count on a CUDA device."""
+    import torch
+
+    if device and device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def gpu_peak_mb(device: str | None) -> float | None:
+    """The most memory torch held on a CUDA device since the last reset, MiB."""
+    import torch
+
+    if not device or not device.startswith("cuda"):
+        return None
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) / 2**20
+
+
 def ceiling(finder, n_windows: int, batch_size: int, repeats: int = 3) -> float:
     """Windows per second of the model's batched forward pass on an in-memory tensor.
 
@@ -132,7 +160,13 @@ def naive(finder, paths: list[Path], n_windows: int, stride: int) -> float:
 
 
 def end_to_end(
-    paths: list[Path], model: Path, out: Path, workers: int, stride: int, batch_size: int
+    paths: list[Path],
+    model: Path,
+    out: Path,
+    workers: int,
+    stride: int,
+    batch_size: int,
+    device: str | None = None,
 ) -> dict:
     """Run ``lensscan scan`` on the field (its bands given with --band) and time it."""
     from astropy.table import Table
@@ -154,8 +188,10 @@ def end_to_end(
         top=100,
         stride=stride,
         batch_size=batch_size,
+        device=device,
         overwrite=True,
     )
+    reset_gpu_peak(device)
     start = time.perf_counter()
     report = scan([spec], config)
     elapsed = time.perf_counter() - start
@@ -165,7 +201,8 @@ def end_to_end(
     return {
         "windows": result.n_windows,
         "seconds": elapsed,
-        "tiles_per_s": result.n_windows / elapsed,
+        "end_to_end_cutouts_per_s": result.n_windows / elapsed,
+        "gpu_peak_memory_mb_end_to_end": gpu_peak_mb(device) if workers == 0 else None,
         "catalog_rows": len(Table.read(out)),
     }
 
@@ -186,6 +223,7 @@ def run_big(args: argparse.Namespace) -> dict:
         "0",
         "--narrow",
         *(["--threads", str(args.threads)] if args.threads else []),
+        *(["--device", args.device] if args.device else []),
     ]
     completed = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -233,6 +271,14 @@ def main() -> None:
         default=None,
         help="torch intra-op threads for the in-process measurements (default: torch's own).",
     )
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda or cuda:N (default: the best available)."
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="A saved model (name or folder) instead of an untrained small CNN.",
+    )
     parser.add_argument("--only-e2e", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     size = args.size or (1536 if args.quick else 4200)
@@ -245,41 +291,68 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="lensscan-bench-") as tmp:
         root = Path(tmp)
-        model = build_model(root, args.bands, (4, 8, 8, 8) if args.narrow else None)
+        from lensscan.models import load_model, resolve_model_path
+
+        if args.model:
+            model = resolve_model_path(args.model)
+            bands = "".join(load_model(model, device="cpu").bands)
+        else:
+            bands = args.bands
+            model = build_model(root, bands, (4, 8, 8, 8) if args.narrow else None)
         paths = [
-            write_field(root / f"field-{band}.fits", size, seed)
-            for seed, band in enumerate(args.bands)
+            write_field(root / f"field-{band}.fits", size, seed) for seed, band in enumerate(bands)
         ]
         e2e = end_to_end(
-            paths, model, root / "catalog.ecsv", args.workers, args.stride, args.batch_size
+            paths,
+            model,
+            root / "catalog.ecsv",
+            args.workers,
+            args.stride,
+            args.batch_size,
+            args.device,
         )
         summary = {
             "field_px": size,
-            "bands": args.bands,
+            "bands": bands,
+            "model": args.model
+            or ("untrained narrow CNN" if args.narrow else "untrained small_cnn"),
             "stride": args.stride,
+            "batch_size": args.batch_size,
             "workers": args.workers,
             "torch_threads": torch.get_num_threads(),
             **e2e,
             "peak_rss_mb": round(peak_rss_mb(), 1),
         }
         if not args.only_e2e:
-            from lensscan.models import load_model
-
-            finder = load_model(model)
-            summary["device"] = str(finder.device)
-            summary["ceiling_tiles_per_s"] = ceiling(
-                finder, min(e2e["windows"], 2048), args.batch_size
-            )
-            summary["naive_tiles_per_s"] = naive(
+            finder = load_model(model, device=args.device)
+            device = str(finder.device)
+            summary["device"] = device
+            if finder.device.type == "cuda":
+                summary["gpu"] = torch.cuda.get_device_name(finder.device)
+            reset_gpu_peak(device)
+            n_model_only = max(min(e2e["windows"], 8 * args.batch_size), args.batch_size)
+            summary["model_only_cutouts_per_s"] = ceiling(finder, n_model_only, args.batch_size)
+            summary["gpu_peak_memory_mb_model_only"] = gpu_peak_mb(device)
+            summary["naive_cutouts_per_s"] = naive(
                 finder, paths, 60 if args.quick else 200, args.stride
             )
-            summary["ratio_to_ceiling"] = summary["tiles_per_s"] / summary["ceiling_tiles_per_s"]
-            summary["speedup_vs_naive"] = summary["tiles_per_s"] / summary["naive_tiles_per_s"]
+            summary["ratio_to_model_only"] = (
+                summary["end_to_end_cutouts_per_s"] / summary["model_only_cutouts_per_s"]
+            )
+            summary["speedup_vs_naive"] = (
+                summary["end_to_end_cutouts_per_s"] / summary["naive_cutouts_per_s"]
+            )
             if not args.no_cluster:
                 cluster = end_to_end(
-                    paths, model, root / "catalog-cluster.ecsv", 1, args.stride, args.batch_size
+                    paths,
+                    model,
+                    root / "catalog-cluster.ecsv",
+                    1,
+                    args.stride,
+                    args.batch_size,
+                    args.device,
                 )
-                summary["local_cluster_tiles_per_s"] = cluster["tiles_per_s"]
+                summary["local_cluster_cutouts_per_s"] = cluster["end_to_end_cutouts_per_s"]
                 summary["local_cluster_seconds"] = cluster["seconds"]
         if args.big:
             summary["big_field"] = run_big(args)

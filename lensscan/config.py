@@ -24,6 +24,11 @@ MATCH_RADIUS_ARCSEC = 1.0
 ``scan --known`` and ``evaluate`` alike: about the seeing, and well inside an Einstein
 radius, so a match means the same object."""
 
+DUPLICATE_RADIUS_ARCSEC = 1.0
+"""Candidates of two overlapping fields closer than this (arcsec) are one object: the
+astrometry of two HSC patches of one tract agrees to far better than the seeing, and two
+distinct galaxies closer than 1" would share one cutout anyway."""
+
 SCAN_MODES = ("detect", "grid")
 """How ``lensscan scan`` chooses the cutouts to score when no ``--positions`` are given."""
 
@@ -200,6 +205,23 @@ class ScanConfig(DetectionSettings):
         threads_per_worker: Threads per local worker; None shares the CPU cores among workers.
         scheduler: Address of an existing dask.distributed scheduler (overrides workers).
         overwrite: Replace existing catalogs and start work stores afresh.
+        cluster: ``local``, or a batch system (``slurm``, ``pbs``, ``sge``, ``lsf``) whose
+            jobs run the Dask workers (dask-jobqueue); None: local, or the one batch
+            system ``cluster_config`` sets up.
+        cluster_config: Dask config file (YAML, dask-jobqueue's ``jobqueue:`` layout).
+        jobs: Batch jobs to start (None: one, unless ``adapt``).
+        adapt: ``MIN:MAX`` batch jobs for adaptive scaling instead of ``jobs``.
+        queue: Batch queue or partition.
+        walltime: Walltime of each batch job, e.g. ``04:00:00``.
+        cores: Cores per batch job.
+        memory: Memory per batch job, e.g. ``32GB``.
+        gpus_per_job: GPUs per batch job, one Dask worker process each.
+        job_prologue: Shell lines each batch job runs before its worker starts.
+        retries: Times a chunk task that raised is run again before its field fails.
+        combined: The combined catalog of all fields; None: ``combined.<format>`` in the
+            catalog folder when the run has several fields.
+        duplicate_radius: Candidates of different fields closer than this (arcsec) are one
+            object seen in two overlapping fields; the higher score is kept.
     """
 
     mode: str = "detect"
@@ -226,6 +248,19 @@ class ScanConfig(DetectionSettings):
     threads_per_worker: int | None = None
     scheduler: str | None = None
     overwrite: bool = False
+    cluster: str | None = None
+    cluster_config: str | None = None
+    jobs: int | None = None
+    adapt: str | None = None
+    queue: str | None = None
+    walltime: str | None = None
+    cores: int | None = None
+    memory: str | None = None
+    gpus_per_job: int = 0
+    job_prologue: tuple[str, ...] = ()
+    retries: int = 2
+    combined: str | None = None
+    duplicate_radius: float = DUPLICATE_RADIUS_ARCSEC
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -103,6 +104,19 @@ def test_score_returns_probabilities_and_matches_score_tensor() -> None:
     # Normalisation is part of the model: a per-band affine rescaling changes nothing.
     np.testing.assert_allclose(finder.score(images * 0.01 + 3.0), scores, atol=1e-5)
     assert finder.score(np.zeros((0, 3, 32, 32), np.float32)).shape == (0,)
+
+
+@pytest.mark.parametrize("encoder", ["small_cnn", "ecnn"])
+def test_channels_last_gives_the_same_scores(encoder: str) -> None:
+    # On CUDA the finder runs channels-last (tensor-core kernels); the layout must not
+    # change a score. Forced here on the CPU, where it is off by default.
+    finder = create_lens_finder(encoder, input_size=32, widths=(4, 6, 8, 8))
+    assert not finder.channels_last
+    last = LensFinder(copy.deepcopy(finder.network), finder.card, "cpu", channels_last=True)
+    kernels = [p for p in last.network.parameters() if p.dim() == 4]
+    assert kernels and all(k.is_contiguous(memory_format=torch.channels_last) for k in kernels)
+    images = _images(4)
+    np.testing.assert_allclose(last.score(images), finder.score(images), atol=1e-6)
 
 
 def test_confident_scores_do_not_tie_at_one() -> None:

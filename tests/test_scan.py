@@ -166,7 +166,9 @@ def test_scheduler_with_a_local_cluster_matches_in_process(tmp_path: Path, odd_f
             scorer=scorer,
         )
     assert not report.failed
-    assert report.lines()[-1] == "2 of 2 fields done"
+    assert "2 of 2 fields done (2 scanned, 0 up to date, 0 failed), 20 candidates" in (
+        report.lines()
+    )
     on_dask = Table.read(tmp_path / "b" / "out" / "odd.ecsv")
     in_process = Table.read(tmp_path / "a" / "out" / "odd.ecsv")
     np.testing.assert_array_equal(on_dask["score"], in_process["score"])
@@ -394,7 +396,7 @@ def test_cli_several_fields_one_bad_others_scanned(
     assert result.exit_code == 2
     assert (tmp_path / "cats" / "good.ecsv").exists()
     assert "FAILED" in result.stdout and "bad.fits" in result.stdout
-    assert "1 of 2 fields done; failed: " in result.stdout
+    assert "1 of 2 fields done (1 scanned, 0 up to date, 1 failed)" in result.stdout
     assert "1 of 2 fields failed" in result.stderr
 
 

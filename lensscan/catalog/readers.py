@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -120,3 +121,24 @@ def read_sky_positions(path: str | os.PathLike[str], option: str) -> SkyPosition
         else np.arange(len(ra)).astype(str)
     )
     return SkyPositions(ra=ra % 360.0, dec=dec, names=labels, source=source)
+
+
+ASTROPY_FORMATS = {"ecsv": "ascii.ecsv", "csv": "ascii.csv", "fits": "fits", "parquet": "parquet"}
+"""lensscan catalog format -> astropy's reader name."""
+
+
+def read_candidates(path: str | os.PathLike[str], fmt: str) -> Any:
+    """Read back a candidate catalog lensscan wrote in format ``fmt`` (its rows only).
+
+    Raises:
+        UserError: If the file is missing or unreadable.
+    """
+    from astropy.table import Table
+
+    source = Path(path)
+    try:
+        return Table.read(source, format=ASTROPY_FORMATS[fmt])
+    except FileNotFoundError:
+        raise UserError(f"{source}: no such file") from None
+    except Exception as exc:  # astropy raises many types for unreadable tables
+        raise UserError(f"{source}: cannot read the catalog ({exc})") from None

@@ -121,6 +121,12 @@ KNOWN_LENS_COLUMNS: tuple[ColumnSpec, ...] = (
 """Extra columns added by a cross-match against known lenses (``--known``)."""
 
 
+COMBINED_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("field_id", "int64", None, "Rank of the candidate in its own field's catalog"),
+)
+"""Extra column of a run's combined catalog, whose ``id`` is the rank over all fields."""
+
+
 def make_table(
     columns: Mapping[str, Any],
     specs: Sequence[ColumnSpec] = CANDIDATE_COLUMNS,

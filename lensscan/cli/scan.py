@@ -8,10 +8,26 @@ import typer
 
 
 def scan(
-    fields: list[Path] = typer.Argument(
+    fields: list[str] = typer.Argument(
         None,
-        help="FITS fields: HSC calexp (finds sibling bands), plain image or (bands,y,x) cube.",
+        help="FITS fields: HSC calexp (finds sibling bands), plain image or (bands,y,x) cube; "
+        "quoted glob patterns ('/data/*/calexp-HSC-I-*.fits') and @LIST files are expanded.",
         show_default=False,
+    ),
+    field_list: list[str] = typer.Option(
+        None,
+        "--field-list",
+        help="Text file of field paths or patterns, one per line (# comments; repeatable).",
+    ),
+    hsc_patches: list[str] = typer.Option(
+        None,
+        "--hsc-patches",
+        help="Text file of HSC 'TRACT PATCH' lines (e.g. 9813 4,4), found under --hsc-root.",
+    ),
+    hsc_root: str = typer.Option(
+        ".",
+        "--hsc-root",
+        help="Folder of the --hsc-patches calexp files (flat, or HSC-I/TRACT/PATCH/ below).",
     ),
     band: list[str] = typer.Option(
         None,
@@ -129,6 +145,51 @@ def scan(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace catalogs and start work stores afresh."
     ),
+    combined: str = typer.Option(
+        None,
+        "--combined",
+        help="Combined catalog of all fields (default with several fields: "
+        "<catalog folder>/combined.ecsv); its run summary goes beside it.",
+    ),
+    duplicate_radius: float = typer.Option(
+        None,
+        "--duplicate-radius",
+        help="Candidates of two fields closer than this (arcsec) are one object in the "
+        "combined catalog; the higher score is kept (default 1).",
+    ),
+    cluster: str = typer.Option(
+        None,
+        "--cluster",
+        help="local (default), or slurm, pbs, sge, lsf: Dask workers in batch jobs "
+        "(dask-jobqueue).",
+    ),
+    cluster_config: str = typer.Option(
+        None,
+        "--cluster-config",
+        help="Dask config YAML with the batch settings (dask-jobqueue's 'jobqueue:' layout).",
+    ),
+    jobs: int = typer.Option(None, "--jobs", help="Batch jobs to start (default 1)."),
+    adapt: str = typer.Option(
+        None, "--adapt", help="MIN:MAX batch jobs, scaled to the work (instead of --jobs)."
+    ),
+    queue: str = typer.Option(None, "--queue", help="Batch queue or partition."),
+    walltime: str = typer.Option(None, "--walltime", help="Batch job walltime, e.g. 04:00:00."),
+    cores: int = typer.Option(None, "--cores", help="Cores per batch job."),
+    memory: str = typer.Option(None, "--memory", help="Memory per batch job, e.g. 32GB."),
+    gpus_per_job: int = typer.Option(
+        None, "--gpus-per-job", help="GPUs per batch job, one Dask worker each (default 0)."
+    ),
+    job_prologue: list[str] = typer.Option(
+        None,
+        "--job-prologue",
+        help="Shell line each batch job runs before its worker, e.g. 'module load cuda' "
+        "(repeatable).",
+    ),
+    retries: int = typer.Option(
+        None,
+        "--retries",
+        help="Times a chunk task that failed is retried before its field fails (default 2).",
+    ),
     config: Path = typer.Option(
         None, "--config", help="TOML file of settings (options override it)."
     ),
@@ -136,6 +197,7 @@ def scan(
     """Scan FITS fields for lens candidates and write a ranked catalog per field."""
     from lensscan.config import ScanConfig, resolve_config
     from lensscan.errors import UserError
+    from lensscan.scan.fieldlist import FieldSources, expand_fields
     from lensscan.scan.scanner import field_specs
     from lensscan.scan.scanner import scan as run_scan
 
@@ -173,9 +235,29 @@ def scan(
             "threads_per_worker": threads_per_worker,
             "scheduler": scheduler,
             "overwrite": overwrite or None,
+            "combined": combined,
+            "duplicate_radius": duplicate_radius,
+            "cluster": cluster,
+            "cluster_config": cluster_config,
+            "jobs": jobs,
+            "adapt": adapt,
+            "queue": queue,
+            "walltime": walltime,
+            "cores": cores,
+            "memory": memory,
+            "gpus_per_job": gpus_per_job,
+            "job_prologue": tuple(job_prologue) if job_prologue else None,
+            "retries": retries,
         },
     )
-    report = run_scan(field_specs(fields or [], band or []), settings)
+    sources = FieldSources(
+        arguments=tuple(fields or ()),
+        field_lists=tuple(field_list or ()),
+        hsc_patches=tuple(hsc_patches or ()),
+        hsc_root=hsc_root,
+    )
+    specs = expand_fields(sources) + field_specs([], band or [])
+    report = run_scan(specs, settings, list_files=sources.files)
     if len(report.results) == 1 and report.failed:
         raise UserError(report.failed[0].error)
     for line in report.lines():

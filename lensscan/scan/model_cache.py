@@ -47,6 +47,24 @@ class ModelRef:
 
 _CACHE: dict[ModelRef, Scorer] = {}
 _LOCK = threading.Lock()
+_PROCESS_DEVICE: list[str] = []
+"""The GPU this worker process was given (see :mod:`lensscan.scan.gpu_slot`), if any."""
+
+AUTO_DEVICES = (None, "auto", "cuda")
+"""Requested devices that a worker's own GPU replaces (an explicit ``cuda:N`` is kept)."""
+
+
+def set_process_device(device: str) -> None:
+    """Run models requested on any GPU (``None``, ``auto``, ``cuda``) on ``device`` here."""
+    with _LOCK:
+        _PROCESS_DEVICE[:] = [device]
+
+
+def process_device(requested: str | None) -> str | None:
+    """The device a model requested as ``requested`` runs on in this process."""
+    if _PROCESS_DEVICE and requested in AUTO_DEVICES:
+        return _PROCESS_DEVICE[0]
+    return requested
 
 
 def model_identity(scorer: Scorer) -> str:
@@ -77,7 +95,7 @@ def model_for(ref: ModelRef) -> Scorer:
             )
         from lensscan.models import load_model
 
-        scorer = load_model(ref.source, device=ref.device)
+        scorer = load_model(ref.source, device=process_device(ref.device))
         if model_identity(scorer) != ref.identity:
             raise UserError(f"model {ref.source}: weights changed while the scan was running")
         _CACHE[ref] = scorer

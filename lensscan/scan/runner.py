@@ -8,19 +8,21 @@ On Dask every chunk is two tasks, ``stage`` (FITS -> Zarr, I/O bound) then ``sco
 (Zarr -> windows -> model -> score map, compute bound), so a worker's threads read the next
 chunks while others compute. Tasks return only chunk indices; pixels travel through the
 Zarr work store, never through the scheduler, which keeps memory bounded.
+
+A task that raises is run again up to ``retries`` times; a task whose worker dies (a batch
+job pre-empted or out of walltime) is rescheduled by Dask on another worker, up to its
+``distributed.scheduler.allowed-failures`` (3). Tasks are idempotent and skip what the
+work store says is done, so a retried chunk never repeats finished work.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from lensscan.errors import UserError
-from lensscan.progress import logger, track
+from lensscan.progress import track
 from lensscan.scan.chunks import ChunkJob, score_chunk, stage_chunk
 
 FieldOutcome = tuple[int, BaseException | None]
@@ -75,7 +77,10 @@ def run_in_process(
 
 
 def run_on_dask(
-    client: Any, jobs: Sequence[ChunkJob], pending: Mapping[int, Sequence[int]]
+    client: Any,
+    jobs: Sequence[ChunkJob],
+    pending: Mapping[int, Sequence[int]],
+    retries: int = 0,
 ) -> Iterator[FieldOutcome]:
     """Submit every chunk of every field to a dask.distributed client; fields run in parallel.
 
@@ -83,6 +88,7 @@ def run_on_dask(
         client: A ``distributed.Client``.
         jobs: The fields' jobs.
         pending: Field index -> chunks still to do.
+        retries: Times a task that raised is run again before its field fails.
 
     Yields:
         ``(field index, error or None)`` per field, as each finishes.
@@ -97,12 +103,23 @@ def run_on_dask(
     for f, job in enumerate(jobs):
         if not remaining[f]:
             continue
-        [job_ref] = client.scatter([job], hash=False)
+        # A task holding the job, not scattered data: if the worker keeping it dies, the
+        # scheduler recomputes it instead of failing every chunk of the field.
+        job_ref = client.submit(_job, job, key=f"lensscan-job-{run}-{f}")
         futures_of[f] = [job_ref]
         for index in pending[f]:
             tag = f"{run}-{f}-{index}"
-            staged = client.submit(stage_chunk, job_ref, index, key=f"lensscan-stage-{tag}")
-            scored = client.submit(score_chunk, job_ref, index, staged, key=f"lensscan-score-{tag}")
+            staged = client.submit(
+                stage_chunk, job_ref, index, key=f"lensscan-stage-{tag}", retries=retries
+            )
+            scored = client.submit(
+                score_chunk,
+                job_ref,
+                index,
+                staged,
+                key=f"lensscan-score-{tag}",
+                retries=retries,
+            )
             futures_of[f] += [staged, scored]
             owner[scored.key] = f
             scored_futures.append(scored)
@@ -127,6 +144,11 @@ def run_on_dask(
     futures_of.clear()
 
 
+def _job(job: ChunkJob) -> ChunkJob:
+    """The field's job, as a task result its chunk tasks depend on."""
+    return job
+
+
 def _future_error(future: Any) -> BaseException:
     try:
         error = future.exception()
@@ -135,52 +157,3 @@ def _future_error(future: Any) -> BaseException:
     return (
         error if error is not None else RuntimeError(f"task {future.key} ended as {future.status}")
     )
-
-
-@contextlib.contextmanager
-def dask_client(
-    workers: int, threads_per_worker: int | None, scheduler: str | None
-) -> Iterator[Any]:
-    """A dask.distributed client, or ``None`` to run in this process.
-
-    Args:
-        workers: Local worker processes to start; 0 means no Dask workers (in process).
-        threads_per_worker: Threads per local worker; None shares the CPU cores.
-        scheduler: Address of an existing scheduler; overrides ``workers``.
-
-    Raises:
-        UserError: If the scheduler cannot be reached or the counts are invalid.
-    """
-    if scheduler:
-        from distributed import Client
-
-        try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise UserError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    if workers < 0:
-        raise UserError(f"--workers {workers}: must be 0 (in process) or more")
-    if workers == 0:
-        yield None
-        return
-    threads = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
-    if threads < 1:
-        raise UserError(f"--threads-per-worker {threads_per_worker}: must be at least 1")
-    from distributed import Client, LocalCluster
-
-    logger.info("starting a local Dask cluster: %d worker(s) x %d thread(s)", workers, threads)
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=threads,
-            processes=True,
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client

@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,8 @@ from lensscan.progress import configure_logging, logger
 from lensscan.provenance import sha256_file
 from lensscan.scan.candidates import icrs_to_pixel
 from lensscan.scan.chunks import FieldJob
+from lensscan.scan.cluster import ClusterSpec, connect, parse_adapt
+from lensscan.scan.cluster import validate as validate_cluster
 from lensscan.scan.detect import ColorCut, DetectSettings
 from lensscan.scan.detect_job import DetectJob
 from lensscan.scan.fits_io import (
@@ -43,13 +45,25 @@ from lensscan.scan.fits_io import (
     open_field,
 )
 from lensscan.scan.lock import output_lock
-from lensscan.scan.model_cache import ModelRef, Scorer, model_identity, register_model
-from lensscan.scan.runner import dask_client, run_in_process, run_on_dask
+from lensscan.scan.model_cache import (
+    AUTO_DEVICES,
+    ModelRef,
+    Scorer,
+    model_identity,
+    register_model,
+)
+from lensscan.scan.runner import run_in_process, run_on_dask
 from lensscan.scan.tiling import centred_window_start
 from lensscan.scan.workstore import SCORED, WorkStore
 
+if TYPE_CHECKING:
+    from lensscan.scan.combine import CombinedCatalog
+
 PIXEL_SCALE_TOLERANCE = 0.1
 """Relative pixel-scale difference between field and model above which we warn."""
+
+COMBINED_NAME = "combined"
+"""Stem of a multi-field run's combined catalog in the catalog folder."""
 
 
 @dataclass(frozen=True)
@@ -58,15 +72,23 @@ class FieldSpec:
 
     Attributes:
         path: The field's file (HSC calexp, plain image or cube).
-        band_paths: Band -> file, for ``--band g=PATH ...``.
+        band_paths: Band -> file, for ``--band g=PATH ...`` or an HSC patch.
+        source: How the user named the field, when not by its path (``tract 9813 patch
+            4,4``).
+        problem: Why the field cannot be scanned at all (a pattern that matched no file);
+            such a field fails with this line and the others go on.
     """
 
     path: Path | None = None
     band_paths: Mapping[str, Path] | None = None
+    source: str | None = None
+    problem: str | None = None
 
     @property
     def label(self) -> str:
         """How to name the field in messages."""
+        if self.source is not None:
+            return self.source
         if self.path is not None:
             return str(self.path)
         return " ".join(f"{b}={p}" for b, p in (self.band_paths or {}).items())
@@ -123,23 +145,46 @@ class FieldResult:
 
 @dataclass
 class ScanReport:
-    """The outcome of a scan over one or more fields."""
+    """The outcome of a scan over one or more fields.
+
+    Attributes:
+        results: One per field, in the order given.
+        combined: The combined catalog of the run's fields, when one was written.
+        summary: The run summary (JSON) beside it.
+    """
 
     results: list[FieldResult] = field(default_factory=list)
+    combined: CombinedCatalog | None = None
+    summary: Path | None = None
 
     @property
     def failed(self) -> list[FieldResult]:
         """Fields that failed."""
         return [r for r in self.results if r.status == "failed"]
 
+    def count(self, status: str) -> int:
+        """Fields that ended with ``status``."""
+        return sum(r.status == status for r in self.results)
+
     def lines(self) -> list[str]:
-        """One line per field, then a summary line when there are several fields."""
+        """One line per field, then summary lines when there are several fields."""
         lines = [r.line() for r in self.results]
         if len(self.results) > 1:
+            candidates = sum(r.n_candidates for r in self.results if r.status != "failed")
             lines.append(
-                f"{len(self.results) - len(self.failed)} of {len(self.results)} fields done"
+                f"{len(self.results) - len(self.failed)} of {len(self.results)} fields done "
+                f"({self.count('scanned')} scanned, {self.count('up to date')} up to date, "
+                f"{len(self.failed)} failed), {candidates} candidates"
                 + (f"; failed: {', '.join(r.label for r in self.failed)}" if self.failed else "")
             )
+        if self.combined is not None:
+            lines.append(
+                f"combined {self.combined.n_fields} field catalogs: {self.combined.n_rows} "
+                f"candidates ({self.combined.n_duplicates} overlap duplicates removed) -> "
+                f"{self.combined.path}"
+            )
+        if self.summary is not None:
+            lines.append(f"run summary -> {self.summary}")
         return lines
 
 
@@ -240,6 +285,12 @@ def _validate(config: ScanConfig) -> None:
         ("--gallery", config.gallery, config.gallery >= 0),
         ("--top", config.top, config.top is None or config.top >= 1),
         ("--stride", config.stride, config.stride is None or config.stride >= 1),
+        ("--retries", config.retries, config.retries >= 0),
+        (
+            "--duplicate-radius",
+            config.duplicate_radius,
+            math.isfinite(config.duplicate_radius) and config.duplicate_radius > 0,
+        ),
     ]
     check_ranges(checks)
 
@@ -614,16 +665,74 @@ def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
     )
 
 
+def cluster_spec(config: ScanConfig, scorer: Scorer) -> ClusterSpec:
+    """Where the scan's tasks run, from the settings and the model's device here.
+
+    A local cluster on a machine with several GPUs gives each worker one of them, unless
+    the settings name one GPU (``cuda:N``).
+    """
+    local_gpus = 0
+    device = getattr(scorer, "device", None)
+    if getattr(device, "type", None) == "cuda":
+        import torch
+
+        local_gpus = torch.cuda.device_count() if config.device in AUTO_DEVICES else 1
+    return ClusterSpec(
+        kind=config.cluster,
+        scheduler=config.scheduler,
+        workers=config.workers,
+        threads_per_worker=config.threads_per_worker,
+        local_gpus=local_gpus,
+        jobs=config.jobs,
+        adapt=parse_adapt(config.adapt),
+        queue=config.queue,
+        walltime=config.walltime,
+        cores=config.cores,
+        memory=config.memory,
+        gpus_per_job=config.gpus_per_job,
+        prologue=tuple(config.job_prologue),
+        config_file=config.cluster_config,
+    )
+
+
+def _combined_path(
+    config: ScanConfig, fmt: str, n_fields: int, catalogs: Sequence[Path]
+) -> Path | None:
+    """The combined catalog: ``combined``, else ``combined.<fmt>`` beside several fields."""
+    if config.combined:
+        path = Path(config.combined)
+        if format_of_path(path) != fmt:
+            raise UserError(f"--combined {path}: suffix does not match --format {fmt}")
+    elif n_fields > 1 and format_of_path(config.out or "") is None:
+        path = Path(config.out or "catalogs") / f"{COMBINED_NAME}{SUFFIXES[fmt]}"
+    else:
+        return None
+    if any(path.resolve() == c.resolve() for c in catalogs):
+        raise UserError(
+            f"--combined {path}: is also a field's catalog; name the combined catalog "
+            "with --combined"
+        )
+    return path
+
+
 def scan(
-    fields: Sequence[FieldSpec], config: ScanConfig, scorer: Scorer | None = None
+    fields: Sequence[FieldSpec],
+    config: ScanConfig,
+    scorer: Scorer | None = None,
+    list_files: Sequence[str] = (),
 ) -> ScanReport:
     """Scan fields for lens candidates and write one catalog per field.
 
+    With several fields (or ``config.combined``) it also writes the combined catalog of
+    the fields done, less the duplicates of field overlaps, and a JSON run summary beside
+    it.
+
     Args:
-        fields: The fields to scan.
+        fields: The fields to scan; those with a ``problem`` fail at once.
         config: The resolved settings.
         scorer: An already-loaded model (tests, notebooks); by default ``config.model`` is
             loaded. An in-memory model works with ``workers=0`` or a threads-only cluster.
+        list_files: Files the fields were listed in, recorded in the run summary.
 
     Returns:
         What happened to each field; the caller decides how to report failures.
@@ -635,7 +744,10 @@ def scan(
     if not fields:
         raise UserError("no field given (pass FIELD files or --band BAND=PATH options)")
     context = _context(config, scorer)
-    names = [spec.name(context.scorer.bands) for spec in fields]
+    cluster = cluster_spec(config, context.scorer)
+    validate_cluster(cluster)
+    usable = [spec for spec in fields if spec.problem is None]
+    names = [spec.name(context.scorer.bands) for spec in usable]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise UserError(
@@ -643,8 +755,46 @@ def scan(
             "would collide); scan them in separate runs with different --out"
         )
     catalogs = _catalog_paths(names, config, context.fmt)
+    combined_path = _combined_path(config, context.fmt, len(fields), catalogs)
     with contextlib.ExitStack() as locks:
-        return _scan_fields(fields, catalogs, config, context, locks)
+        if combined_path is not None:
+            locks.enter_context(output_lock(combined_path))
+        scanned = iter(_scan_fields(usable, catalogs, config, context, locks, cluster))
+        report = ScanReport(
+            [
+                FieldResult(spec.label, "failed", error=spec.problem)
+                if spec.problem is not None
+                else next(scanned)
+                for spec in fields
+            ]
+        )
+        if combined_path is not None:
+            _write_run_outputs(report, combined_path, context, list_files)
+    return report
+
+
+def _write_run_outputs(
+    report: ScanReport, combined_path: Path, context: ScanContext, list_files: Sequence[str]
+) -> None:
+    """Write the combined catalog of the fields done, then the run summary beside it."""
+    from lensscan.scan.combine import combine_catalogs
+    from lensscan.scan.summary import summary_path, write_summary
+
+    settings = _settings(context)
+    done = [r.catalog for r in report.results if r.status != "failed" and r.catalog]
+    if done:
+        report.combined = combine_catalogs(
+            done, context.fmt, combined_path, context.config.duplicate_radius, settings
+        )
+    report.summary = write_summary(summary_path(combined_path), report, settings, list_files)
+
+
+def _settings(context: ScanContext) -> dict[str, Any]:
+    """The resolved settings every output of the run records."""
+    return config_to_dict(context.config) | {
+        "stride": context.stride,
+        "window": context.scorer.input_size,
+    }
 
 
 def _scan_fields(
@@ -653,7 +803,8 @@ def _scan_fields(
     config: ScanConfig,
     context: ScanContext,
     locks: contextlib.ExitStack,
-) -> ScanReport:
+    cluster: ClusterSpec,
+) -> list[FieldResult]:
     """Plan, run and write the fields, each under its catalog's lock (held by ``locks``)."""
     from lensscan.scan.finalize import write_field_outputs
 
@@ -674,17 +825,15 @@ def _scan_fields(
     order = list(plans)
     jobs = [plans[f].job for f in order]
     pending = {i: plans[f].pending for i, f in enumerate(order)}
-    settings = config_to_dict(config) | {
-        "stride": context.stride,
-        "window": context.scorer.input_size,
-    }
+    settings = _settings(context)
     # Without chunks to run (all fields failed, done or resumed to the end) no cluster is needed.
-    needs_dask = any(pending.values())
-    workers = config.workers if needs_dask else 0
-    scheduler = config.scheduler if needs_dask else None
-    with dask_client(workers, config.threads_per_worker, scheduler) as client:
+    if not any(pending.values()):
+        cluster = ClusterSpec(workers=0)
+    with connect(cluster) as client:
         outcomes = (
-            run_in_process(jobs, pending) if client is None else run_on_dask(client, jobs, pending)
+            run_in_process(jobs, pending)
+            if client is None
+            else run_on_dask(client, jobs, pending, config.retries)
         )
         for i, error in outcomes:
             f = order[i]
@@ -696,7 +845,7 @@ def _scan_fields(
                     error = exc
             if error is not None:
                 results[f] = _failure(plan.spec.label, error)
-    return ScanReport([results[f] for f in range(len(fields))])
+    return [results[f] for f in range(len(fields))]
 
 
 def _failure(label: str, error: BaseException) -> FieldResult:

@@ -1,0 +1,154 @@
+"""One catalog for all the fields of a run, less the duplicates that field overlaps make.
+
+HSC patches overlap their neighbours by 100 px on every side, so an object near a patch
+edge is detected, scored and listed in two (or four) catalogs. Candidates of *different*
+fields closer than the duplicate radius on the sky are taken to be one object and only
+the one with the higher score is kept (the earlier row on a tie); candidates of one field
+are never merged here, since each field's own catalog already keeps distinct objects
+apart. Candidates without sky coordinates (fields without a celestial WCS) are all kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lensscan.catalog.readers import read_candidates
+from lensscan.catalog.schema import COMBINED_COLUMNS, typed_column
+from lensscan.catalog.writers import write_catalog
+from lensscan.errors import UserError
+from lensscan.provenance import provenance, sha256_file
+
+
+@dataclass(frozen=True)
+class CombinedCatalog:
+    """The combined catalog written for a run.
+
+    Attributes:
+        path: Where it was written.
+        n_fields: Field catalogs it combines.
+        n_rows: Candidates it lists.
+        n_duplicates: Candidates dropped as another field's view of the same object.
+    """
+
+    path: Path
+    n_fields: int
+    n_rows: int
+    n_duplicates: int
+
+
+def overlap_duplicates(
+    ra: np.ndarray, dec: np.ndarray, score: np.ndarray, field: np.ndarray, radius_arcsec: float
+) -> np.ndarray:
+    """Which candidates are a lower-scored view of an object another field also lists.
+
+    Greedy in decreasing score (ties: the earlier row first): each candidate still kept
+    removes every candidate of another field within ``radius_arcsec``.
+
+    Args:
+        ra: Right ascension, ICRS degrees (NaN: no sky position, never a duplicate).
+        dec: Declination, ICRS degrees.
+        score: Scores (NaN ranks last).
+        field: The field of each candidate.
+        radius_arcsec: The duplicate radius.
+
+    Returns:
+        Boolean mask, True for the duplicates to drop.
+    """
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord, search_around_sky
+
+    n = len(ra)
+    removed = np.zeros(n, bool)
+    located = np.flatnonzero(np.isfinite(ra) & np.isfinite(dec))
+    if len(located) < 2:
+        return removed
+    coords = SkyCoord(ra[located] * u.deg, dec[located] * u.deg, frame="icrs")
+    first, second, _, _ = search_around_sky(coords, coords, radius_arcsec * u.arcsec)
+    first, second = located[first], located[second]
+    other_field = field[first] != field[second]
+    first, second = first[other_field], second[other_field]
+    by_first = np.argsort(first, kind="stable")
+    first, second = first[by_first], second[by_first]
+    bounds = np.searchsorted(first, np.arange(n + 1))
+    ranked = np.nan_to_num(np.asarray(score, np.float64), nan=-np.inf)
+    for row in np.lexsort((np.arange(n), -ranked)):
+        if not removed[row]:
+            removed[second[bounds[row] : bounds[row + 1]]] = True
+            # A kept row never removes itself (pairs are between different fields), and
+            # a row ranked above it was processed first and, if kept, removed it already.
+    return removed
+
+
+def combine_catalogs(
+    catalogs: Sequence[Path],
+    fmt: str,
+    out: Path,
+    radius_arcsec: float,
+    settings: Mapping[str, Any],
+) -> CombinedCatalog:
+    """Read the fields' catalogs, drop the overlap duplicates, write one ranked catalog.
+
+    The combined catalog has the fields' columns, ``id`` re-ranked over all fields, and
+    ``field_id`` (the candidate's rank in its field's catalog); its metadata records the
+    field catalogs with their SHA-256, the radius and the number of duplicates dropped.
+
+    Args:
+        catalogs: The fields' catalogs (all of one format, written by this scan).
+        fmt: Their format, and the combined catalog's.
+        out: The combined catalog's path.
+        radius_arcsec: The duplicate radius.
+        settings: The run's resolved settings, for the provenance.
+
+    Raises:
+        UserError: If the catalogs cannot be read or do not share their columns.
+    """
+    from astropy.table import TableMergeError, vstack
+
+    tables = [read_candidates(path, fmt) for path in catalogs]
+    for path, table in zip(catalogs[1:], tables[1:], strict=True):
+        if table.colnames != tables[0].colnames:
+            raise UserError(
+                f"{path}: its columns differ from those of {catalogs[0]}, so the two cannot be "
+                "combined (were they scanned with other settings?)"
+            )
+    try:
+        merged = vstack(tables, join_type="exact", metadata_conflicts="silent")
+    except TableMergeError as exc:
+        raise UserError(f"{out}: cannot combine the field catalogs ({exc})") from None
+    field = np.asarray(merged["field"]).astype(str)
+    score = np.asarray(merged["score"], np.float64)
+    duplicates = overlap_duplicates(
+        np.asarray(merged["ra"], np.float64),
+        np.asarray(merged["dec"], np.float64),
+        score,
+        field,
+        radius_arcsec,
+    )
+    kept = np.flatnonzero(~duplicates)
+    ranked = np.nan_to_num(score[kept], nan=-np.inf)
+    combined = merged[kept[np.lexsort((kept, -ranked))]]
+    [spec] = COMBINED_COLUMNS
+    combined.add_column(
+        typed_column(spec, combined["id"]), index=combined.colnames.index("field") + 1
+    )
+    combined["id"] = np.arange(1, len(combined) + 1)
+    record = provenance(command="scan", settings=settings)
+    record["inputs"] = [
+        {"role": "field catalog", "path": str(p.resolve()), "sha256": sha256_file(p)}
+        for p in catalogs
+    ]
+    combined.meta = record | {
+        "combined": True,
+        "fields": sorted(set(field)),
+        "duplicate_radius_arcsec": radius_arcsec,
+        "n_candidates_in": len(merged),
+        "n_duplicates_removed": int(duplicates.sum()),
+        "coordinates": "ra/dec ICRS degrees; x/y 0-based numpy pixels of each field",
+    }
+    write_catalog(combined, out, fmt)
+    return CombinedCatalog(out, len(catalogs), len(combined), int(duplicates.sum()))
