@@ -183,7 +183,8 @@ def _write_big_field(path: Path, size: int, seed: int) -> Path:
 
 def _big(size: int) -> dict:
     from lensscan.config import ScanConfig
-    from lensscan.scan.scanner import FieldSpec, scan
+    from lensscan.scan.plan import FieldSpec
+    from lensscan.scan.scanner import scan
 
     with tempfile.TemporaryDirectory(prefix="lensscan-detect-big-") as tmp:
         path = _write_big_field(Path(tmp) / "big.fits", size, seed=0)
@@ -225,7 +226,8 @@ def main() -> None:
 
     from lensscan.config import ScanConfig
     from lensscan.models import load_model, resolve_model_path
-    from lensscan.scan.scanner import FieldSpec, scan
+    from lensscan.scan.plan import FieldSpec
+    from lensscan.scan.scanner import scan
 
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory(prefix="lensscan-detect-bench-") as tmp:

@@ -172,7 +172,8 @@ def end_to_end(
     from astropy.table import Table
 
     from lensscan.config import ScanConfig
-    from lensscan.scan.scanner import FieldSpec, scan
+    from lensscan.scan.plan import FieldSpec
+    from lensscan.scan.scanner import scan
 
     spec = (
         FieldSpec(band_paths={p.stem.split("-")[-1]: p for p in paths})

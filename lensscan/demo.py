@@ -130,7 +130,8 @@ def _run_steps(
 ) -> DemoOutcome:
     """Simulate, scan and evaluate into the (new, empty) demo folder ``out``."""
     from lensscan.evaluate.run import run_evaluation
-    from lensscan.scan.scanner import field_specs, scan, side_outputs
+    from lensscan.scan.plan import side_outputs
+    from lensscan.scan.scanner import field_specs, scan
     from lensscan.simulate.field import calexp_name, simulate_field_patch
 
     field_dir = out / FIELD_DIR

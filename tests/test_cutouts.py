@@ -13,7 +13,8 @@ from scan_helpers import WeightedMeanScorer, tan_wcs, write_calexp
 from lensscan.cli import app
 from lensscan.config import ScanConfig
 from lensscan.data.store import UNLABELLED, CutoutStore
-from lensscan.scan.scanner import FieldSpec, scan
+from lensscan.scan.plan import FieldSpec
+from lensscan.scan.scanner import scan
 
 SHAPE = (160, 200)
 GALAXIES = [(50.3, 40.6, 4000.0), (140.2, 110.4, 3000.0), (100.7, 80.2, 3500.0)]

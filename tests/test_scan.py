@@ -15,7 +15,8 @@ from scan_helpers import WeightedMeanScorer, tan_wcs, write_calexp, write_plain
 from lensscan.cli import app
 from lensscan.config import ScanConfig
 from lensscan.scan import runner
-from lensscan.scan.scanner import FieldSpec, scan
+from lensscan.scan.plan import FieldSpec
+from lensscan.scan.scanner import scan
 from lensscan.scan.tiling import window_starts
 from lensscan.scan.workstore import WorkStore
 

@@ -16,7 +16,8 @@ from lensscan.cli import app
 from lensscan.config import ScanConfig
 from lensscan.errors import UserError
 from lensscan.scan.fits_io import open_field
-from lensscan.scan.scanner import FieldSpec, scan
+from lensscan.scan.plan import FieldSpec
+from lensscan.scan.scanner import scan
 
 pytestmark = pytest.mark.realdata
 

@@ -15,7 +15,8 @@ from lensscan.config import ScanConfig
 from lensscan.errors import UserError
 from lensscan.scan.combine import overlap_duplicates
 from lensscan.scan.fieldlist import FieldSources, expand_fields
-from lensscan.scan.scanner import FieldSpec, scan
+from lensscan.scan.plan import FieldSpec
+from lensscan.scan.scanner import scan
 
 SKY_SHAPE = (160, 300)
 OFFSET = 128  # patch B starts this many columns into the sky; 64 px overlap with patch A

@@ -33,9 +33,9 @@ from lensscan.provenance import provenance, sha256_file
 from lensscan.scan.candidates import icrs_to_pixel, pixel_to_icrs
 from lensscan.scan.detect_job import DetectJob
 from lensscan.scan.fits_io import OpenedField, open_band_files, open_field
+from lensscan.scan.plan import FieldSpec
 from lensscan.scan.runner import run_in_process
 from lensscan.scan.scanner import (
-    FieldSpec,
     check_ranges,
     detect_checks,
     detect_settings,

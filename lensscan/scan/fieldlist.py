@@ -1,6 +1,6 @@
 """The fields of a survey-scale run: paths, glob patterns, list files and HSC patch lists.
 
-Each source expands to :class:`~lensscan.scan.scanner.FieldSpec` items in the order given.
+Each source expands to :class:`~lensscan.scan.plan.FieldSpec` items in the order given.
 A pattern that matches nothing, or an HSC patch without files, becomes a field that fails
 with one line saying so, so the other fields are still scanned and the run still ends with
 a non-zero exit; a path that does not exist is kept as given and fails when it is opened.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from lensscan.errors import UserError
 from lensscan.scan.fits_io import HSC_CALEXP_NAME, HSC_FILTER_BANDS
-from lensscan.scan.scanner import FieldSpec
+from lensscan.scan.plan import FieldSpec
 
 GLOB_CHARACTERS = re.compile(r"[*?\[]")
 HSC_PATCH_LINE = re.compile(r"^\s*(?P<tract>\d+)(?:\s+|,)(?P<patch>\d+,\d+)\s*$")

@@ -27,11 +27,11 @@ from lensscan.catalog.writers import write_catalog, write_regions
 from lensscan.errors import UserError
 from lensscan.provenance import provenance
 from lensscan.scan.candidates import Peaks, grid_peaks, non_maximum_suppression, pixel_to_icrs
+from lensscan.scan.plan import FieldPlan, FieldResult, ScanContext, side_outputs
 from lensscan.scan.workstore import WorkStore
 
 if TYPE_CHECKING:
     from lensscan.scan.detect_job import DetectJob
-    from lensscan.scan.scanner import FieldPlan, FieldResult, ScanContext
 
 REGION_RADIUS_ARCSEC = 2.0
 
@@ -212,8 +212,6 @@ def write_field_outputs(
     Returns:
         The field's result.
     """
-    from lensscan.scan.scanner import FieldResult, side_outputs
-
     config = context.config
     store_path = plan.job.store
     # A positions scan with no position inside the field never made a store.

@@ -17,7 +17,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,10 +37,9 @@ from lensscan.scan.cluster import ClusterSpec, connect, parse_adapt
 from lensscan.scan.cluster import validate as validate_cluster
 from lensscan.scan.detect import ColorCut, DetectSettings
 from lensscan.scan.detect_job import DetectJob
+from lensscan.scan.finalize import write_field_outputs
 from lensscan.scan.fits_io import (
     OpenedField,
-    field_name,
-    normalise_band,
     open_band_files,
     open_field,
 )
@@ -51,6 +50,13 @@ from lensscan.scan.model_cache import (
     Scorer,
     model_identity,
     register_model,
+)
+from lensscan.scan.plan import (
+    FieldPlan,
+    FieldResult,
+    FieldSpec,
+    PositionPlan,
+    ScanContext,
 )
 from lensscan.scan.runner import run_in_process, run_on_dask
 from lensscan.scan.tiling import centred_window_start
@@ -64,83 +70,6 @@ PIXEL_SCALE_TOLERANCE = 0.1
 
 COMBINED_NAME = "combined"
 """Stem of a multi-field run's combined catalog in the catalog folder."""
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """A field as the user gave it: one file, or one file per band.
-
-    Attributes:
-        path: The field's file (HSC calexp, plain image or cube).
-        band_paths: Band -> file, for ``--band g=PATH ...`` or an HSC patch.
-        source: How the user named the field, when not by its path (``tract 9813 patch
-            4,4``).
-        problem: Why the field cannot be scanned at all (a pattern that matched no file);
-            such a field fails with this line and the others go on.
-    """
-
-    path: Path | None = None
-    band_paths: Mapping[str, Path] | None = None
-    source: str | None = None
-    problem: str | None = None
-
-    @property
-    def label(self) -> str:
-        """How to name the field in messages."""
-        if self.source is not None:
-            return self.source
-        if self.path is not None:
-            return str(self.path)
-        return " ".join(f"{b}={p}" for b, p in (self.band_paths or {}).items())
-
-    def name(self, model_bands: Sequence[str]) -> str:
-        """The field's name: the stem of its file (of the model's first band's file)."""
-        if self.path is not None:
-            return field_name(self.path)
-        paths = {normalise_band(b) or b.lower(): p for b, p in (self.band_paths or {}).items()}
-        return field_name(paths.get(model_bands[0], next(iter(paths.values()))))
-
-
-@dataclass
-class FieldResult:
-    """What happened to one field.
-
-    Attributes:
-        label: The field as the user gave it.
-        status: ``scanned``, ``up to date`` or ``failed``.
-        catalog: The catalog written (or already there).
-        n_candidates: Rows in the catalog.
-        n_windows: Windows scanned (including skipped ones).
-        n_skipped: Windows skipped as mostly masked.
-        n_detected: Objects detected (detect mode; else None).
-        error: One line saying why the field failed.
-    """
-
-    label: str
-    status: str
-    catalog: Path | None = None
-    n_candidates: int = 0
-    n_windows: int = 0
-    n_skipped: int = 0
-    n_detected: int | None = None
-    error: str | None = None
-
-    def line(self) -> str:
-        """One summary line."""
-        if self.status == "failed":
-            return f"FAILED {self.error}"
-        if self.status == "up to date":
-            return f"up to date {self.label}: {self.catalog}"
-        if self.n_detected is not None:
-            return (
-                f"scanned {self.label}: {self.n_detected} objects detected, {self.n_windows} "
-                f"preselected and scored ({self.n_skipped} skipped as masked), "
-                f"{self.n_candidates} candidates -> {self.catalog}"
-            )
-        return (
-            f"scanned {self.label}: {self.n_windows} windows ({self.n_skipped} skipped as masked), "
-            f"{self.n_candidates} candidates -> {self.catalog}"
-        )
 
 
 @dataclass
@@ -186,74 +115,6 @@ class ScanReport:
         if self.summary is not None:
             lines.append(f"run summary -> {self.summary}")
         return lines
-
-
-@dataclass
-class PositionPlan:
-    """Catalogued positions that fall inside a field (``--positions``).
-
-    Attributes:
-        rows: Row of each usable position in the positions file.
-        x: Its 0-based pixel column.
-        y: Its 0-based pixel row.
-        ra: Its RA (degrees, as given).
-        dec: Its Dec.
-        n_outside: Positions whose cutout would not fit inside the field.
-    """
-
-    rows: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    ra: np.ndarray
-    dec: np.ndarray
-    n_outside: int
-
-
-@dataclass
-class FieldPlan:
-    """Everything the client knows about a field it is scanning."""
-
-    spec: FieldSpec
-    opened: OpenedField
-    job: FieldJob | DetectJob
-    catalog: Path
-    fmt: str
-    run_key: str
-    catalog_key: str
-    inputs: list[dict[str, str]]
-    positions: PositionPlan | None
-    pending: list[int]
-    resumed: bool
-
-    @property
-    def mode(self) -> str:
-        """``positions``, ``detect`` or ``grid``."""
-        if self.positions is not None:
-            return "positions"
-        return "detect" if isinstance(self.job, DetectJob) else "grid"
-
-
-@dataclass(frozen=True)
-class ScanContext:
-    """What every field of a run shares.
-
-    Attributes:
-        mode: ``positions`` (``--positions`` given), else the configured mode.
-        min_separation: The NMS radius in arcsec, default resolved for the mode.
-        color_cut: The parsed ``--color-cut`` (detect mode), or ``None``.
-    """
-
-    config: ScanConfig
-    scorer: Scorer
-    model_ref: ModelRef
-    stride: int
-    fmt: str
-    positions: SkyPositions | None
-    known: SkyPositions | None
-    extra_inputs: tuple[dict[str, str], ...]
-    mode: str
-    min_separation: float
-    color_cut: ColorCut | None
 
 
 def _digest(value: Any) -> str:
@@ -325,16 +186,6 @@ def _catalog_paths(names: Sequence[str], config: ScanConfig, fmt: str) -> list[P
         return [Path(config.out)]
     folder = Path(config.out) if config.out else Path("catalogs")
     return [folder / f"{name}{SUFFIXES[fmt]}" for name in names]
-
-
-def side_outputs(catalog: Path, config: ScanConfig) -> dict[str, Path]:
-    """Paths of the optional outputs beside a catalog: DS9 regions and gallery folder."""
-    outputs = {}
-    if config.regions:
-        outputs["regions"] = catalog.with_suffix(".reg")
-    if config.gallery:
-        outputs["gallery"] = catalog.parent / f"{catalog.stem}-gallery"
-    return outputs
 
 
 def _work_store_path(catalog: Path, name: str, config: ScanConfig) -> Path:
@@ -806,8 +657,6 @@ def _scan_fields(
     cluster: ClusterSpec,
 ) -> list[FieldResult]:
     """Plan, run and write the fields, each under its catalog's lock (held by ``locks``)."""
-    from lensscan.scan.finalize import write_field_outputs
-
     results: dict[int, FieldResult] = {}
     plans: dict[int, FieldPlan] = {}
     hashes = _Hashes()

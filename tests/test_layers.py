@@ -1,0 +1,88 @@
+"""The package's layers: no import cycle, and lower layers never import higher ones."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+
+PACKAGE = REPO_ROOT / "lensscan"
+
+#: Sub-packages each layer may not import (at module level or inside functions).
+FORBIDDEN = {
+    "lensscan.data": ("lensscan.scan", "lensscan.training", "lensscan.cli", "lensscan.inspect"),
+    "lensscan.simulate": ("lensscan.scan", "lensscan.training", "lensscan.cli"),
+    "lensscan.models": ("lensscan.scan", "lensscan.training", "lensscan.cli"),
+    "lensscan.catalog": ("lensscan.training", "lensscan.cli"),
+    "lensscan.scan": ("lensscan.training", "lensscan.cli"),
+    "lensscan.training": ("lensscan.scan", "lensscan.cli"),
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(REPO_ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, module_level_only: bool) -> set[str]:
+    """lensscan modules a file imports (``TYPE_CHECKING`` blocks left out)."""
+    found: set[str] = set()
+    pending = list(ast.parse(path.read_text()).body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            continue
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lensscan"):
+            # ``from lensscan.pkg import submodule`` imports the submodule too.
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("lensscan"))
+        elif not module_level_only:
+            pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def test_no_module_level_import_cycle() -> None:
+    graph = {}
+    for name, path in MODULES.items():
+        targets = {t for t in _imports(path, module_level_only=True) if t in MODULES}
+        # A package's own __init__ importing its submodules is not a cycle back.
+        graph[name] = {t for t in targets if t != name and not name.startswith(f"{t}.")}
+    state: dict[str, int] = {}
+
+    def walk(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for target in graph[node]:
+            if state.get(target) == 1:
+                cycle = [*trail[trail.index(target) :], target]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if target not in state:
+                walk(target, [*trail, target])
+        state[node] = 2
+
+    for name in graph:
+        if name not in state:
+            walk(name, [name])
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_lower_layers_never_import_higher_ones(layer: str) -> None:
+    for name, path in MODULES.items():
+        if name != layer and not name.startswith(f"{layer}."):
+            continue
+        for target in _imports(path, module_level_only=False):
+            assert not target.startswith(FORBIDDEN[layer]), f"{name} imports {target}"
+
+
+def test_only_the_cli_imports_the_cli() -> None:
+    for name, path in MODULES.items():
+        if name.startswith("lensscan.cli") or name == "lensscan.__main__":
+            continue
+        imported = _imports(path, module_level_only=False)
+        assert not any(t.startswith("lensscan.cli") for t in imported), name
