@@ -16,10 +16,10 @@ from scan_helpers import (
     write_scaled_int16,
 )
 
+from lensscan.bands import normalise_band
 from lensscan.errors import UserError
 from lensscan.scan.fits_io import (
     FITS_PIXEL_ORIGIN,
-    normalise_band,
     open_band_files,
     open_field,
     to_fits_pixel,

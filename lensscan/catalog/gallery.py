@@ -19,17 +19,12 @@ from typing import Any
 import numpy as np
 
 from lensscan.atomic import atomic_output
-from lensscan.scan.fits_io import KNOWN_BANDS
+from lensscan.bands import wavelength_order
 
 MAD_TO_SIGMA = 1.4826
 STRETCH_SIGMAS = 20.0
 LUPTON_Q = 8.0
 MONTAGE_COLUMNS = 8
-
-
-def _wavelength_order(bands: Sequence[str]) -> list[int]:
-    rank = {band: i for i, band in enumerate(KNOWN_BANDS)}
-    return sorted(range(len(bands)), key=lambda i: rank.get(bands[i], len(rank) + i))
 
 
 def colour_stamp(stamp: np.ndarray, bands: Sequence[str]) -> np.ndarray:
@@ -39,7 +34,7 @@ def colour_stamp(stamp: np.ndarray, bands: Sequence[str]) -> np.ndarray:
         stamp: Raw flux, bands in any order.
         bands: Band names of the planes, to order them by wavelength.
     """
-    order = _wavelength_order(bands)
+    order = wavelength_order(bands)
     planes = [np.asarray(stamp[i], dtype=np.float64) for i in order]
     background = [np.nanmedian(p) if np.isfinite(p).any() else 0.0 for p in planes]
     planes = [np.nan_to_num(p - b, nan=0.0) for p, b in zip(planes, background, strict=True)]

@@ -53,7 +53,7 @@ def cutouts(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store."),
 ) -> None:
     """Cut the preselected galaxies (or --positions) of fields into an unlabelled cutout store."""
-    from lensscan.cli.scan import band_list
+    from lensscan.bands import parse_band_names
     from lensscan.config import CutoutsConfig, resolve_config
     from lensscan.scan.cutouts import make_cutouts
     from lensscan.scan.scanner import field_specs
@@ -64,11 +64,11 @@ def cutouts(
         {
             "out": out,
             "model": model,
-            "bands": band_list(bands),
+            "bands": parse_band_names(bands),
             "positions": positions,
             "chunk_size": chunk_size,
             "max_mask_fraction": max_mask_fraction,
-            "detect_bands": band_list(detect_bands),
+            "detect_bands": parse_band_names(detect_bands, "--detect-bands"),
             "detect_threshold": detect_threshold,
             "min_area": min_area,
             "mag_limit": mag_limit,

@@ -67,8 +67,8 @@ def evaluate(
     """Evaluate lens finders on labelled cutouts, or a candidate catalog against truth."""
     from rich.console import Console
 
+    from lensscan.bands import parse_band_names
     from lensscan.config import EvaluateConfig, resolve_config
-    from lensscan.evaluate.data import parse_bands
     from lensscan.evaluate.run import run_evaluation
 
     settings = resolve_config(
@@ -78,7 +78,7 @@ def evaluate(
             "models": tuple(model) if model else None,
             "data": str(data) if data is not None else None,
             "split": split,
-            "bands": parse_bands(bands),
+            "bands": parse_band_names(bands),
             "report_dir": str(report_dir) if report_dir is not None else None,
             "threshold": threshold,
             "bootstrap": bootstrap,

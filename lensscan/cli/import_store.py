@@ -18,10 +18,11 @@ def import_store(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store."),
 ) -> None:
     """Import labelled cutouts (.npy or FITS, DeepLense folder layout) into a store."""
+    from lensscan.bands import parse_band_names
     from lensscan.data.importer import import_folder
     from lensscan.data.store import CutoutStore
 
-    band_list = [b.strip() for b in bands.split(",")] if bands else None
+    band_list = parse_band_names(bands)
     path = import_folder(
         source, out, bands=band_list, pixel_scale=pixel_scale, domain=domain, overwrite=overwrite
     )

@@ -195,6 +195,7 @@ def scan(
     ),
 ) -> None:
     """Scan FITS fields for lens candidates and write a ranked catalog per field."""
+    from lensscan.bands import parse_band_names
     from lensscan.config import ScanConfig, resolve_config
     from lensscan.errors import UserError
     from lensscan.scan.fieldlist import FieldSources, expand_fields
@@ -207,7 +208,7 @@ def scan(
         {
             "mode": mode,
             "model": model,
-            "bands": band_list(bands),
+            "bands": parse_band_names(bands),
             "stride": stride,
             "chunk_size": chunk_size,
             "max_mask_fraction": max_mask_fraction,
@@ -217,7 +218,7 @@ def scan(
             "top": top,
             "min_separation": min_separation,
             "positions": positions,
-            "detect_bands": band_list(detect_bands),
+            "detect_bands": parse_band_names(detect_bands, "--detect-bands"),
             "detect_threshold": detect_threshold,
             "min_area": min_area,
             "mag_limit": mag_limit,
@@ -267,8 +268,3 @@ def scan(
             f"{len(report.failed)} of {len(report.results)} fields failed: "
             + ", ".join(r.label for r in report.failed)
         )
-
-
-def band_list(value: str | None) -> tuple[str, ...] | None:
-    """Parse a comma-separated band list (None when not given)."""
-    return tuple(b.strip() for b in value.split(",") if b.strip()) if value else None

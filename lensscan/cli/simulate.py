@@ -146,6 +146,7 @@ def simulate(
     from lensscan.errors import UserError
 
     if domain == "inject":
+        from lensscan.bands import parse_band_names
         from lensscan.simulate.cutouts import parse_splits
         from lensscan.simulate.inject import InjectionRequest, inject_arcs
         from lensscan.simulate.presets import HSC_WIDE, parse_bands
@@ -154,7 +155,7 @@ def simulate(
             backgrounds=tuple(backgrounds or ()),
             n=n,
             bands=parse_bands(bands, HSC_WIDE) if bands else None,
-            background_bands=_band_names(background_bands) if background_bands else None,
+            background_bands=parse_band_names(background_bands, "--background-bands"),
             size=size,
             lens_fraction=0.5 if lens_fraction is None else lens_fraction,
             splits=parse_splits(splits),
@@ -193,9 +194,3 @@ def simulate(
     )
     summary = simulate_cutouts(request, out, overwrite=overwrite)
     typer.echo(summary)
-
-
-def _band_names(text: str) -> tuple[str, ...]:
-    """``"gri"`` or ``"g,r,i"`` (any names, for planes of any survey) as a tuple."""
-    names = [part.strip() for part in text.split(",")] if "," in text else list(text.strip())
-    return tuple(name for name in names if name)

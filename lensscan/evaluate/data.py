@@ -109,16 +109,6 @@ class EvaluationSet:
             )
 
 
-def parse_bands(text: str | None) -> tuple[str, ...] | None:
-    """Parse ``--bands g,r,i`` into a tuple (``None`` stays ``None``)."""
-    if text is None:
-        return None
-    bands = tuple(band.strip() for band in text.split(",") if band.strip())
-    if not bands:
-        raise UserError(f"--bands {text!r}: give band names separated by commas, e.g. g,r,i")
-    return bands
-
-
 def is_cutout_store(path: Path) -> bool:
     """Whether ``path`` looks like a Zarr store (rather than a labelled folder)."""
     return path.suffix == ".zarr" or (path / "zarr.json").is_file()

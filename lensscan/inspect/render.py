@@ -20,11 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from lensscan.bands import wavelength_order
+
 MAD_TO_SIGMA = 1.4826
 #: Lupton softening Q and the stretch in noise sigmas of the composite.
 LUPTON_STRETCH_SIGMAS = 15.0
 UPPER_PERCENTILE = 99.5
-BAND_ORDER = ("u", "g", "r", "i", "z", "y")
 COMPOSITE = "rgb"
 
 
@@ -56,12 +57,6 @@ def _background_and_sigma(plane: np.ndarray) -> tuple[float, float]:
     background = float(np.median(values))
     sigma = MAD_TO_SIGMA * float(np.median(np.abs(values - background)))
     return background, sigma
-
-
-def wavelength_order(bands: Sequence[str]) -> list[int]:
-    """Indices of ``bands`` from the bluest to the reddest (unknown names last)."""
-    rank = {band: i for i, band in enumerate(BAND_ORDER)}
-    return sorted(range(len(bands)), key=lambda i: rank.get(bands[i], len(rank) + i))
 
 
 def composite(stamp: np.ndarray, bands: Sequence[str]) -> np.ndarray:

@@ -22,8 +22,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lensscan.bands import HSC_FILTER_BANDS
 from lensscan.errors import UserError
-from lensscan.scan.fits_io import HSC_CALEXP_NAME, HSC_FILTER_BANDS
+from lensscan.scan.fits_io import HSC_CALEXP_NAME
 from lensscan.scan.plan import FieldSpec
 
 GLOB_CHARACTERS = re.compile(r"[*?\[]")

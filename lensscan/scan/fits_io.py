@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from lensscan.bands import HSC_FILTER_BANDS, normalise_band
 from lensscan.errors import UserError
 from lensscan.progress import logger
 from lensscan.scan.tiling import centred_window_start
@@ -36,16 +37,12 @@ from lensscan.scan.tiling import centred_window_start
 FITS_PIXEL_ORIGIN = 1
 """FITS (and DS9) count pixels from 1; numpy and lensscan count from 0."""
 
-KNOWN_BANDS = ("u", "g", "r", "i", "z", "y")
-
 HSC_CALEXP_NAME = re.compile(
     r"^calexp-HSC-(?P<filter>[A-Z0-9]+)-(?P<tract>\d+)-(?P<patch>\d+,\d+)(?P<suffix>\.fits(?:\.fz|\.gz)?)$",
     re.IGNORECASE,
 )
 """HSC pipeline coadd file names, e.g. ``calexp-HSC-I-9813-4,4.fits``."""
 
-HSC_FILTER_BANDS = {"G": "g", "R": "r", "R2": "r", "I": "i", "I2": "i", "Z": "z", "Y": "y"}
-"""HSC filter names (the I2/R2 filters replaced I/R in 2016) and the band each measures."""
 
 HSC_MASK_BITS = {"BAD": 0, "EDGE": 4, "NO_DATA": 8}
 """Default bit numbers of the mask planes that make a pixel unusable, used when the MASK
@@ -63,21 +60,6 @@ _NUMPY_DTYPE_OF_BITPIX = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", 
 def to_fits_pixel(coordinate: np.ndarray | float) -> np.ndarray | float:
     """Convert a 0-based pixel coordinate to the FITS/DS9 1-based convention."""
     return coordinate + FITS_PIXEL_ORIGIN
-
-
-def normalise_band(name: str) -> str | None:
-    """Map a filter name to a band letter: ``HSC-I2`` -> ``i``, ``G`` -> ``g``.
-
-    Also accepts a FILTER header value whose first word is the band, as DECam writes
-    (``'z DECam SDSS c0004 9260.0 1520.0'``). Returns ``None`` for an unknown name.
-    """
-    words = str(name).strip().split()
-    if not words:
-        return None
-    word = words[0].upper()
-    if word.startswith("HSC-"):
-        return HSC_FILTER_BANDS.get(word[4:])
-    return word.lower() if word.lower() in KNOWN_BANDS else None
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from lensscan.bands import normalise_band
 from lensscan.catalog.readers import SkyPositions
 from lensscan.config import ScanConfig
 from lensscan.scan.chunks import FieldJob
 from lensscan.scan.detect import ColorCut
 from lensscan.scan.detect_job import DetectJob
-from lensscan.scan.fits_io import OpenedField, field_name, normalise_band
+from lensscan.scan.fits_io import OpenedField, field_name
 from lensscan.scan.model_cache import ModelRef, Scorer
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from lensscan.bands import parse_band_names
 from lensscan.errors import UserError
 
 ALL_BANDS = ("g", "r", "i", "z", "y")
@@ -148,7 +149,7 @@ def get_preset(name: str, option: str = "--domain") -> SurveyPreset:
 
 
 def parse_bands(text: str | None, preset: SurveyPreset, option: str = "--bands") -> tuple[str, ...]:
-    """Parse a band list such as ``"gri"``, ``"g,r,i"`` or ``"i"``.
+    """Parse a band list such as ``"gri"``, ``"g,r,i"`` or ``"i"`` of the preset's bands.
 
     Args:
         text: The option value, or ``None`` for the preset's default bands.
@@ -161,17 +162,5 @@ def parse_bands(text: str | None, preset: SurveyPreset, option: str = "--bands")
     Raises:
         UserError: If a band is unknown, repeated, or none is given.
     """
-    if text is None:
-        return preset.default_bands
-    names = [part.strip() for part in text.split(",")] if "," in text else list(text.strip())
-    names = [name for name in names if name]
-    if not names:
-        raise UserError(f"{option} {text!r}: no bands given; use e.g. 'gri' or 'i'")
-    unknown = [name for name in names if name not in preset.bands]
-    if unknown:
-        raise UserError(
-            f"{option} {text!r}: unknown band {unknown[0]!r}; choose from {''.join(preset.bands)}"
-        )
-    if len(set(names)) != len(names):
-        raise UserError(f"{option} {text!r}: a band is repeated")
-    return tuple(names)
+    bands = parse_band_names(text, option, allowed=tuple(preset.bands))
+    return preset.default_bands if bands is None else bands
