@@ -188,3 +188,16 @@ def test_parquet_round_trip_keeps_columns_units_and_metadata(tmp_path: Path) -> 
     np.testing.assert_array_equal(positions.ra, table["ra"])
     np.testing.assert_array_equal(positions.dec, table["dec"])
     assert [p.name for p in tmp_path.iterdir()] == ["c.parquet"]
+
+
+def test_every_catalog_reader_finds_lenscat_style_sky_columns(tmp_path) -> None:
+    """``evaluate --truth`` reads ``RA [deg]`` as ``scan --known`` does."""
+    from lensscan.catalog.readers import read_sky_positions
+    from lensscan.evaluate.field import TRUTH_COLUMNS, read_catalog
+
+    path = tmp_path / "lenses.csv"
+    path.write_text("name,RA [deg],DEC [deg]\nA,150.1,2.2\nB,150.3,-2.4\n")
+    truth = read_catalog(path, TRUTH_COLUMNS, "--truth")
+    positions = read_sky_positions(path, "--known")
+    assert list(truth["ra"]) == list(positions.ra) == [150.1, 150.3]
+    assert list(truth["dec"]) == list(positions.dec) == [2.2, -2.4]

@@ -1,13 +1,14 @@
-"""Read sky positions (RA/Dec in degrees) from a user's catalog, finding the columns by name.
+"""The one catalog reader: tables from CSV, ECSV, FITS or Parquet, and sky positions in them.
 
-Used for ``--positions`` (objects to score) and ``--known`` (known lenses to cross-match).
-Column names are matched case-insensitively after dropping units in brackets and
-punctuation, so ``ra``, ``RA``, ``RA [deg]``, ``RAJ2000``, ``ra_deg`` all name RA.
+Every command that reads a catalog reads it with :func:`read_table` (``--positions``,
+``--known``, ``evaluate --catalog`` and ``--truth``, ``inspect``, combined catalogs), so
+the same file is read the same way everywhere. Sky columns are found by name:
+case-insensitively after dropping units in brackets and punctuation, so ``ra``, ``RA``,
+``RA [deg]``, ``RAJ2000``, ``ra_deg`` all name RA.
 """
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from collections.abc import Sequence
@@ -58,26 +59,57 @@ def find_column(names: Sequence[str], wanted: Sequence[str]) -> str | None:
     return None
 
 
-def _read_columns(path: Path, option: str) -> dict[str, list[str]] | dict[str, np.ndarray]:
-    if path.suffix.lower() == ".csv":
-        with open(path, newline="") as handle:
-            reader = csv.reader(handle)
-            try:
-                header = next(reader)
-            except StopIteration:
-                raise UserError(f"{option} {path}: empty file") from None
-            rows = [row for row in reader if row]
-        return {
-            name.strip(): [row[i] if i < len(row) else "" for row in rows]
-            for i, name in enumerate(header)
-        }
+#: File suffix -> astropy's reader (other suffixes: astropy's guess).
+TABLE_FORMATS = {
+    ".ecsv": "ascii.ecsv",
+    ".csv": "ascii.csv",
+    ".parquet": "parquet",
+    ".fits": "fits",
+    ".fit": "fits",
+}
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    option: str,
+    required: Sequence[str] = (),
+    sky_columns: bool = False,
+) -> Any:
+    """Read a catalog as an astropy Table and check its columns.
+
+    Args:
+        path: CSV, ECSV, FITS or Parquet file (by suffix; anything else astropy reads).
+        option: The option or argument that named it, for messages.
+        required: Columns it must have.
+        sky_columns: Name the RA and Dec columns (found as :func:`find_column` finds
+            them, e.g. ``RA [deg]``) ``ra`` and ``dec``.
+
+    Raises:
+        UserError: If the file is missing, unreadable or lacks a required column.
+    """
     from astropy.table import Table
 
+    source = Path(path)
+    if not source.is_file():
+        raise UserError(f"{option} {source}: no such file")
+    suffix = ".fits" if source.name.lower().endswith((".fits.gz", ".fit.gz")) else source.suffix
+    fmt = TABLE_FORMATS.get(suffix.lower())
     try:
-        table = Table.read(path)
-    except Exception as exc:  # astropy raises many types for unreadable tables
-        raise UserError(f"{option} {path}: cannot read as a table ({exc})") from None
-    return {name: np.asarray(table[name]) for name in table.colnames}
+        table = Table.read(source, format=fmt) if fmt else Table.read(source)
+    except Exception as exc:  # astropy raises many types for a malformed file
+        raise UserError(f"{option} {source}: not a readable catalog ({exc})") from None
+    if sky_columns:
+        for standard, wanted in (("ra", RA_NAMES), ("dec", DEC_NAMES)):
+            found = find_column(table.colnames, wanted)
+            if found is not None and standard not in table.colnames:
+                table.rename_column(found, standard)
+    missing = [name for name in required if name not in table.colnames]
+    if missing:
+        raise UserError(
+            f"{option} {source}: missing column(s) {', '.join(missing)} "
+            f"(has {', '.join(table.colnames)})"
+        )
+    return table
 
 
 def read_sky_positions(path: str | os.PathLike[str], option: str) -> SkyPositions:
@@ -92,9 +124,10 @@ def read_sky_positions(path: str | os.PathLike[str], option: str) -> SkyPosition
             values that are not degrees in range.
     """
     source = Path(path)
-    if not source.is_file():
-        raise UserError(f"{option} {source}: no such file")
-    columns = _read_columns(source, option)
+    table = read_table(source, option)
+    if len(table) == 0:
+        raise UserError(f"{option} {source}: the catalog has no rows")
+    columns = {name: np.asarray(table[name]) for name in table.colnames}
     names = list(columns)
     ra_name, dec_name = find_column(names, RA_NAMES), find_column(names, DEC_NAMES)
     if ra_name is None or dec_name is None:

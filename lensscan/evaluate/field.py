@@ -19,11 +19,11 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lensscan.catalog.readers import read_table
 from lensscan.errors import UserError
 
 CANDIDATE_COLUMNS = ("ra", "dec", "score")
@@ -35,29 +35,14 @@ REPORTED_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99)
 
 
 def read_catalog(path: str | os.PathLike[str], required: Sequence[str], option: str) -> Any:
-    """Read a catalog (ECSV, or any table astropy reads) and check its ``required`` columns.
+    """Read a candidate or truth catalog and check its ``required`` columns.
+
+    RA and Dec are found by name as everywhere else (``RA [deg]``, ``RAJ2000`` ...).
 
     Raises:
         UserError: If the file is missing, unreadable or lacks a column.
     """
-    from astropy.table import Table
-
-    source = Path(path)
-    if not source.is_file():
-        raise UserError(f"{option} {source}: no such file")
-    try:
-        # ECSV is the catalog format of lensscan; other tables (FITS ...) by astropy's guess.
-        fmt = {"format": "ascii.ecsv"} if source.suffix.lower() == ".ecsv" else {}
-        table = Table.read(source, **fmt)
-    except Exception as exc:  # astropy raises many types for a malformed file
-        raise UserError(f"{option} {source}: not a readable catalog ({exc})") from None
-    missing = [name for name in required if name not in table.colnames]
-    if missing:
-        raise UserError(
-            f"{option} {source}: missing column(s) {', '.join(missing)} "
-            f"(has {', '.join(table.colnames)})"
-        )
-    return table
+    return read_table(path, option, required, sky_columns=True)
 
 
 def degrees(column: Any) -> np.ndarray:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from lensscan.catalog.readers import read_table
 from lensscan.catalog.writers import meta_sidecar
 from lensscan.errors import UserError
 from lensscan.provenance import sha256_file
@@ -112,17 +113,8 @@ def read_candidate_catalog(path: str | os.PathLike[str], option: str = "CATALOG"
     Raises:
         UserError: If the file is missing, unreadable, lacks a required column or is empty.
     """
-    from astropy.table import Table
-
     source = Path(path)
-    if not source.is_file():
-        raise UserError(f"{option} {source}: no such file")
-    suffix = source.suffix.lower()
-    fmt = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv"}.get(suffix)
-    try:
-        table = Table.read(source, format=fmt) if fmt else Table.read(source)
-    except Exception as exc:  # astropy raises many types for a malformed file
-        raise UserError(f"{option} {source}: not a readable catalog ({exc})") from None
+    table = read_table(source, option)
     missing = [name for name in REQUIRED_COLUMNS if name not in table.colnames]
     if missing:
         raise UserError(
