@@ -68,7 +68,6 @@ def track(items: Iterable[T], *, total: int | None, description: str) -> Iterato
                 yield item
                 bar.advance(task)
         return
-    configure_logging()
     start = last = time.monotonic()
     done = 0
     logger.info("%s: started (%s items)", description, total if total is not None else "?")

@@ -34,7 +34,7 @@ from typing import Any
 from lensscan.atomic import atomic_output, remove_path
 from lensscan.config import EvaluateConfig, TrainConfig
 from lensscan.errors import UserError
-from lensscan.progress import configure_logging, logger
+from lensscan.progress import logger
 
 #: Card labels of the recorded evaluations, by test store and rescaling.
 IN_FAMILY_LABEL = "in-family test hsc-train"
@@ -257,7 +257,6 @@ def run_recipe(
     Raises:
         UserError: If ``out`` exists without ``overwrite``.
     """
-    configure_logging()
     work, out = Path(work), Path(out)
     if out.exists() and not overwrite:
         raise UserError(f"--out {out}: already exists (pass --overwrite to replace it)")

@@ -86,3 +86,10 @@ def test_only_the_cli_imports_the_cli() -> None:
             continue
         imported = _imports(path, module_level_only=False)
         assert not any(t.startswith("lensscan.cli") for t in imported), name
+
+
+def test_only_the_cli_sets_up_logging() -> None:
+    for name, path in MODULES.items():
+        if name.startswith("lensscan.cli") or name == "lensscan.progress":
+            continue
+        assert "configure_logging(" not in path.read_text(), name

@@ -40,7 +40,7 @@ from lensscan.evaluate.data import EvaluationSet, load_evaluation_set
 from lensscan.evaluate.metrics import RANKING_METRICS, compute_metrics
 from lensscan.evaluate.report import dumps
 from lensscan.models import load_model, select_device
-from lensscan.progress import configure_logging, logger
+from lensscan.progress import logger
 from lensscan.provenance import provenance
 from lensscan.training import train
 
@@ -275,7 +275,6 @@ def run_benchmark(
         UserError: On bad settings, a folder or data set made with other settings, or a
             store that cannot be written or read.
     """
-    configure_logging()
     started = time.monotonic()
     plan = make_plan(config)
     device = select_device(config.device)

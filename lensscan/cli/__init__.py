@@ -32,6 +32,7 @@ from lensscan.cli import (
 )
 from lensscan.cli.help import Command, Group
 from lensscan.errors import UserError
+from lensscan.progress import configure_logging
 
 USER_ERROR_EXIT_CODE = 2
 
@@ -63,6 +64,8 @@ def _root(
 def _register(name: str, command: Callable[..., Any], group: typer.Typer | None = None) -> None:
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
+        # Only the command line sends log records anywhere; the library only emits them.
+        configure_logging()
         try:
             return command(*args, **kwargs)
         except UserError as exc:

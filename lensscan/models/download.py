@@ -44,7 +44,7 @@ from lensscan.models.weights import (
     read_card,
     weights_search_path,
 )
-from lensscan.progress import configure_logging, logger, track
+from lensscan.progress import logger, track
 from lensscan.provenance import sha256_file
 
 #: Bytes read from the network and written per step.
@@ -175,7 +175,6 @@ def download_model(
                 f"{target}: already exists but differs from the published {name} ({problem}); "
                 "pass --force to replace it"
             )
-        configure_logging()
         logger.info("%s differs from the published %s (%s); downloading", installed, name, problem)
     source = manifest.resolve_base_url(base_url)
     with new_folders_removed_on_failure(target.parent):

@@ -28,7 +28,7 @@ from lensscan.catalog.readers import SkyPositions, read_sky_positions
 from lensscan.config import CutoutsConfig, config_to_dict
 from lensscan.data.store import UNLABELLED, ImageBlocks, write_store
 from lensscan.errors import UserError
-from lensscan.progress import configure_logging, logger
+from lensscan.progress import logger
 from lensscan.provenance import provenance, sha256_file
 from lensscan.scan.candidates import icrs_to_pixel, pixel_to_icrs
 from lensscan.scan.detect_job import DetectJob
@@ -220,7 +220,6 @@ def make_cutouts(fields: Sequence[FieldSpec], config: CutoutsConfig) -> str:
     Raises:
         UserError: For a bad option, an unreadable field, or no object at all.
     """
-    configure_logging()
     if not fields:
         raise UserError("no field given (pass FIELD files or --band BAND=PATH options)")
     check_ranges(detect_checks(config))

@@ -29,7 +29,7 @@ from lensscan.catalog.readers import SkyPositions, read_sky_positions
 from lensscan.catalog.writers import DEFAULT_FORMAT, SUFFIXES, check_format, format_of_path
 from lensscan.config import SCAN_MODES, ScanConfig, config_to_dict
 from lensscan.errors import UserError
-from lensscan.progress import configure_logging, logger
+from lensscan.progress import logger
 from lensscan.provenance import sha256_file
 from lensscan.scan.candidates import icrs_to_pixel
 from lensscan.scan.chunks import FieldJob
@@ -591,7 +591,6 @@ def scan(
     Raises:
         UserError: For problems of the whole run (bad option, model not found, ...).
     """
-    configure_logging()
     if not fields:
         raise UserError("no field given (pass FIELD files or --band BAND=PATH options)")
     context = _context(config, scorer)

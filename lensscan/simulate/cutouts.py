@@ -35,7 +35,7 @@ import numpy as np
 from lensscan.atomic import atomic_output, check_output_path
 from lensscan.data.store import LENS, NONLENS, UNLABELLED, ImageBlocks, write_store
 from lensscan.errors import UserError
-from lensscan.progress import configure_logging, is_terminal, logger
+from lensscan.progress import is_terminal, logger
 from lensscan.provenance import provenance
 from lensscan.simulate.domains import (
     Domain,
@@ -417,7 +417,6 @@ def _dask_progress(description: str, total_items: int) -> Iterator[None]:
         with ProgressBar(out=sys.stderr, minimum=1.0):
             yield
     else:
-        configure_logging()
         logger.info("%s: %d items", description, total_items)
         yield
     elapsed = time.monotonic() - start

@@ -24,7 +24,7 @@ import numpy as np
 
 from lensscan.atomic import atomic_output, check_output_path
 from lensscan.errors import UserError
-from lensscan.progress import configure_logging, logger
+from lensscan.progress import logger
 from lensscan.provenance import provenance
 from lensscan.simulate.calexp import calexp_name, mask_bit, write_calexp
 from lensscan.simulate.components import Component
@@ -513,7 +513,6 @@ def simulate_field_patch(request: FieldRequest, out: str | Path, *, overwrite: b
     out_path = check_output_path(out, overwrite=overwrite, option="--out")
     started = time.monotonic()
     scene = draw_field(request)
-    configure_logging()
     logger.info(
         "simulate-field: rendering %d px: %d galaxy components, %d stars/artefacts, %d lenses",
         request.size,

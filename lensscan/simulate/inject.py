@@ -56,7 +56,7 @@ import numpy as np
 from lensscan.atomic import atomic_output, check_output_path
 from lensscan.data.store import LENS, NONLENS, UNLABELLED, ImageBlocks, write_store
 from lensscan.errors import UserError
-from lensscan.progress import configure_logging, logger
+from lensscan.progress import logger
 from lensscan.provenance import provenance
 from lensscan.simulate.backgrounds import DEFAULT_ZERO_POINT, Backgrounds, open_backgrounds
 from lensscan.simulate.cutouts import (
@@ -818,7 +818,6 @@ def inject_arcs(
     Raises:
         UserError: For unusable backgrounds or options, or an ``out`` that exists.
     """
-    configure_logging()
     out_path = check_output_path(out, overwrite=overwrite, option="--out")
     started = time.monotonic()
     backgrounds = open_backgrounds(request.backgrounds, request.background_bands)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lensscan.config import TrainConfig, config_to_dict
-from lensscan.progress import configure_logging, is_terminal, logger
+from lensscan.progress import is_terminal, logger
 from lensscan.provenance import provenance, sha256_file
 
 if TYPE_CHECKING:
@@ -173,7 +173,6 @@ def step_progress(total: int, description: str) -> Iterator[Callable[[Mapping[st
 
 def log_epoch(record: Mapping[str, Any], epochs: int) -> None:
     """One log line per epoch with its losses and metrics."""
-    configure_logging()
     values = {k: v for k, v in record.items() if isinstance(v, float) and k != "seconds"}
     logger.info(
         "epoch %d/%d (%.1f s): %s", record["epoch"], epochs, record["seconds"], _format(values)
