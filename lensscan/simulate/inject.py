@@ -431,7 +431,7 @@ def sky_statistics(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pixels = plane[usable & outer]
         if pixels.size < outer.sum() // 4:
             pixels = plane[np.isfinite(plane)]
-        median, sigma = _clipped_median_mad(pixels.astype(np.float64))
+        median, sigma = _clipped_median_mad(pixels.astype(np.float32))
         floor = 1e-6 * max(float(np.abs(pixels).max(initial=0.0)), 1e-12)
         levels.append(median)
         noises.append(max(sigma, floor))
@@ -439,9 +439,9 @@ def sky_statistics(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _clipped_median_mad(pixels: np.ndarray, clip: float = 2.5) -> tuple[float, float]:
-    """Median and normalised MAD after iterative ``clip``-sigma clipping (at most 5 passes)."""
+    """Median and normalised MAD after iterative ``clip``-sigma clipping (at most 4 passes)."""
     median = sigma = 0.0
-    for _ in range(5):
+    for _ in range(4):
         if pixels.size == 0:
             break
         median = float(np.median(pixels))
@@ -572,6 +572,7 @@ class Injector:
         self.calibration = calibration
         self.population = FAMILIES[request.family].population
         self._redshift, self._mag_i = _light_columns(backgrounds)
+        self._sky: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def crop(self, images: np.ndarray) -> np.ndarray:
         """Centre-crop backgrounds (k, planes, H, W) to the cutout and keep the bands."""
@@ -592,7 +593,10 @@ class Injector:
         calibration = self.calibration
         scene_rng, noise_rng = item_generators(item_seed)
         image = dihedral_transform(background, transform).astype(np.float32, copy=True)
-        sky, sigma = sky_statistics(image)
+        # Flips and rotations leave the statistics as they are: once per background.
+        if index not in self._sky:
+            self._sky[index] = sky_statistics(background)
+        sky, sigma = self._sky[index]
         flux_scale = (
             sigma / calibration.hsc_sigma if calibration.normalised else calibration.flux_scale
         )
