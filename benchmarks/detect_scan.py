@@ -46,9 +46,7 @@ import numpy as np
 def _simulate(folder: Path, size: int, lenses: int | None, seed: int, family: str) -> Path:
     from lensscan.simulate.field import FieldRequest, simulate_field_patch
 
-    request = FieldRequest.from_options(
-        size=size, bands="gri", n_lenses=lenses, seed=seed, family=family
-    )
+    request = FieldRequest(size=size, bands="gri", n_lenses=lenses, seed=seed, family=family)
     simulate_field_patch(request, folder)
     return folder / "calexp-HSC-I-9813-4,4.fits"
 

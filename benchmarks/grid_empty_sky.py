@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     finder = load_model(args.model, device="cpu")
     with tempfile.TemporaryDirectory() as tmp:
-        request = FieldRequest.from_options(
+        request = FieldRequest(
             size=args.size, bands="".join(finder.bands), n_lenses=0, seed=args.seed
         )
         out = Path(tmp) / "field"

@@ -49,9 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}")
     for domain in args.domains.split(","):
-        request = CutoutRequest.from_options(
-            domain=domain, n=args.n, bands=args.bands, workers=args.workers
-        )
+        request = CutoutRequest(domain=domain, n=args.n, bands=args.bands, workers=args.workers)
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
             simulate_cutouts(request, Path(tmp) / "bench.zarr")

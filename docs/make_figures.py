@@ -100,7 +100,7 @@ def field_view(path: Path, size: int = 1200, seed: int = 3) -> None:
     from lensscan.simulate.field import FieldRequest, calexp_name, simulate_field_patch
 
     with tempfile.TemporaryDirectory() as tmp:
-        request = FieldRequest.from_options(size=size, bands="gri", n_lenses=12, seed=seed)
+        request = FieldRequest(size=size, bands="gri", n_lenses=12, seed=seed)
         out = Path(tmp) / "field"
         simulate_field_patch(request, out)
         planes = [

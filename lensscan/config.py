@@ -70,6 +70,16 @@ def resolve_config(
             )
         values.update(_checked_file_values(cls, loaded, path))
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    required = [
+        field.name
+        for field in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if field.default is dataclasses.MISSING
+        and field.default_factory is dataclasses.MISSING
+        and field.name not in values
+    ]
+    if required:
+        name = required[0]
+        raise UserError(f"--{name.replace('_', '-')}: required (an option or a --config setting)")
     return cls(**values)
 
 

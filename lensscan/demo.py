@@ -115,7 +115,7 @@ def run_demo(
     if workers < 0:
         raise UserError(f"--workers {workers}: must be 0 or more")
     bands = _model_bands(model)
-    request = FieldRequest.from_options(size=size, bands=bands, seed=seed)
+    request = FieldRequest(size=size, bands=bands, seed=seed)
     remove_path(final)
     final.mkdir(parents=True)
     try:

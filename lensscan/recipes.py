@@ -166,7 +166,7 @@ def _simulate(
         return
     from lensscan.simulate.cutouts import CutoutRequest, simulate_cutouts
 
-    request = CutoutRequest.from_options(
+    request = CutoutRequest(
         domain=domain,
         n=n,
         bands=bands,

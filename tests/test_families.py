@@ -70,10 +70,8 @@ def test_training_family_has_scan_aware_negatives_and_balanced_default() -> None
         for k in range(300)
     }
     assert set(SCAN_NEGATIVE_TYPES) <= kinds
-    assert CutoutRequest.from_options(domain="hsc-train", n=10).lens_fraction == 0.5
-    assert CutoutRequest.from_options(domain="hsc-heldout", n=10).lens_fraction == pytest.approx(
-        1 / 101
-    )
+    assert CutoutRequest(domain="hsc-train", n=10).lens_fraction == 0.5
+    assert CutoutRequest(domain="hsc-heldout", n=10).lens_fraction == pytest.approx(1 / 101)
     assert HELDOUT.scan_negatives.fraction == 0 and set(FAMILIES) == {
         "hsc",
         "hsc-train",

@@ -404,7 +404,7 @@ def test_cli_several_fields_one_bad_others_scanned(
 def _simulate(out: Path, size: int, n_lenses: int, seed: int) -> Path:
     from lensscan.simulate.field import FieldRequest, simulate_field_patch
 
-    request = FieldRequest.from_options(size=size, n_lenses=n_lenses, seed=seed, ra=35.2, dec=-4.5)
+    request = FieldRequest(size=size, n_lenses=n_lenses, seed=seed, ra=35.2, dec=-4.5)
     simulate_field_patch(request, out)
     return out
 

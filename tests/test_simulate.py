@@ -204,13 +204,11 @@ def test_lens_and_nonlens_centrals_share_the_early_type_population() -> None:
 
 
 def test_default_lens_fractions_and_stratified_splits() -> None:
-    hsc = CutoutRequest.from_options(domain="hsc", n=202, workers=1)
+    hsc = CutoutRequest(domain="hsc", n=202, workers=1)
     assert hsc.lens_fraction == pytest.approx(1 / 101)
     labels, _ = plan_items(hsc)
     assert labels.sum() == 2
-    sim = CutoutRequest.from_options(
-        domain="sim", n=30, splits="train=0.6,val=0.2,test=0.2", workers=1
-    )
+    sim = CutoutRequest(domain="sim", n=30, splits="train=0.6,val=0.2,test=0.2", workers=1)
     labels, split = plan_items(sim)
     assert labels.sum() == 10
     assert np.bincount(split).tolist() == [18, 6, 6]

@@ -156,8 +156,8 @@ def test_same_seed_same_field_and_default_lens_count(runner, tmp_path) -> None:
         )
         images.append(fits.getdata(out / calexp_name("i", 9813, (4, 4)), "IMAGE"))
     assert images[0].tobytes() == images[1].tobytes()
-    assert FieldRequest.from_options(size=4200).n_lenses == 50
-    assert FieldRequest.from_options(size=128).n_lenses == 1
+    assert FieldRequest(size=4200).n_lenses == 50
+    assert FieldRequest(size=128).n_lenses == 1
 
 
 def test_overwrite_and_atomic_output(runner, tmp_path, monkeypatch) -> None:
@@ -211,8 +211,8 @@ def test_help(runner) -> None:
 def test_held_out_family_field_has_its_own_psf_family(runner, tmp_path) -> None:
     from lensscan.simulate.field import draw_field
 
-    held = draw_field(FieldRequest.from_options(size=256, n_lenses=1, family="hsc-heldout"))
-    base = draw_field(FieldRequest.from_options(size=256, n_lenses=1))
+    held = draw_field(FieldRequest(size=256, n_lenses=1, family="hsc-heldout"))
+    base = draw_field(FieldRequest(size=256, n_lenses=1))
     assert all(psf.halo_fraction > 0 and psf.beta is None for psf in held.conditions.psfs)
     assert all(psf.beta is not None for psf in base.conditions.psfs)
     result = simulate_field(

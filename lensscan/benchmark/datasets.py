@@ -93,7 +93,7 @@ def _request(
     seed: int,
     unlabelled: bool = False,
 ) -> CutoutRequest:
-    return CutoutRequest.from_options(
+    return CutoutRequest(
         domain=domain,
         n=n,
         bands=config.bands,

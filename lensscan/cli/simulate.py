@@ -36,7 +36,9 @@ def simulate(
         "1/101 hsc and hsc-heldout).",
     ),
     splits: str = typer.Option(
-        "train=1", "--splits", help="Split fractions, e.g. 'train=0.8,val=0.1,test=0.1'."
+        None,
+        "--splits",
+        help="Split fractions, e.g. 'train=0.8,val=0.1,test=0.1' (default: all train).",
     ),
     unlabelled: bool = typer.Option(
         False,
@@ -44,13 +46,20 @@ def simulate(
         help="Store labels as -1 (a target pool); true labels stay in params/true_label.",
     ),
     seed: int = typer.Option(
-        0, "--seed", help="Seed of the run; the same seed gives the same images."
+        None, "--seed", help="Seed of the run (default 0); the same seed gives the same images."
     ),
     workers: int = typer.Option(
         None, "--workers", help="Parallel worker processes (default: the number of CPUs)."
     ),
     scheduler: str = typer.Option(
-        "processes", "--scheduler", help="Dask scheduler: 'processes', 'threads' or 'synchronous'."
+        None,
+        "--scheduler",
+        help="Dask scheduler: 'processes' (default), 'threads' or 'synchronous'.",
+    ),
+    config: Path = typer.Option(
+        None,
+        "--config",
+        help="TOML file of settings (the fields of the domain's request; options win).",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store."),
     backgrounds: list[str] = typer.Option(
@@ -67,9 +76,9 @@ def simulate(
         rich_help_panel=_INJECT,
     ),
     family: str = typer.Option(
-        "hsc-train",
+        None,
         "--family",
-        help="inject: simulator family of the sources and Einstein radii.",
+        help="inject: simulator family of the sources and Einstein radii (default hsc-train).",
         rich_help_panel=_INJECT,
     ),
     size: int = typer.Option(
@@ -107,7 +116,10 @@ def simulate(
         rich_help_panel=_INJECT,
     ),
     psf_beta: float = typer.Option(
-        3.0, "--psf-beta", help="inject: Moffat index of --psf-fwhm PSFs.", rich_help_panel=_INJECT
+        None,
+        "--psf-beta",
+        help="inject: Moffat index of --psf-fwhm PSFs (default 3).",
+        rich_help_panel=_INJECT,
     ),
     gain: str = typer.Option(
         None,
@@ -117,21 +129,21 @@ def simulate(
         rich_help_panel=_INJECT,
     ),
     min_arc_snr: float = typer.Option(
-        20.0,
+        None,
         "--min-arc-snr",
-        help="inject: smallest matched-filter arc signal-to-noise against the sky.",
+        help="inject: smallest matched-filter arc signal-to-noise against the sky (default 20).",
         rich_help_panel=_INJECT,
     ),
     min_magnification: float = typer.Option(
-        2.0,
+        None,
         "--min-magnification",
-        help="inject: smallest arc magnification.",
+        help="inject: smallest arc magnification (default 2).",
         rich_help_panel=_INJECT,
     ),
     min_einstein_radius: float = typer.Option(
-        0.75,
+        None,
         "--min-einstein-radius",
-        help="inject: smallest Einstein radius in arcsec.",
+        help="inject: smallest Einstein radius in arcsec (default 0.75).",
         rich_help_panel=_INJECT,
     ),
     rotations: bool = typer.Option(
@@ -143,54 +155,43 @@ def simulate(
     ),
 ) -> None:
     """Simulate labelled lens / non-lens cutouts, or inject arcs into real ones, into a store."""
+    from lensscan.config import resolve_config
     from lensscan.errors import UserError
 
+    common = {
+        "n": n,
+        "bands": bands,
+        "lens_fraction": lens_fraction,
+        "splits": splits,
+        "unlabelled": unlabelled or None,
+        "seed": seed,
+    }
     if domain == "inject":
-        from lensscan.bands import parse_band_names
-        from lensscan.simulate.cutouts import parse_splits
         from lensscan.simulate.inject import InjectionRequest, inject_arcs
-        from lensscan.simulate.presets import HSC_WIDE, parse_bands
 
-        request = InjectionRequest(
-            backgrounds=tuple(backgrounds or ()),
-            n=n,
-            bands=parse_bands(bands, HSC_WIDE) if bands else None,
-            background_bands=parse_band_names(background_bands, "--background-bands"),
-            size=size,
-            lens_fraction=0.5 if lens_fraction is None else lens_fraction,
-            splits=parse_splits(splits),
-            unlabelled=unlabelled,
-            seed=seed,
-            family=family,
-            pixel_scale=pixel_scale,
-            zero_point=zero_point,
-            psf=psf,
-            psf_fwhm=psf_fwhm,
-            psf_beta=psf_beta,
-            gain=gain,
-            min_arc_snr=min_arc_snr,
-            min_magnification=min_magnification,
-            min_einstein_radius=min_einstein_radius,
-            rotations=rotations,
-        )
+        injection = {
+            "backgrounds": tuple(backgrounds) if backgrounds else None,
+            "background_bands": background_bands,
+            "size": size,
+            "family": family,
+            "pixel_scale": pixel_scale,
+            "zero_point": zero_point,
+            "psf": psf,
+            "psf_fwhm": psf_fwhm,
+            "psf_beta": psf_beta,
+            "gain": gain,
+            "min_arc_snr": min_arc_snr,
+            "min_magnification": min_magnification,
+            "min_einstein_radius": min_einstein_radius,
+            "rotations": rotations or None,
+        }
+        request = resolve_config(InjectionRequest, config, common | injection)
         typer.echo(inject_arcs(request, out, overwrite=overwrite))
         return
     if backgrounds:
         raise UserError(f"--backgrounds: only with --domain inject (not {domain!r})")
-    if n is None:
-        raise UserError(f"--n: required for --domain {domain}")
     from lensscan.simulate.cutouts import CutoutRequest, simulate_cutouts
 
-    request = CutoutRequest.from_options(
-        domain=domain,
-        n=n,
-        bands=bands,
-        lens_fraction=lens_fraction,
-        splits=splits,
-        unlabelled=unlabelled,
-        seed=seed,
-        workers=workers,
-        scheduler=scheduler,
-    )
-    summary = simulate_cutouts(request, out, overwrite=overwrite)
-    typer.echo(summary)
+    options = {"domain": domain, "workers": workers, "scheduler": scheduler}
+    request = resolve_config(CutoutRequest, config, common | options)
+    typer.echo(simulate_cutouts(request, out, overwrite=overwrite))

@@ -93,78 +93,67 @@ def parse_splits(text: str, option: str = "--splits") -> tuple[tuple[str, float]
 
 @dataclass(frozen=True)
 class CutoutRequest:
-    """A validated ``lensscan simulate`` request.
+    """A ``lensscan simulate`` request that validates itself on construction.
+
+    Every default is written here once; the command line, a ``--config`` TOML file and
+    Python callers all build this class, and a bad value raises one :class:`UserError`
+    naming the setting. Text forms are accepted where options give text: ``bands`` as
+    ``"gri"`` or ``"g,r,i"``, ``splits`` as ``"train=0.8,val=0.2"``.
 
     Attributes:
-        domain: Domain name (``sim`` or ``hsc``).
+        domain: Domain name (``sim``, ``hsc``, ``hsc-train`` or ``hsc-heldout``).
         n: Number of cutouts.
-        bands: Bands, one channel each.
-        lens_fraction: Fraction of lenses.
+        bands: Bands, one channel each (default: the domain's).
+        lens_fraction: Fraction of lenses (default: the domain's).
         splits: (name, fraction) pairs.
         unlabelled: Store labels as -1 (true labels stay in ``params/true_label``).
         seed: The run's seed.
-        workers: Parallel workers.
-        scheduler: Dask scheduler name.
+        workers: Parallel worker processes (default: the number of CPUs).
+        scheduler: Dask scheduler name (``synchronous`` whenever one worker runs).
     """
 
-    domain: str
     n: int
-    bands: tuple[str, ...]
-    lens_fraction: float
-    splits: tuple[tuple[str, float], ...] = (("train", 1.0),)
+    domain: str = "hsc"
+    bands: tuple[str, ...] | str | None = None
+    lens_fraction: float | None = None
+    splits: tuple[tuple[str, float], ...] | str = "train=1"
     unlabelled: bool = False
     seed: int = 0
-    workers: int = 1
-    scheduler: str = "synchronous"
+    workers: int | None = None
+    scheduler: str = "processes"
 
-    @classmethod
-    def from_options(
-        cls,
-        *,
-        domain: str,
-        n: int,
-        bands: str | None = None,
-        lens_fraction: float | None = None,
-        splits: str = "train=1",
-        unlabelled: bool = False,
-        seed: int = 0,
-        workers: int | None = None,
-        scheduler: str = "processes",
-    ) -> CutoutRequest:
-        """Validate command-line options.
-
-        Raises:
-            UserError: For any bad option, naming it.
-        """
-        preset = domain_preset(domain)
-        if n <= 0:
-            raise UserError(f"--n {n}: must be a positive number of cutouts")
+    def __post_init__(self) -> None:
+        preset = domain_preset(self.domain)
+        if self.n <= 0:
+            raise UserError(f"--n {self.n}: must be a positive number of cutouts")
+        lens_fraction = self.lens_fraction
         if lens_fraction is None:
-            spec_default = domain_spec(domain).default_lens_fraction
+            spec_default = domain_spec(self.domain).default_lens_fraction
             lens_fraction = (
                 spec_default if spec_default is not None else preset.default_lens_fraction
             )
         if not 0.0 <= lens_fraction <= 1.0:
             raise UserError(f"--lens-fraction {lens_fraction:g}: must be between 0 and 1")
-        if seed < 0:
-            raise UserError(f"--seed {seed}: must be >= 0")
-        if workers is None:
-            workers = os.cpu_count() or 1
+        if self.seed < 0:
+            raise UserError(f"--seed {self.seed}: must be >= 0")
+        workers = (os.cpu_count() or 1) if self.workers is None else self.workers
         if workers < 1:
             raise UserError(f"--workers {workers}: must be at least 1")
-        if scheduler not in SCHEDULERS:
-            raise UserError(f"--scheduler {scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
-        return cls(
-            domain=domain,
-            n=n,
-            bands=parse_bands(bands, preset),
-            lens_fraction=float(lens_fraction),
-            splits=parse_splits(splits),
-            unlabelled=unlabelled,
-            seed=seed,
-            workers=workers,
-            scheduler=scheduler if workers > 1 else "synchronous",
-        )
+        if self.scheduler not in SCHEDULERS:
+            raise UserError(
+                f"--scheduler {self.scheduler!r}: choose one of {', '.join(SCHEDULERS)}"
+            )
+        bands = self.bands if isinstance(self.bands, tuple) else parse_bands(self.bands, preset)
+        splits = parse_splits(self.splits) if isinstance(self.splits, str) else self.splits
+        resolved = {
+            "bands": bands,
+            "lens_fraction": float(lens_fraction),
+            "splits": tuple((name, float(f)) for name, f in splits),
+            "workers": workers,
+            "scheduler": self.scheduler if workers > 1 else "synchronous",
+        }
+        for name, value in resolved.items():
+            object.__setattr__(self, name, value)
 
     def settings(self) -> dict[str, Any]:
         """JSON-serialisable settings for provenance."""

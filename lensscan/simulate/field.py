@@ -73,12 +73,16 @@ _STREAMS = ("conditions", "edges", "galaxies", "lenses", "stars", "artefacts", "
 
 @dataclass(frozen=True)
 class FieldRequest:
-    """A validated ``lensscan simulate-field`` request.
+    """A ``lensscan simulate-field`` request that validates itself on construction.
+
+    Every default is written here once; text forms are accepted where options give text
+    (``bands`` as ``"gri"`` or ``"g,r,i"``, ``patch`` as ``"4,4"``), and a bad value raises
+    one :class:`UserError` naming the setting.
 
     Attributes:
         size: Patch side in pixels.
         bands: Bands, one calexp file each.
-        n_lenses: Lenses to inject.
+        n_lenses: Lenses to inject (default: 50 per 4200 x 4200 px, by area; at least 1).
         ra: RA of the patch centre (deg).
         dec: Dec of the patch centre (deg).
         tract: Tract number (file names, headers).
@@ -89,69 +93,47 @@ class FieldRequest:
     """
 
     size: int = PATCH_SIZE
-    bands: tuple[str, ...] = ("g", "r", "i")
-    n_lenses: int = LENSES_PER_PATCH
+    bands: tuple[str, ...] | str = ("g", "r", "i")
+    n_lenses: int | None = None
     ra: float = 150.0
     dec: float = 2.2
     tract: int = 9813
-    patch: tuple[int, int] = (4, 4)
+    patch: tuple[int, int] | str = (4, 4)
     seed: int = 0
     family: str = "hsc"
 
-    @classmethod
-    def from_options(
-        cls,
-        *,
-        size: int = PATCH_SIZE,
-        bands: str | None = "gri",
-        n_lenses: int | None = None,
-        ra: float = 150.0,
-        dec: float = 2.2,
-        tract: int = 9813,
-        patch: str = "4,4",
-        seed: int = 0,
-        family: str = "hsc",
-    ) -> FieldRequest:
-        """Validate command-line options.
-
-        Raises:
-            UserError: For any bad option, naming it.
-        """
-        if size < MIN_SIZE:
-            raise UserError(f"--size {size}: must be at least {MIN_SIZE} pixels")
+    def __post_init__(self) -> None:
+        if self.size < MIN_SIZE:
+            raise UserError(f"--size {self.size}: must be at least {MIN_SIZE} pixels")
+        n_lenses = self.n_lenses
         if n_lenses is None:
-            n_lenses = max(1, round(LENSES_PER_PATCH * (size / PATCH_SIZE) ** 2))
+            n_lenses = max(1, round(LENSES_PER_PATCH * (self.size / PATCH_SIZE) ** 2))
         if n_lenses < 0:
             raise UserError(f"--n-lenses {n_lenses}: must be >= 0")
-        if not 0.0 <= ra < 360.0:
-            raise UserError(f"--ra {ra:g}: must be in [0, 360)")
-        if not -90.0 <= dec <= 90.0:
-            raise UserError(f"--dec {dec:g}: must be in [-90, 90]")
-        if tract < 0:
-            raise UserError(f"--tract {tract}: must be >= 0")
-        if seed < 0:
-            raise UserError(f"--seed {seed}: must be >= 0")
-        try:
-            patch_xy = tuple(int(part) for part in patch.split(","))
-        except ValueError:
-            patch_xy = ()
-        if len(patch_xy) != 2 or min(patch_xy) < 0:
+        if not 0.0 <= self.ra < 360.0:
+            raise UserError(f"--ra {self.ra:g}: must be in [0, 360)")
+        if not -90.0 <= self.dec <= 90.0:
+            raise UserError(f"--dec {self.dec:g}: must be in [-90, 90]")
+        if self.tract < 0:
+            raise UserError(f"--tract {self.tract}: must be >= 0")
+        if self.seed < 0:
+            raise UserError(f"--seed {self.seed}: must be >= 0")
+        patch = self.patch
+        if isinstance(patch, str):
+            try:
+                patch = tuple(int(part) for part in patch.split(","))
+            except ValueError:
+                patch = ()
+        if len(patch) != 2 or min(patch) < 0:
             raise UserError(
-                f"--patch {patch!r}: expected two non-negative integers 'x,y', e.g. '4,4'"
+                f"--patch {self.patch!r}: expected two non-negative integers 'x,y', e.g. '4,4'"
             )
-        if family not in FAMILIES:
-            raise UserError(f"--family {family!r}: choose one of {', '.join(FAMILIES)}")
-        return cls(
-            size=size,
-            bands=parse_bands(bands, HSC_WIDE),
-            n_lenses=n_lenses,
-            ra=ra,
-            dec=dec,
-            tract=tract,
-            patch=(patch_xy[0], patch_xy[1]),
-            seed=seed,
-            family=family,
-        )
+        if self.family not in FAMILIES:
+            raise UserError(f"--family {self.family!r}: choose one of {', '.join(FAMILIES)}")
+        bands = self.bands if isinstance(self.bands, tuple) else parse_bands(self.bands, HSC_WIDE)
+        object.__setattr__(self, "bands", bands)
+        object.__setattr__(self, "n_lenses", n_lenses)
+        object.__setattr__(self, "patch", (int(patch[0]), int(patch[1])))
 
     def settings(self) -> dict[str, Any]:
         """JSON-serialisable settings for provenance."""

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from lensscan.atomic import atomic_output, check_output_path
+from lensscan.bands import parse_band_names
 from lensscan.data.store import LENS, NONLENS, UNLABELLED, ImageBlocks, write_store
 from lensscan.errors import UserError
 from lensscan.progress import logger
@@ -64,12 +65,13 @@ from lensscan.simulate.cutouts import (
     item_generators,
     item_seeds,
     largest_remainder,
+    parse_splits,
 )
 from lensscan.simulate.families import FAMILIES, Population
 from lensscan.simulate.lensing import LensedSource
 from lensscan.simulate.noise import noise_model
 from lensscan.simulate.photometry import ZERO_POINT
-from lensscan.simulate.presets import HSC_WIDE
+from lensscan.simulate.presets import HSC_WIDE, parse_bands
 from lensscan.simulate.priors import (
     LENS_REDSHIFT_RANGE,
     SOURCE_REDSHIFT_RANGE,
@@ -145,7 +147,7 @@ class InjectionRequest:
         background_bands: Band names of the planes of sources that do not name them.
         size: Cutout side (None: the backgrounds'); larger backgrounds are centre-cropped.
         lens_fraction: Fraction of items with an arc.
-        splits: (name, fraction) pairs, drawn per background.
+        splits: (name, fraction) pairs (or ``"train=0.8,val=0.2"``), drawn per background.
         unlabelled: Store labels as -1 (true labels stay in ``params/true_label``).
         seed: The run's seed.
         family: Simulator family whose source population and Einstein radii are used.
@@ -164,11 +166,11 @@ class InjectionRequest:
 
     backgrounds: tuple[str, ...]
     n: int | None = None
-    bands: tuple[str, ...] | None = None
-    background_bands: tuple[str, ...] | None = None
+    bands: tuple[str, ...] | str | None = None
+    background_bands: tuple[str, ...] | str | None = None
     size: int | None = None
     lens_fraction: float = 0.5
-    splits: tuple[tuple[str, float], ...] = (("train", 1.0),)
+    splits: tuple[tuple[str, float], ...] | str = "train=1"
     unlabelled: bool = False
     seed: int = 0
     family: str = "hsc-train"
@@ -184,6 +186,16 @@ class InjectionRequest:
     rotations: bool = False
 
     def __post_init__(self) -> None:
+        resolved = {
+            "backgrounds": tuple(str(path) for path in self.backgrounds),
+            "bands": self.bands
+            if not isinstance(self.bands, str)
+            else parse_bands(self.bands, HSC_WIDE),
+            "background_bands": parse_band_names(self.background_bands, "--background-bands"),
+            "splits": parse_splits(self.splits) if isinstance(self.splits, str) else self.splits,
+        }
+        for name, value in resolved.items():
+            object.__setattr__(self, name, value)
         checks = [
             ("--n", self.n, self.n is None or self.n > 0),
             ("--size", self.size, self.size is None or self.size >= 16),
