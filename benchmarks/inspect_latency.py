@@ -83,7 +83,7 @@ def write_catalog(folder: Path, files: dict[str, Path], size: int, xy: np.ndarra
     from lensscan.catalog.schema import CANDIDATE_COLUMNS, make_table
     from lensscan.catalog.writers import write_catalog as write
     from lensscan.provenance import describe_inputs
-    from lensscan.scan.fits_io import field_name
+    from lensscan.scan.survey_files import field_name
 
     wcs = WCS(fits.getheader(files["g"], 1))
     ra, dec = wcs.pixel_to_world_values(xy[:, 0], xy[:, 1])

@@ -18,12 +18,8 @@ from scan_helpers import (
 
 from lensscan.bands import normalise_band
 from lensscan.errors import UserError
-from lensscan.scan.fits_io import (
-    FITS_PIXEL_ORIGIN,
-    open_band_files,
-    open_field,
-    to_fits_pixel,
-)
+from lensscan.pixels import FITS_PIXEL_ORIGIN, to_fits_pixel
+from lensscan.scan.fits_io import open_band_files, open_field
 
 SHAPE = (70, 90)
 

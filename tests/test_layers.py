@@ -15,7 +15,10 @@ FORBIDDEN = {
     "lensscan.data": ("lensscan.scan", "lensscan.training", "lensscan.cli", "lensscan.inspect"),
     "lensscan.simulate": ("lensscan.scan", "lensscan.training", "lensscan.cli"),
     "lensscan.models": ("lensscan.scan", "lensscan.training", "lensscan.cli"),
-    "lensscan.catalog": ("lensscan.training", "lensscan.cli"),
+    "lensscan.bands": ("lensscan.data", "lensscan.simulate", "lensscan.scan", "lensscan.cli"),
+    "lensscan.pixels": ("lensscan.data", "lensscan.simulate", "lensscan.scan", "lensscan.cli"),
+    "lensscan.catalog": ("lensscan.scan", "lensscan.training", "lensscan.cli"),
+    "lensscan.evaluate": ("lensscan.scan", "lensscan.training", "lensscan.cli"),
     "lensscan.scan": ("lensscan.training", "lensscan.cli"),
     "lensscan.training": ("lensscan.scan", "lensscan.cli"),
 }

@@ -20,7 +20,7 @@ import numpy as np
 
 from lensscan.atomic import atomic_output, write_text_atomic
 from lensscan.errors import UserError
-from lensscan.scan.fits_io import to_fits_pixel
+from lensscan.pixels import to_fits_pixel
 
 DEFAULT_FORMAT = "ecsv"
 

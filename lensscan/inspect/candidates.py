@@ -241,7 +241,8 @@ def _store_stamps(catalog: CandidateCatalog, path: str | os.PathLike[str], optio
 
 
 def _field_stamps(catalog: CandidateCatalog, files: Sequence[Path], explicit: bool):
-    from lensscan.scan.fits_io import field_name, open_field
+    from lensscan.scan.fits_io import open_field
+    from lensscan.scan.survey_files import field_name
 
     bands = catalog.bands
     if not bands:

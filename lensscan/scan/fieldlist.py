@@ -24,8 +24,8 @@ from pathlib import Path
 
 from lensscan.bands import HSC_FILTER_BANDS
 from lensscan.errors import UserError
-from lensscan.scan.fits_io import HSC_CALEXP_NAME
 from lensscan.scan.plan import FieldSpec
+from lensscan.scan.survey_files import HSC_CALEXP_NAME
 
 GLOB_CHARACTERS = re.compile(r"[*?\[]")
 HSC_PATCH_LINE = re.compile(r"^\s*(?P<tract>\d+)(?:\s+|,)(?P<patch>\d+,\d+)\s*$")

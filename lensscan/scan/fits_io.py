@@ -6,126 +6,29 @@ HDUs, and integer images scaled by BSCALE/BZERO (BLANK pixels become NaN).
 
 Nothing reads a whole field. :func:`open_field` parses headers only (in the client) and
 returns a small picklable :class:`FieldInputs` that Dask workers use to read one region at a
-time: uncompressed HDUs through a numpy memory map at the data offset astropy reports, so
-only the pages of the region are touched, and tile-compressed HDUs through astropy's
-``section``, which decompresses only the tiles the region overlaps. Scaling is applied here,
-in one place, for both.
-
-Pixel convention: every array index and every pixel coordinate in lensscan is numpy 0-based
-``(y, x)``; FITS 1-based pixels appear only where a file format asks for them, through
-:data:`FITS_PIXEL_ORIGIN` and :func:`to_fits_pixel`, and all WCS calls pass origin 0.
+time through :mod:`lensscan.scan.hdu`; survey file names (HSC calexps and their sibling
+bands) are :mod:`lensscan.scan.survey_files`' business, and pixel conventions
+:mod:`lensscan.pixels`'.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lensscan.bands import HSC_FILTER_BANDS, normalise_band
+from lensscan.bands import normalise_band
 from lensscan.errors import UserError
-from lensscan.progress import logger
+from lensscan.scan.hdu import HduData, ImageFile, MaskPlane, describe_image
+from lensscan.scan.survey_files import field_name, header_band_names, hsc_siblings
 from lensscan.scan.tiling import centred_window_start
-
-FITS_PIXEL_ORIGIN = 1
-"""FITS (and DS9) count pixels from 1; numpy and lensscan count from 0."""
-
-HSC_CALEXP_NAME = re.compile(
-    r"^calexp-HSC-(?P<filter>[A-Z0-9]+)-(?P<tract>\d+)-(?P<patch>\d+,\d+)(?P<suffix>\.fits(?:\.fz|\.gz)?)$",
-    re.IGNORECASE,
-)
-"""HSC pipeline coadd file names, e.g. ``calexp-HSC-I-9813-4,4.fits``."""
-
-
-HSC_MASK_BITS = {"BAD": 0, "EDGE": 4, "NO_DATA": 8}
-"""Default bit numbers of the mask planes that make a pixel unusable, used when the MASK
-header lacks its ``MP_<PLANE>`` keywords (values of the HSC pipeline)."""
-
-GZIP_MAGIC = b"\x1f\x8b"
-"""First two bytes of a gzip file (``.fits.gz``)."""
 
 EMPTY_BAND_SAMPLE_ROWS = 16
 """Rows, spread over the field, read to tell whether a band holds only zeros."""
-
-_NUMPY_DTYPE_OF_BITPIX = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
-
-
-def to_fits_pixel(coordinate: np.ndarray | float) -> np.ndarray | float:
-    """Convert a 0-based pixel coordinate to the FITS/DS9 1-based convention."""
-    return coordinate + FITS_PIXEL_ORIGIN
-
-
-@dataclass(frozen=True)
-class HduData:
-    """Where an image HDU's pixels are and how to turn them into physical values.
-
-    Attributes:
-        path: The FITS file.
-        hdu: Index of the HDU in the file.
-        shape: Array shape as numpy sees it, ``(H, W)`` or ``(planes, H, W)``.
-        compressed: Whether the HDU is tile-compressed (read through ``section``).
-        offset: Byte offset of the data (uncompressed HDUs).
-        dtype: numpy dtype of the stored values (big-endian).
-        bscale: BSCALE (1 when absent).
-        bzero: BZERO (0 when absent).
-        blank: BLANK value of integer images, if any.
-    """
-
-    path: Path
-    hdu: int
-    shape: tuple[int, ...]
-    compressed: bool
-    offset: int
-    dtype: str
-    bscale: float = 1.0
-    bzero: float = 0.0
-    blank: int | None = None
-
-    @property
-    def is_cube(self) -> bool:
-        """Whether the HDU is a (planes, H, W) cube."""
-        return len(self.shape) == 3
-
-    def read(self, region: tuple[int, int, int, int], plane: int | None = None) -> np.ndarray:
-        """Read a region as float64 physical values (scaled, BLANK as NaN).
-
-        Args:
-            region: ``(y0, y1, x0, x1)`` in 0-based pixels.
-            plane: Plane of a cube, or ``None`` for a 2-D image.
-        """
-        y0, y1, x0, x1 = region
-        index = (
-            (slice(y0, y1), slice(x0, x1))
-            if plane is None
-            else (plane, slice(y0, y1), slice(x0, x1))
-        )
-        if self.compressed:
-            raw = self._read_compressed(index)
-        else:
-            memmap = np.memmap(
-                self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=self.shape
-            )
-            raw = np.array(memmap[index])
-            del memmap
-        values = raw.astype(np.float64)
-        if self.blank is not None:
-            values[raw == self.blank] = np.nan
-        if self.bscale != 1.0 or self.bzero != 0.0:
-            values = values * self.bscale + self.bzero
-        return values
-
-    def _read_compressed(self, index: tuple[Any, ...]) -> np.ndarray:
-        from astropy.io import fits
-
-        with fits.open(self.path, memmap=True, do_not_scale_image_data=True) as hdul:
-            return np.asarray(hdul[self.hdu].section[index])
 
 
 @dataclass(frozen=True)
@@ -143,14 +46,6 @@ class BandPlane:
     data: HduData
     plane: int | None = None
     variance: HduData | None = None
-
-
-@dataclass(frozen=True)
-class MaskPlane:
-    """A MASK HDU and the bits that mark a pixel unusable."""
-
-    data: HduData
-    bad_bits: int
 
 
 @dataclass(frozen=True)
@@ -266,229 +161,7 @@ class OpenedField:
     assumptions: tuple[str, ...] = field(default=())
 
 
-@dataclass(frozen=True)
-class _ImageFile:
-    """An image HDU found in a file, with its header facts."""
-
-    path: Path
-    data: HduData
-    header: Any
-    primary_header: Any
-    wcs: Any
-    mask: MaskPlane | None
-    variance: HduData | None = None
-
-    @property
-    def planes(self) -> int:
-        return self.data.shape[0] if len(self.data.shape) == 3 else 1
-
-    @property
-    def image_shape(self) -> tuple[int, int]:
-        return self.data.shape[-2], self.data.shape[-1]
-
-
-@contextmanager
-def _open_fits(path: Path) -> Iterator[Any]:
-    """Open a FITS file for header reading, turning every failure into a :class:`UserError`.
-
-    astropy reports a truncated file only as a warning; we turn that one into an error. The
-    other warnings it gives while parsing (non-standard header cards of old files) are
-    logged rather than raised, since they do not stop the scan.
-    """
-    from astropy.io import fits
-
-    if not path.exists():
-        raise UserError(f"{path}: no such file")
-    if path.is_dir():
-        raise UserError(f"{path}: is a directory, expected a FITS file")
-    with path.open("rb") as handle:
-        if handle.read(2) == GZIP_MAGIC:
-            raise UserError(
-                f"{path}: gzip-compressed FITS is not supported (a field is read region by "
-                "region, which gzip does not allow); gunzip it, or fpack it (tile-compressed "
-                "FITS is read directly)"
-            )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            hdul = fits.open(path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
-        except (OSError, ValueError, TypeError, IndexError) as exc:
-            raise UserError(f"{path}: not a readable FITS file ({exc})") from None
-    try:
-        _check_warnings(path, caught)
-        yield hdul
-    finally:
-        hdul.close()
-
-
-def _check_warnings(path: Path, caught: Sequence[warnings.WarningMessage]) -> None:
-    for message in caught:
-        text = str(message.message)
-        if "truncated" in text.lower():
-            raise UserError(f"{path}: truncated FITS file ({text})")
-        logger.debug("%s: %s", path, " ".join(text.split()))
-
-
-def _hdu_data(path: Path, index: int, hdu: Any) -> HduData:
-    from astropy.io import fits
-
-    header = hdu.header
-    compressed = isinstance(hdu, fits.CompImageHDU)
-    shape = tuple(int(header[f"NAXIS{axis}"]) for axis in range(int(header["NAXIS"]), 0, -1))
-    bitpix = int(header["BITPIX"])
-    info = hdu.fileinfo()
-    offset = int(info["datLoc"]) if info else 0
-    if not compressed:
-        expected = offset + int(np.prod(shape)) * abs(bitpix) // 8
-        if os.path.getsize(path) < expected:
-            raise UserError(
-                f"{path}: truncated FITS file (HDU {index} needs {expected} bytes, file has "
-                f"{os.path.getsize(path)})"
-            )
-    blank = header.get("BLANK") if bitpix > 0 else None
-    return HduData(
-        path=path,
-        hdu=index,
-        shape=shape,
-        compressed=compressed,
-        offset=offset,
-        dtype=_NUMPY_DTYPE_OF_BITPIX[bitpix],
-        bscale=float(header.get("BSCALE", 1.0)),
-        bzero=float(header.get("BZERO", 0.0)),
-        blank=None if blank is None else int(blank),
-    )
-
-
-def _mask_bits(header: Any) -> int:
-    bits = 0
-    for plane, default in HSC_MASK_BITS.items():
-        bits |= 1 << int(header.get(f"MP_{plane}", default))
-    return bits
-
-
-def _celestial_wcs(path: Path, header: Any) -> Any:
-    """The celestial part of a header's WCS, or ``None`` when it has none."""
-    from astropy.wcs import WCS
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            wcs = WCS(header, naxis=2)
-        except Exception as exc:  # astropy raises many types for malformed WCS keywords
-            logger.warning("%s: WCS cannot be read (%s); scanning in pixel coordinates", path, exc)
-            return None
-    _check_warnings(path, caught)
-    return wcs.celestial if wcs.has_celestial else None
-
-
-def _describe_image(path: Path) -> _ImageFile:
-    """Find the image HDU of a file (the IMAGE extension of a calexp, else the first image)."""
-    from astropy.io import fits
-
-    with _open_fits(path) as hdul:
-        names = [hdu.name.upper() for hdu in hdul]
-        if "IMAGE" in names:
-            index = names.index("IMAGE")
-        else:
-            with_data = [i for i, hdu in enumerate(hdul) if hdu.header.get("NAXIS", 0) > 0]
-            if not with_data:
-                raise UserError(f"{path}: no HDU holds data")
-            index = with_data[0]
-        hdu = hdul[index]
-        if not isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU):
-            raise UserError(
-                f"{path}: HDU {index} is a {type(hdu).__name__} (a table), expected an image"
-            )
-        naxis = int(hdu.header["NAXIS"])
-        if naxis not in (2, 3):
-            raise UserError(
-                f"{path}: HDU {index} has {naxis} axes, expected an image or a (bands, y, x) cube"
-            )
-        data = _hdu_data(path, index, hdu)
-        mask = None
-        if "MASK" in names:
-            mask_hdu = hdul[names.index("MASK")]
-            mask = MaskPlane(
-                _hdu_data(path, names.index("MASK"), mask_hdu), _mask_bits(mask_hdu.header)
-            )
-            if mask.data.shape != data.shape[-2:]:
-                raise UserError(
-                    f"{path}: MASK shape {mask.data.shape} differs from IMAGE {data.shape}"
-                )
-        variance = None
-        if "VARIANCE" in names:
-            variance = _hdu_data(path, names.index("VARIANCE"), hdul[names.index("VARIANCE")])
-            if variance.shape != data.shape:
-                raise UserError(
-                    f"{path}: VARIANCE shape {variance.shape} differs from IMAGE {data.shape}"
-                )
-        header = hdu.header.copy()
-        primary = hdul[0].header.copy()
-    return _ImageFile(
-        path=path,
-        data=data,
-        header=header,
-        primary_header=primary,
-        wcs=_celestial_wcs(path, header),
-        mask=mask,
-        variance=variance,
-    )
-
-
-def _header_band_names(image: _ImageFile) -> tuple[str, ...] | None:
-    """Band names a file declares: HSC file name, BANDS/FILTERn of a cube, BAND/FILTER."""
-    if image.planes > 1:
-        listed = image.header.get("BANDS")
-        if listed:
-            names = [normalise_band(n) for n in re.split(r"[,\s]+", str(listed).strip()) if n]
-            if len(names) == 1 and names[0] is None and len(str(listed)) == image.planes:
-                names = [normalise_band(c) for c in str(listed)]
-        else:
-            names = [
-                normalise_band(image.header.get(f"FILTER{i}", image.header.get(f"BAND{i}", "")))
-                for i in range(1, image.planes + 1)
-            ]
-        if len(names) == image.planes and all(names):
-            return tuple(names)  # type: ignore[arg-type]
-        return None
-    match = HSC_CALEXP_NAME.match(image.path.name)
-    if match and match["filter"].upper() in HSC_FILTER_BANDS:
-        return (HSC_FILTER_BANDS[match["filter"].upper()],)
-    for header in (image.header, image.primary_header):
-        for key in ("BAND", "FILTER"):
-            band = normalise_band(header.get(key, "") or "")
-            if band:
-                return (band,)
-    return None
-
-
-def field_name(path: str | os.PathLike[str]) -> str:
-    """The name of a field: its file name without ``.fits``/``.fz``/``.gz`` suffixes."""
-    name = Path(path).name
-    for suffix in (".gz", ".fz", ".fits", ".fit", ".fts"):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-    return name
-
-
-def _hsc_siblings(path: Path) -> dict[str, Path]:
-    """Band files of the same tract and patch beside an HSC calexp: band -> path."""
-    match = HSC_CALEXP_NAME.match(path.name)
-    if not match:
-        return {}
-    found: dict[str, Path] = {}
-    for candidate in sorted(path.parent.glob(f"calexp-HSC-*-{match['tract']}-{match['patch']}*")):
-        other = HSC_CALEXP_NAME.match(candidate.name)
-        if other and other["tract"] == match["tract"] and other["patch"] == match["patch"]:
-            band = HSC_FILTER_BANDS.get(other["filter"].upper())
-            # A patch has one file per band; should both HSC-I and HSC-I2 exist, the first
-            # in sorted order is used (and named in the notes).
-            if band and band not in found:
-                found[band] = candidate
-    return found
-
-
-def _check_size(image: _ImageFile, window: int) -> None:
+def _check_size(image: ImageFile, window: int) -> None:
     height, width = image.image_shape
     if height < window or width < window:
         raise UserError(
@@ -497,7 +170,7 @@ def _check_size(image: _ImageFile, window: int) -> None:
         )
 
 
-def _same_grid(reference: _ImageFile, other: _ImageFile) -> str | None:
+def _same_grid(reference: ImageFile, other: ImageFile) -> str | None:
     """Why two images do not share one pixel grid, or ``None`` when they do."""
     from astropy import wcs as astropy_wcs
 
@@ -522,7 +195,7 @@ def _pixel_scale(wcs: Any) -> float | None:
     return float(np.mean(proj_plane_pixel_scales(wcs)) * 3600.0)
 
 
-def _band_planes(image: _ImageFile, names: Sequence[str], wanted: Sequence[str]) -> list[BandPlane]:
+def _band_planes(image: ImageFile, names: Sequence[str], wanted: Sequence[str]) -> list[BandPlane]:
     return [
         BandPlane(
             band=band,
@@ -562,7 +235,7 @@ def open_field(
     Raises:
         UserError: Naming the file and the problem.
     """
-    image = _describe_image(Path(path))
+    image = describe_image(Path(path))
     _check_size(image, window)
     notes: list[str] = []
     assumptions: list[str] = []
@@ -571,13 +244,13 @@ def open_field(
     if not missing:
         planes = _band_planes(image, names, model_bands)
         return _assemble(field_name(path), [image], planes, notes, assumptions)
-    siblings = _hsc_siblings(image.path) if image.planes == 1 else {}
+    siblings = hsc_siblings(image.path) if image.planes == 1 else {}
     if not all(b in siblings for b in missing):
         raise UserError(
             f"{image.path}: provides band(s) {','.join(names)} but the model needs "
             f"{','.join(model_bands)} (give one file per band with --band BAND=PATH)"
         )
-    files = {names[0]: image} | {b: _describe_image(siblings[b]) for b in missing}
+    files = {names[0]: image} | {b: describe_image(siblings[b]) for b in missing}
     notes.append(
         "found HSC sibling band files: "
         + ", ".join(f"{b}={files[b].path.name}" for b in model_bands if b in files)
@@ -618,7 +291,7 @@ def open_band_files(
         notes.append(f"ignoring band(s) the model does not use: {','.join(unused)}")
     files = {}
     for band in model_bands:
-        image = _describe_image(normalised[band])
+        image = describe_image(normalised[band])
         if image.planes != 1:
             raise UserError(
                 f"--band {band}={image.path}: is a {image.planes}-plane cube, expected one band"
@@ -630,7 +303,7 @@ def open_band_files(
 
 def _from_band_files(
     name: str,
-    files: Mapping[str, _ImageFile],
+    files: Mapping[str, ImageFile],
     model_bands: Sequence[str],
     notes: list[str],
     assumptions: Sequence[str] = (),
@@ -655,7 +328,7 @@ def _from_band_files(
 
 
 def _declared_bands(
-    image: _ImageFile,
+    image: ImageFile,
     bands_hint: Sequence[str] | None,
     model_bands: Sequence[str],
     assumptions: list[str],
@@ -668,7 +341,7 @@ def _declared_bands(
                 f"not {len(names)}"
             )
         return names
-    declared = _header_band_names(image)
+    declared = header_band_names(image)
     if declared is not None:
         return declared
     if image.planes == len(model_bands):
@@ -685,7 +358,7 @@ def _declared_bands(
 
 def _assemble(
     name: str,
-    images: Sequence[_ImageFile],
+    images: Sequence[ImageFile],
     planes: Sequence[BandPlane],
     notes: Sequence[str],
     assumptions: Sequence[str] = (),

@@ -18,8 +18,9 @@ from lensscan.config import ScanConfig
 from lensscan.scan.chunks import FieldJob
 from lensscan.scan.detect import ColorCut
 from lensscan.scan.detect_job import DetectJob
-from lensscan.scan.fits_io import OpenedField, field_name
+from lensscan.scan.fits_io import OpenedField
 from lensscan.scan.model_cache import ModelRef, Scorer
+from lensscan.scan.survey_files import field_name
 
 
 @dataclass(frozen=True)

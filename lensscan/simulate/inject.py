@@ -162,6 +162,7 @@ class InjectionRequest:
         min_einstein_radius: Smallest Einstein radius (arcsec); arcs inside the seeing
             disk are lenses nobody could grade.
         rotations: Reuse backgrounds under the 8 flips and rotations.
+        workers: Threads making blocks of items (the store is the same for any number).
     """
 
     backgrounds: tuple[str, ...]
@@ -184,6 +185,7 @@ class InjectionRequest:
     min_magnification: float = 2.0
     min_einstein_radius: float = 0.75
     rotations: bool = False
+    workers: int = 1
 
     def __post_init__(self) -> None:
         resolved = {
@@ -205,6 +207,7 @@ class InjectionRequest:
             ("--psf-beta", self.psf_beta, self.psf_beta > 1.0),
             ("--min-arc-snr", self.min_arc_snr, self.min_arc_snr >= 0),
             ("--min-magnification", self.min_magnification, self.min_magnification >= 0),
+            ("--workers", self.workers, self.workers >= 1),
             (
                 "--min-einstein-radius",
                 self.min_einstein_radius,
@@ -846,24 +849,35 @@ def inject_arcs(
     schema = param_schema(calibration.bands)
     bands = calibration.bands
 
+    def write_block(array: Any, start: int) -> list[dict[str, Any]]:
+        """Make items ``start`` to the end of their block and write them (one Zarr chunk)."""
+        stop = min(start + BLOCK_ITEMS, n)
+        indices = plan.background[start:stop]
+        images = injector.crop(backgrounds.read(indices))
+        block = np.empty((stop - start, len(bands), calibration.size, calibration.size))
+        rows = []
+        for k, item in enumerate(range(start, stop)):
+            block[k], params = injector.item(
+                images[k],
+                int(indices[k]),
+                int(plan.transform[item]),
+                bool(plan.labels[item] == LENS),
+                int(seeds[item]),
+            )
+            rows.append(params)
+        array[start:stop] = block.astype(np.float32)
+        return rows
+
     def write(array: Any) -> dict[str, np.ndarray]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # Threads: FFTs, medians and sep release the GIL; each block is its own chunk.
         rows: list[dict[str, Any]] = []
-        for start in range(0, n, BLOCK_ITEMS):
-            stop = min(start + BLOCK_ITEMS, n)
-            indices = plan.background[start:stop]
-            images = injector.crop(backgrounds.read(indices))
-            block = np.empty((stop - start, len(bands), calibration.size, calibration.size))
-            for k, item in enumerate(range(start, stop)):
-                block[k], params = injector.item(
-                    images[k],
-                    int(indices[k]),
-                    int(plan.transform[item]),
-                    bool(plan.labels[item] == LENS),
-                    int(seeds[item]),
-                )
-                rows.append(params)
-            array[start:stop] = block.astype(np.float32)
-            logger.info("inject: %d / %d items", stop, n)
+        with ThreadPoolExecutor(request.workers) as pool:
+            blocks = pool.map(lambda start: write_block(array, start), range(0, n, BLOCK_ITEMS))
+            for block_rows in blocks:
+                rows.extend(block_rows)
+                logger.info("inject: %d / %d items", len(rows), n)
         return _columns(schema, rows) | {"item_seed": seeds}
 
     attrs = {

@@ -1,0 +1,69 @@
+"""Survey file naming: HSC calexp names, sibling band files, band names a file declares."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from lensscan.bands import HSC_FILTER_BANDS, normalise_band
+from lensscan.scan.hdu import ImageFile
+
+HSC_CALEXP_NAME = re.compile(
+    r"^calexp-HSC-(?P<filter>[A-Z0-9]+)-(?P<tract>\d+)-(?P<patch>\d+,\d+)(?P<suffix>\.fits(?:\.fz|\.gz)?)$",
+    re.IGNORECASE,
+)
+"""HSC pipeline coadd file names, e.g. ``calexp-HSC-I-9813-4,4.fits``."""
+
+
+def header_band_names(image: ImageFile) -> tuple[str, ...] | None:
+    """Band names a file declares: HSC file name, BANDS/FILTERn of a cube, BAND/FILTER."""
+    if image.planes > 1:
+        listed = image.header.get("BANDS")
+        if listed:
+            names = [normalise_band(n) for n in re.split(r"[,\s]+", str(listed).strip()) if n]
+            if len(names) == 1 and names[0] is None and len(str(listed)) == image.planes:
+                names = [normalise_band(c) for c in str(listed)]
+        else:
+            names = [
+                normalise_band(image.header.get(f"FILTER{i}", image.header.get(f"BAND{i}", "")))
+                for i in range(1, image.planes + 1)
+            ]
+        if len(names) == image.planes and all(names):
+            return tuple(names)  # type: ignore[arg-type]
+        return None
+    match = HSC_CALEXP_NAME.match(image.path.name)
+    if match and match["filter"].upper() in HSC_FILTER_BANDS:
+        return (HSC_FILTER_BANDS[match["filter"].upper()],)
+    for header in (image.header, image.primary_header):
+        for key in ("BAND", "FILTER"):
+            band = normalise_band(header.get(key, "") or "")
+            if band:
+                return (band,)
+    return None
+
+
+def field_name(path: str | os.PathLike[str]) -> str:
+    """The name of a field: its file name without ``.fits``/``.fz``/``.gz`` suffixes."""
+    name = Path(path).name
+    for suffix in (".gz", ".fz", ".fits", ".fit", ".fts"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+def hsc_siblings(path: Path) -> dict[str, Path]:
+    """Band files of the same tract and patch beside an HSC calexp: band -> path."""
+    match = HSC_CALEXP_NAME.match(path.name)
+    if not match:
+        return {}
+    found: dict[str, Path] = {}
+    for candidate in sorted(path.parent.glob(f"calexp-HSC-*-{match['tract']}-{match['patch']}*")):
+        other = HSC_CALEXP_NAME.match(candidate.name)
+        if other and other["tract"] == match["tract"] and other["patch"] == match["patch"]:
+            band = HSC_FILTER_BANDS.get(other["filter"].upper())
+            # A patch has one file per band; should both HSC-I and HSC-I2 exist, the first
+            # in sorted order is used (and named in the notes).
+            if band and band not in found:
+                found[band] = candidate
+    return found
