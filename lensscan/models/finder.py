@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from lensscan.data.normalize import DEFAULT_NORMALISATION, normalisation_from_dict
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 from lensscan.models.card import ModelCard
 from lensscan.models.network import build_network
 from lensscan.models.registry import check_input_size
@@ -30,7 +30,7 @@ def select_device(name: str | None = None) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise UserError(f"--device {name!r}: not a device (use cpu, cuda, cuda:N or mps)") from None
+        raise SettingError("device", name, "not a device (use cpu, cuda, cuda:N or mps)") from None
     available = {
         "cpu": True,
         "cuda": torch.cuda.is_available()
@@ -38,7 +38,7 @@ def select_device(name: str | None = None) -> torch.device:
         "mps": torch.backends.mps.is_available(),
     }
     if not available.get(device.type, False):
-        raise UserError(f"--device {name!r}: not available on this machine")
+        raise SettingError("device", name, "not available on this machine")
     return device
 
 

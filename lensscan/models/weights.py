@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from lensscan.atomic import atomic_output
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 from lensscan.models.card import ModelCard
 from lensscan.models.finder import LensFinder
 from lensscan.models.network import build_model_network
@@ -215,11 +215,11 @@ def init_from_checkpoint(module: torch.nn.Module, path: str | os.PathLike[str]) 
     """
     file = Path(path)
     if not file.is_file():
-        raise UserError(f"--init-checkpoint {file}: no such file")
+        raise SettingError("init_checkpoint", file, "no such file")
     try:
         checkpoint = load_file(str(file))
     except (SafetensorError, OSError) as exc:
-        raise UserError(f"--init-checkpoint {file}: not a safetensors file ({exc})") from None
+        raise SettingError("init_checkpoint", file, f"not a safetensors file ({exc})") from None
     own = module.state_dict()
     matched = {}
     for key, value in checkpoint.items():
@@ -227,6 +227,6 @@ def init_from_checkpoint(module: torch.nn.Module, path: str | os.PathLike[str]) 
         if name in own and own[name].shape == value.shape:
             matched[name] = value
     if not matched:
-        raise UserError(f"--init-checkpoint {file}: no tensor matches the encoder's names/shapes")
+        raise SettingError("init_checkpoint", file, "no tensor matches the encoder's names/shapes")
     module.load_state_dict(matched, strict=False)
     return sorted(matched)

@@ -27,7 +27,7 @@ from lensscan.atomic import atomic_output, check_output_path, remove_path
 from lensscan.catalog.readers import SkyPositions, read_sky_positions
 from lensscan.config import CutoutsConfig, config_to_dict
 from lensscan.data.store import UNLABELLED, ImageBlocks, write_store
-from lensscan.errors import UserError
+from lensscan.errors import UserError, check_ranges
 from lensscan.progress import logger
 from lensscan.provenance import provenance, sha256_file
 from lensscan.scan.candidates import icrs_to_pixel, pixel_to_icrs
@@ -36,7 +36,6 @@ from lensscan.scan.fits_io import OpenedField, open_band_files, open_field
 from lensscan.scan.plan import FieldSpec
 from lensscan.scan.runner import run_in_process
 from lensscan.scan.scanner import (
-    check_ranges,
     detect_checks,
     detect_settings,
     parse_color_cut,

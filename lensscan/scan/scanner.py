@@ -28,7 +28,7 @@ from lensscan.atomic import check_output_path
 from lensscan.catalog.readers import SkyPositions, read_sky_positions
 from lensscan.catalog.writers import DEFAULT_FORMAT, SUFFIXES, check_format, format_of_path
 from lensscan.config import SCAN_MODES, ScanConfig, config_to_dict
-from lensscan.errors import UserError
+from lensscan.errors import UserError, check_ranges
 from lensscan.progress import logger
 from lensscan.provenance import sha256_file
 from lensscan.scan.candidates import icrs_to_pixel
@@ -127,44 +127,33 @@ def _validate(config: ScanConfig) -> None:
     separation = config.min_separation
     checks = [
         (
-            "--threshold",
+            "threshold",
             config.threshold,
             math.isfinite(config.threshold) and 0 <= config.threshold <= 1,
         ),
         *detect_checks(config),
-        ("--batch-size", config.batch_size, config.batch_size >= 1),
+        ("batch_size", config.batch_size, config.batch_size >= 1),
         (
-            "--min-separation",
+            "min_separation",
             separation,
             separation is None or (math.isfinite(separation) and separation >= 0),
         ),
         (
-            "--match-radius",
+            "match_radius",
             config.match_radius,
             math.isfinite(config.match_radius) and config.match_radius > 0,
         ),
-        ("--gallery", config.gallery, config.gallery >= 0),
-        ("--top", config.top, config.top is None or config.top >= 1),
-        ("--stride", config.stride, config.stride is None or config.stride >= 1),
-        ("--retries", config.retries, config.retries >= 0),
+        ("gallery", config.gallery, config.gallery >= 0),
+        ("top", config.top, config.top is None or config.top >= 1),
+        ("stride", config.stride, config.stride is None or config.stride >= 1),
+        ("retries", config.retries, config.retries >= 0),
         (
-            "--duplicate-radius",
+            "duplicate_radius",
             config.duplicate_radius,
             math.isfinite(config.duplicate_radius) and config.duplicate_radius > 0,
         ),
     ]
     check_ranges(checks)
-
-
-def check_ranges(checks: Sequence[tuple[str, Any, bool]]) -> None:
-    """Raise for the first ``(option, value, ok)`` that is not ok.
-
-    Raises:
-        UserError: ``<option> <value>: out of range``.
-    """
-    for option, value, ok in checks:
-        if not ok:
-            raise UserError(f"{option} {value}: out of range")
 
 
 def _load_scorer(config: ScanConfig) -> tuple[Scorer, ModelRef]:
@@ -311,22 +300,22 @@ def detect_settings(
 
 
 def detect_checks(config: Any) -> list[tuple[str, Any, bool]]:
-    """Range checks of the detection options shared by ``scan`` and ``cutouts``."""
+    """Range checks ``(setting, value, ok)`` of the detection settings of scan and cutouts."""
     return [
         (
-            "--detect-threshold",
+            "detect_threshold",
             config.detect_threshold,
             math.isfinite(config.detect_threshold) and config.detect_threshold > 0,
         ),
-        ("--min-area", config.min_area, config.min_area >= 1),
-        ("--mag-limit", config.mag_limit, math.isfinite(config.mag_limit)),
+        ("min_area", config.min_area, config.min_area >= 1),
+        ("mag_limit", config.mag_limit, math.isfinite(config.mag_limit)),
         (
-            "--min-kron-radius",
+            "min_kron_radius",
             config.min_kron_radius,
             math.isfinite(config.min_kron_radius) and config.min_kron_radius >= 0,
         ),
-        ("--chunk-size", config.chunk_size, config.chunk_size >= 1),
-        ("--max-mask-fraction", config.max_mask_fraction, 0 <= config.max_mask_fraction <= 1),
+        ("chunk_size", config.chunk_size, config.chunk_size >= 1),
+        ("max_mask_fraction", config.max_mask_fraction, 0 <= config.max_mask_fraction <= 1),
     ]
 
 

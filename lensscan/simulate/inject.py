@@ -56,7 +56,7 @@ import numpy as np
 from lensscan.atomic import atomic_output, check_output_path
 from lensscan.bands import parse_band_names
 from lensscan.data.store import LENS, NONLENS, UNLABELLED, ImageBlocks, write_store
-from lensscan.errors import UserError
+from lensscan.errors import UserError, check_ranges
 from lensscan.progress import logger
 from lensscan.provenance import provenance
 from lensscan.simulate.backgrounds import DEFAULT_ZERO_POINT, Backgrounds, open_backgrounds
@@ -199,24 +199,22 @@ class InjectionRequest:
         for name, value in resolved.items():
             object.__setattr__(self, name, value)
         checks = [
-            ("--n", self.n, self.n is None or self.n > 0),
-            ("--size", self.size, self.size is None or self.size >= 16),
-            ("--lens-fraction", self.lens_fraction, 0.0 <= self.lens_fraction <= 1.0),
-            ("--seed", self.seed, self.seed >= 0),
-            ("--pixel-scale", self.pixel_scale, self.pixel_scale is None or self.pixel_scale > 0),
-            ("--psf-beta", self.psf_beta, self.psf_beta > 1.0),
-            ("--min-arc-snr", self.min_arc_snr, self.min_arc_snr >= 0),
-            ("--min-magnification", self.min_magnification, self.min_magnification >= 0),
-            ("--workers", self.workers, self.workers >= 1),
+            ("n", self.n, self.n is None or self.n > 0),
+            ("size", self.size, self.size is None or self.size >= 16),
+            ("lens_fraction", self.lens_fraction, 0.0 <= self.lens_fraction <= 1.0),
+            ("seed", self.seed, self.seed >= 0),
+            ("pixel_scale", self.pixel_scale, self.pixel_scale is None or self.pixel_scale > 0),
+            ("psf_beta", self.psf_beta, self.psf_beta > 1.0),
+            ("min_arc_snr", self.min_arc_snr, self.min_arc_snr >= 0),
+            ("min_magnification", self.min_magnification, self.min_magnification >= 0),
+            ("workers", self.workers, self.workers >= 1),
             (
-                "--min-einstein-radius",
+                "min_einstein_radius",
                 self.min_einstein_radius,
                 0 <= self.min_einstein_radius < 5.0,
             ),
         ]
-        for option, value, ok in checks:
-            if not ok:
-                raise UserError(f"{option} {value}: out of range")
+        check_ranges(checks)
         if self.family not in FAMILIES:
             raise UserError(
                 f"--family {self.family!r}: unknown; choose one of {', '.join(FAMILIES)}"

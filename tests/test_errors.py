@@ -1,0 +1,30 @@
+"""Library errors name settings as Python callers know them; the CLI names the options."""
+
+from __future__ import annotations
+
+import pytest
+
+from lensscan.cli import app
+from lensscan.errors import SettingError, check_ranges
+from lensscan.models.finder import select_device
+from lensscan.simulate.inject import InjectionRequest
+
+
+def test_a_setting_error_speaks_python_in_the_library() -> None:
+    with pytest.raises(SettingError) as caught:
+        select_device("tpu")
+    assert str(caught.value).startswith("device 'tpu': not a device")
+    assert caught.value.cli_message().startswith("--device 'tpu': not a device")
+    with pytest.raises(SettingError, match=r"^min_arc_snr -1: out of range$"):
+        InjectionRequest(backgrounds=("x",), min_arc_snr=-1)
+    with pytest.raises(SettingError, match=r"^chunk_size 0: out of range$"):
+        check_ranges([("chunk_size", 0, False)])
+
+
+def test_the_cli_names_the_option(runner, tmp_path) -> None:
+    result = runner.invoke(
+        app, ["simulate", "--domain", "inject", "--backgrounds", "x", "--min-arc-snr", "-1",
+              "--out", str(tmp_path / "a.zarr")],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.strip() == "lensscan: error: --min-arc-snr -1.0: out of range"
