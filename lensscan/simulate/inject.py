@@ -162,7 +162,6 @@ class InjectionRequest:
         min_einstein_radius: Smallest Einstein radius (arcsec); arcs inside the seeing
             disk are lenses nobody could grade.
         rotations: Reuse backgrounds under the 8 flips and rotations.
-        workers: Threads making blocks of items (the store is the same for any number).
     """
 
     backgrounds: tuple[str, ...]
@@ -185,7 +184,6 @@ class InjectionRequest:
     min_magnification: float = 2.0
     min_einstein_radius: float = 0.75
     rotations: bool = False
-    workers: int = 1
 
     def __post_init__(self) -> None:
         resolved = {
@@ -207,7 +205,6 @@ class InjectionRequest:
             ("psf_beta", self.psf_beta, self.psf_beta > 1.0),
             ("min_arc_snr", self.min_arc_snr, self.min_arc_snr >= 0),
             ("min_magnification", self.min_magnification, self.min_magnification >= 0),
-            ("workers", self.workers, self.workers >= 1),
             (
                 "min_einstein_radius",
                 self.min_einstein_radius,
@@ -867,15 +864,10 @@ def inject_arcs(
         return rows
 
     def write(array: Any) -> dict[str, np.ndarray]:
-        from concurrent.futures import ThreadPoolExecutor
-
-        # Threads: FFTs, medians and sep release the GIL; each block is its own chunk.
         rows: list[dict[str, Any]] = []
-        with ThreadPoolExecutor(request.workers) as pool:
-            blocks = pool.map(lambda start: write_block(array, start), range(0, n, BLOCK_ITEMS))
-            for block_rows in blocks:
-                rows.extend(block_rows)
-                logger.info("inject: %d / %d items", len(rows), n)
+        for start in range(0, n, BLOCK_ITEMS):
+            rows.extend(write_block(array, start))
+            logger.info("inject: %d / %d items", len(rows), n)
         return _columns(schema, rows) | {"item_seed": seeds}
 
     attrs = {
