@@ -117,17 +117,6 @@ RECIPES: Mapping[str, Recipe] = MappingProxyType(
             member_seeds=(0,),
             epochs=4,
         ),
-        "hsc-i-ecnn": Recipe(
-            name="hsc-i-ecnn",
-            description="i-band D4-equivariant CNN, supervised on the hsc-train family",
-            bands="i",
-            train_seed=111,
-            in_family_seed=313,
-            out_of_family_seed=212,
-            encoder="ecnn",
-            member_seeds=(0,),
-            epochs=5,
-        ),
         "hsc-i": Recipe(
             name="hsc-i",
             description="i-band ensemble of three small_cnn, supervised on the hsc-train family",
