@@ -624,7 +624,7 @@ class Injector:
         if not is_lens:
             return image, params
         deflector = measure_deflector(image, sky, sigma, calibration.pixel_scale, scene_rng)
-        arc = self._draw_arc(scene_rng, deflector, index, transform, kernels, sigma, flux_scale)
+        arc = self._draw_arc(scene_rng, deflector, index, kernels, sigma, flux_scale)
         gain = (
             calibration.gain if calibration.gain is not None else calibration.hsc_gain / flux_scale
         )
@@ -655,7 +655,6 @@ class Injector:
         rng: np.random.Generator,
         deflector: Deflector,
         index: int,
-        transform: int,
         kernels: np.ndarray,
         sigma: np.ndarray,
         flux_scale: np.ndarray,
