@@ -1,8 +1,9 @@
-"""A Ctrl-C during ``lensscan simulate`` leaves no temporary store, however the signal arrives.
+"""An interrupted ``lensscan simulate`` leaves no temporary store, however the signal arrives.
 
 The run is a real subprocess with two worker processes, interrupted once its temporary
-store holds a first chunk: by a SIGINT to its main process alone (``kill -INT PID``), or to
-its whole process group (Ctrl-C in a terminal).
+store holds a first chunk: by a SIGINT to its main process alone (``kill -INT PID``) or to
+its whole process group (Ctrl-C in a terminal), or by a SIGTERM to its main process (what
+a batch system sends at a job's time limit, and ``kill``'s default).
 """
 
 from __future__ import annotations
@@ -25,8 +26,17 @@ def _first_chunk_written(folder: Path) -> bool:
     return any(path.is_file() for tmp in folder.glob(".s.zarr.tmp-*") for path in tmp.rglob("c/*"))
 
 
-@pytest.mark.parametrize("target", ["main process", "process group"])
-def test_sigint_while_simulating_leaves_no_temporary_store(tmp_path: Path, target: str) -> None:
+@pytest.mark.parametrize(
+    ("target", "signum"),
+    [
+        ("main process", signal.SIGINT),
+        ("process group", signal.SIGINT),
+        ("main process", signal.SIGTERM),
+    ],
+)
+def test_an_interrupt_while_simulating_leaves_no_temporary_store(
+    tmp_path: Path, target: str, signum: int
+) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
     command = [sys.executable, "-m", "lensscan", "simulate", "--domain", "sim"]
     command += ["--n", "1024", "--workers", "2", "--out", "s.zarr"]
@@ -46,9 +56,9 @@ def test_sigint_while_simulating_leaves_no_temporary_store(tmp_path: Path, targe
             assert time.monotonic() < deadline, "no chunk written in 120 s"
             time.sleep(0.05)
         if target == "main process":
-            run.send_signal(signal.SIGINT)
+            run.send_signal(signum)
         else:
-            os.killpg(run.pid, signal.SIGINT)
+            os.killpg(run.pid, signum)
         _, stderr = run.communicate(timeout=120)
     finally:
         if run.poll() is None:

@@ -8,6 +8,7 @@ command and group uses the classes of :mod:`lensscan.cli.help`, so flags show as
 from __future__ import annotations
 
 import functools
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -96,6 +97,16 @@ for _name, _command in grades.COMMANDS.items():
     _register(_name, _command, group=grades.app)
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    """Turn SIGTERM (a batch system's time limit, ``kill``) into an orderly exit."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
-    """Entry point of the ``lensscan`` console script."""
+    """Entry point of the ``lensscan`` console script.
+
+    SIGTERM raises ``SystemExit`` as Ctrl-C raises ``KeyboardInterrupt``, so a run that a
+    batch system stops removes its temporary outputs as an interrupted one does.
+    """
+    signal.signal(signal.SIGTERM, _terminated)
     app(prog_name="lensscan")
