@@ -327,3 +327,28 @@ def test_real_decam_cutouts_take_scale_and_zero_point_from_the_header(
     assert result.bands == ("z",)
     assert result.pixel_scale == pytest.approx(0.262, abs=0.01)
     assert result.attrs["zero_points"]["z"] == pytest.approx(primary["MAGZERO"])
+
+
+def test_a_host_cut_selects_lenses_and_non_lenses_alike(tmp_path: Path) -> None:
+    images = _galaxy_backgrounds(16)
+    # Half of the cutouts ten times fainter (galaxy i about 23 within 1.5"): they fail the cut.
+    images[8:] *= 0.1
+    store = _store(tmp_path / "bg.zarr", images)
+    result = _inject(store, tmp_path / "a.zarr", max_host_mag=21.0, rotations=True, n=32)
+    params = result.params()
+    hosts = params["host_mag"]
+    assert np.all(hosts <= 21.0)
+    assert set(params["background_index"]) <= set(range(8))
+    lenses = params["true_label"] == LENS
+    assert lenses.sum() == 16 and set(params["background_index"][~lenses]) <= set(range(8))
+    assert result.attrs["host_band"] == "i"
+
+
+def test_a_host_cut_nothing_passes_is_one_line(runner, background_store: Path, tmp_path) -> None:
+    out = tmp_path / "a.zarr"
+    result = _cli(
+        runner, "--backgrounds", str(background_store), "--max-host-mag", "10", "--out", str(out)
+    )
+    assert result.exit_code == 2
+    assert "--max-host-mag 10: no background's central galaxy is that bright" in result.output
+    assert not out.exists()

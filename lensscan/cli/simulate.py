@@ -146,6 +146,13 @@ def simulate(
         help="inject: smallest Einstein radius in arcsec (default 0.75).",
         rich_help_panel=_INJECT,
     ),
+    max_host_mag: float = typer.Option(
+        None,
+        "--max-host-mag",
+        help="inject: arcs only onto backgrounds whose central galaxy is brighter than this "
+        '(AB, reddest band, 1.5" radius); negatives still come from every background.',
+        rich_help_panel=_INJECT,
+    ),
     rotations: bool = typer.Option(
         False,
         "--rotations",
@@ -183,6 +190,7 @@ def simulate(
             "min_arc_snr": min_arc_snr,
             "min_magnification": min_magnification,
             "min_einstein_radius": min_einstein_radius,
+            "max_host_mag": max_host_mag,
             "rotations": rotations or None,
         }
         request = resolve_config(InjectionRequest, config, common | injection)

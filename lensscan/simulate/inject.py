@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from lensscan.atomic import atomic_output, check_output_path
-from lensscan.bands import parse_band_names
+from lensscan.bands import parse_band_names, wavelength_order
 from lensscan.data.store import LENS, NONLENS, UNLABELLED, ImageBlocks, write_store
 from lensscan.errors import UserError, check_ranges
 from lensscan.progress import logger
@@ -91,6 +91,8 @@ DEFLECTOR_SEARCH = 0.15
 """Largest distance of the deflector from the centre, as a fraction of the cutout side."""
 RANGE_TOLERANCE = 0.01
 """Change of a min-max band's range beyond which ``renormalised`` is set."""
+HOST_APERTURE_ARCSEC = 1.5
+"""Radius of the aperture in which a host galaxy's magnitude is measured (``max_host_mag``)."""
 SKY_INNER_RADIUS = 0.3
 """Sky statistics are measured beyond this radius, in cutout sides, from the centre."""
 DEFAULT_MOFFAT_BETA = 3.0
@@ -161,6 +163,9 @@ class InjectionRequest:
         min_magnification: Smallest arc magnification.
         min_einstein_radius: Smallest Einstein radius (arcsec); arcs inside the seeing
             disk are lenses nobody could grade.
+        max_host_mag: If set, only backgrounds whose central galaxy is brighter than
+            this (AB, reddest band, within :data:`HOST_APERTURE_ARCSEC`) are used, for
+            lenses and non-lenses alike.
         rotations: Reuse backgrounds under the 8 flips and rotations.
     """
 
@@ -183,6 +188,7 @@ class InjectionRequest:
     min_arc_snr: float = 20.0
     min_magnification: float = 2.0
     min_einstein_radius: float = 0.75
+    max_host_mag: float | None = None
     rotations: bool = False
 
     def __post_init__(self) -> None:
@@ -209,6 +215,11 @@ class InjectionRequest:
                 "min_einstein_radius",
                 self.min_einstein_radius,
                 0 <= self.min_einstein_radius < 5.0,
+            ),
+            (
+                "max_host_mag",
+                self.max_host_mag,
+                self.max_host_mag is None or math.isfinite(self.max_host_mag),
             ),
         ]
         check_ranges(checks)
@@ -584,6 +595,56 @@ class Injector:
         self._redshift, self._mag_i = _light_columns(backgrounds)
         self._sky: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
+    @property
+    def host_band(self) -> int:
+        """Index of the reddest injected band, in which hosts are measured."""
+        return wavelength_order(self.calibration.bands)[-1]
+
+    def host_magnitudes(self) -> np.ndarray:
+        """AB magnitude of every background's central galaxy (NaN where there is none).
+
+        Measured in the reddest band within :data:`HOST_APERTURE_ARCSEC` of the object sep
+        finds nearest the centre (as the deflector is found), sky-subtracted, in the flux
+        units the arcs are made in.
+        """
+        calibration = self.calibration
+        band = self.host_band
+        radius = HOST_APERTURE_ARCSEC / calibration.pixel_scale
+        size = calibration.size
+        rows, cols = np.mgrid[:size, :size] - (size - 1) / 2
+        magnitudes = np.full(self.backgrounds.n, np.nan)
+        for start in range(0, self.backgrounds.n, BLOCK_ITEMS):
+            indices = np.arange(start, min(start + BLOCK_ITEMS, self.backgrounds.n))
+            for index, image in zip(
+                indices, self.crop(self.backgrounds.read(indices)), strict=True
+            ):
+                sky, sigma = self.sky(int(index), image)
+                found = measure_deflector(
+                    image, sky, sigma, calibration.pixel_scale, np.random.default_rng(0)
+                )
+                if not found.from_light:
+                    continue
+                dx, dy = found.x / calibration.pixel_scale, found.y / calibration.pixel_scale
+                inside = np.hypot(cols - dx, rows - dy) <= radius
+                flux = float((image[band][inside] - sky[band]).sum())
+                scale = self.flux_scale(sigma)[band]
+                if flux > 0:
+                    magnitudes[index] = ZERO_POINT - 2.5 * math.log10(flux / scale)
+        return magnitudes
+
+    def sky(self, index: int, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sky level and noise of a background, measured once (flips keep them)."""
+        if index not in self._sky:
+            self._sky[index] = sky_statistics(background)
+        return self._sky[index]
+
+    def flux_scale(self, sigma: np.ndarray) -> np.ndarray:
+        """Background units per zero-point-27 flux unit, per band, for a background's noise."""
+        calibration = self.calibration
+        if calibration.normalised:
+            return sigma / calibration.hsc_sigma
+        return calibration.flux_scale
+
     def crop(self, images: np.ndarray) -> np.ndarray:
         """Centre-crop backgrounds (k, planes, H, W) to the cutout and keep the bands."""
         size = self.calibration.size
@@ -603,13 +664,8 @@ class Injector:
         calibration = self.calibration
         scene_rng, noise_rng = item_generators(item_seed)
         image = dihedral_transform(background, transform).astype(np.float32, copy=True)
-        # Flips and rotations leave the statistics as they are: once per background.
-        if index not in self._sky:
-            self._sky[index] = sky_statistics(background)
-        sky, sigma = self._sky[index]
-        flux_scale = (
-            sigma / calibration.hsc_sigma if calibration.normalised else calibration.flux_scale
-        )
+        sky, sigma = self.sky(index, background)
+        flux_scale = self.flux_scale(sigma)
         kernels, fwhm = calibration.kernels(index)
         if calibration.psf_kernels is not None:
             kernels = dihedral_transform(kernels, transform)
@@ -794,22 +850,47 @@ class InjectionPlan:
     split: np.ndarray
 
 
-def plan_injection(request: InjectionRequest, n_backgrounds: int) -> InjectionPlan:
+def plan_injection(
+    request: InjectionRequest, n_backgrounds: int, hosts: np.ndarray | None = None
+) -> InjectionPlan:
     """Assign backgrounds, transforms, labels and splits from the run's plan stream.
 
+    Item k takes background ``order[k % m]`` under transform ``k // m``, where ``order`` is
+    a permutation of the m usable backgrounds: all of them, or with ``max_host_mag`` those
+    whose central galaxy is bright enough. The cut selects the population of lenses and
+    non-lenses alike, so that a host's brightness never tells the two apart.
+
+    Args:
+        request: The request.
+        n_backgrounds: Number of backgrounds.
+        hosts: Host magnitude per background (:meth:`Injector.host_magnitudes`), needed
+            with ``max_host_mag``.
+
     Raises:
-        UserError: If more items are asked for than the backgrounds allow.
+        UserError: If more items are asked for than the backgrounds allow, or no host is
+            bright enough.
     """
-    n = request.n or n_backgrounds
-    limit = n_backgrounds * (_TRANSFORMS if request.rotations else 1)
+    usable = np.arange(n_backgrounds)
+    if request.max_host_mag is not None:
+        assert hosts is not None
+        usable = np.flatnonzero(hosts <= request.max_host_mag)
+        if usable.size == 0:
+            brightest = f"{np.nanmin(hosts):.2f}" if np.isfinite(hosts).any() else "none found"
+            raise UserError(
+                f"--max-host-mag {request.max_host_mag:g}: no background's central galaxy is "
+                f"that bright (brightest: {brightest})"
+            )
+    n = request.n or usable.size
+    limit = usable.size * (_TRANSFORMS if request.rotations else 1)
     if n > limit:
         hint = "" if request.rotations else "; pass --rotations to reuse them flipped and rotated"
-        raise UserError(f"--n {n}: {n_backgrounds} backgrounds give at most {limit} items{hint}")
+        which = "backgrounds" if request.max_host_mag is None else "backgrounds with such a host"
+        raise UserError(f"--n {n}: {usable.size} {which} give at most {limit} items{hint}")
     rng = np.random.default_rng(np.random.SeedSequence(request.seed, spawn_key=(_PLAN_STREAM,)))
-    order = rng.permutation(n_backgrounds)
+    order = usable[rng.permutation(usable.size)]
     items = np.arange(n)
-    background = order[items % n_backgrounds]
-    transform = (items // n_backgrounds).astype(np.int8)
+    background = order[items % usable.size]
+    transform = (items // usable.size).astype(np.int8)
     labels = np.full(n, NONLENS, np.int8)
     labels[rng.permutation(n)[: round(request.lens_fraction * n)]] = LENS
     counts = largest_remainder(n_backgrounds, [fraction for _, fraction in request.splits])
@@ -834,12 +915,21 @@ def inject_arcs(
     out_path = check_output_path(out, overwrite=overwrite, option="--out")
     started = time.monotonic()
     backgrounds = open_backgrounds(request.backgrounds, request.background_bands)
-    plan = plan_injection(request, backgrounds.n)
-    calibration = calibrate(request, backgrounds)
+    hosts = None
+    if request.max_host_mag is None:
+        plan = plan_injection(request, backgrounds.n)
+        calibration = calibrate(request, backgrounds)
+        injector = Injector(request, backgrounds, calibration)
+    else:
+        calibration = calibrate(request, backgrounds)
+        injector = Injector(request, backgrounds, calibration)
+        hosts = injector.host_magnitudes()
+        plan = plan_injection(request, backgrounds.n, hosts)
     n = len(plan.labels)
     seeds = item_seeds(request.seed, n)
-    injector = Injector(request, backgrounds, calibration)
     carried = {name: values[plan.background] for name, values in backgrounds.columns().items()}
+    if hosts is not None:
+        carried["host_mag"] = hosts[plan.background].astype(np.float32)
     schema = param_schema(calibration.bands)
     bands = calibration.bands
 
@@ -877,6 +967,7 @@ def inject_arcs(
         "n_lenses": int((plan.labels == LENS).sum()),
         "unlabelled": request.unlabelled,
         "family": request.family,
+        "host_band": calibration.bands[injector.host_band] if hosts is not None else None,
         "normalised_backgrounds": calibration.normalised,
         "zero_points": {
             band: float(ZERO_POINT + 2.5 * math.log10(scale))
@@ -914,11 +1005,19 @@ def inject_arcs(
     elapsed = time.monotonic() - started
     n_lenses = int((plan.labels == LENS).sum())
     return (
-        f"wrote {out_path}: {n} cutouts on {backgrounds.n} backgrounds, bands {''.join(bands)}, "
+        f"wrote {out_path}: {n} cutouts on {_used(plan, backgrounds.n)}, bands {''.join(bands)}, "
         f"{n_lenses} with injected arcs / {n - n_lenses} untouched"
         f"{' (stored unlabelled)' if request.unlabelled else ''}; "
         f"{elapsed:.1f} s ({n / max(elapsed, 1e-9):.0f} images/s)"
     )
+
+
+def _used(plan: InjectionPlan, n_backgrounds: int) -> str:
+    """``"300 backgrounds"``, or ``"162 of 300 backgrounds"`` when a cut left some out."""
+    used = len(np.unique(plan.background))
+    if used == n_backgrounds:
+        return f"{used} backgrounds"
+    return f"{used} of {n_backgrounds} backgrounds"
 
 
 def _columns(schema: Mapping[str, np.dtype], rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
