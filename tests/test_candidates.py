@@ -13,7 +13,7 @@ from lensscan.scan.candidates import (
     icrs_to_pixel,
     non_maximum_suppression,
     pixel_to_icrs,
-    refine_peak,
+    refine_peaks,
 )
 from lensscan.scan.tiling import WindowGrid
 
@@ -48,16 +48,33 @@ def test_nms_limit_stops_after_top_n() -> None:
     assert distances[~np.eye(len(kept_all), dtype=bool)].min() >= 20.0
 
 
-def test_refine_peak_is_the_score_weighted_centroid() -> None:
+def test_refine_peaks_is_the_score_weighted_centroid() -> None:
     scores = np.zeros((4, 4))
     scores[1, 1] = 0.8
     scores[1, 2] = 0.4
     scores[2, 1] = np.nan  # skipped windows carry no weight
+    scores[3, 3] = 0.5  # a corner: its 3x3 neighbourhood is cut by the grid's edges
     centres = np.array([10.0, 20.0, 30.0, 40.0])
-    y, x = refine_peak(scores, centres, centres, 1, 1)
-    assert y == pytest.approx(20.0)
-    assert x == pytest.approx((0.8 * 20 + 0.4 * 30) / 1.2)
-    assert refine_peak(np.zeros((2, 2)), centres[:2], centres[:2], 0, 0) == (10.0, 10.0)
+    y, x = refine_peaks(scores, centres, centres, np.array([1, 3]), np.array([1, 3]))
+    assert y[0] == pytest.approx(20.0)
+    assert x[0] == pytest.approx((0.8 * 20 + 0.4 * 30) / 1.2)
+    assert (y[1], x[1]) == pytest.approx((40.0, 40.0))
+    y, x = refine_peaks(np.zeros((2, 2)), centres[:2], centres[:2], np.array([0]), np.array([0]))
+    assert (y[0], x[0]) == (10.0, 10.0)
+
+
+def test_refine_peaks_matches_the_centroid_of_each_neighbourhood() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.random((7, 9))
+    scores[rng.random((7, 9)) < 0.2] = np.nan
+    centres_y, centres_x = np.arange(7) * 16.0 + 5, np.arange(9) * 16.0 + 5
+    rows, cols = np.nonzero(np.isfinite(scores))
+    y, x = refine_peaks(scores, centres_y, centres_x, rows, cols)
+    for k, (r, c) in enumerate(zip(rows, cols, strict=True)):
+        block = np.nan_to_num(scores[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2])
+        ys, xs = centres_y[max(r - 1, 0) : r + 2], centres_x[max(c - 1, 0) : c + 2]
+        assert y[k] == pytest.approx((block.sum(1) * ys).sum() / block.sum())
+        assert x[k] == pytest.approx((block.sum(0) * xs).sum() / block.sum())
 
 
 def test_grid_peaks_find_a_blob_between_windows() -> None:

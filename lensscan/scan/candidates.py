@@ -58,29 +58,44 @@ def non_maximum_suppression(
     return np.asarray(kept, dtype=np.int64)
 
 
-def refine_peak(
-    score_map: np.ndarray, centres_y: np.ndarray, centres_x: np.ndarray, row: int, col: int
-) -> tuple[float, float]:
-    """Score-weighted centroid of a peak and its 8 neighbours on the window grid.
+def refine_peaks(
+    score_map: np.ndarray,
+    centres_y: np.ndarray,
+    centres_x: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score-weighted centroids of peaks and their 8 neighbours on the window grid.
+
+    All peaks at once: 3x3 sums of the weights and of the weighted centres, with the grid's
+    edges and skipped (NaN) windows weighing nothing.
 
     Args:
-        score_map: (rows, cols) window scores (NaN for skipped windows, which are ignored).
+        score_map: (rows, cols) window scores (NaN for skipped windows).
         centres_y: Pixel row of each score-map row's window centre.
         centres_x: Pixel column of each score-map column's window centre.
-        row: Row of the peak in the score map.
-        col: Column of the peak.
+        rows: Score-map row of each peak.
+        cols: Score-map column of each peak.
 
     Returns:
-        ``(y, x)`` in 0-based pixels; the peak's centre when every weight is zero.
+        ``(y, x)`` arrays in 0-based pixels; a peak's own centre where every weight is zero.
     """
-    rows = slice(max(row - 1, 0), min(row + 2, score_map.shape[0]))
-    cols = slice(max(col - 1, 0), min(col + 2, score_map.shape[1]))
-    weights = np.nan_to_num(score_map[rows, cols], nan=0.0).astype(np.float64)
-    total = weights.sum()
-    if total <= 0:
-        return float(centres_y[row]), float(centres_x[col])
-    y = float((weights.sum(axis=1) * centres_y[rows]).sum() / total)
-    x = float((weights.sum(axis=0) * centres_x[cols]).sum() / total)
+    weights = np.nan_to_num(score_map, nan=0.0).astype(np.float64)
+    centre_rows = np.asarray(centres_y, np.float64)[:, None]
+    centre_cols = np.asarray(centres_x, np.float64)[None, :]
+
+    def box_sum(values: np.ndarray) -> np.ndarray:
+        padded = np.pad(values, 1)
+        height, width = values.shape
+        return sum(padded[dy : dy + height, dx : dx + width] for dy in range(3) for dx in range(3))
+
+    total = box_sum(weights)[rows, cols]
+    weighted_y = box_sum(weights * centre_rows)[rows, cols]
+    weighted_x = box_sum(weights * centre_cols)[rows, cols]
+    positive = total > 0
+    safe = np.where(positive, total, 1.0)
+    y = np.where(positive, weighted_y / safe, centre_rows[rows, 0])
+    x = np.where(positive, weighted_x / safe, centre_cols[0, cols])
     return y, x
 
 
@@ -135,13 +150,8 @@ def grid_peaks(
     """
     centres_y, centres_x = grid.centres()
     rows, cols = np.nonzero(np.nan_to_num(score_map, nan=-np.inf) >= threshold)
-    refined = np.array(
-        [
-            refine_peak(score_map, centres_y, centres_x, r, c)
-            for r, c in zip(rows, cols, strict=True)
-        ],
-        dtype=np.float64,
-    ).reshape(-1, 2)
+    refined_y, refined_x = refine_peaks(score_map, centres_y, centres_x, rows, cols)
+    refined = np.column_stack([refined_y, refined_x])
     kept = non_maximum_suppression(
         refined[:, 1], refined[:, 0], score_map[rows, cols], min_separation_px, limit=top
     )
