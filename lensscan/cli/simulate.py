@@ -49,7 +49,9 @@ def simulate(
         None, "--seed", help="Seed of the run (default 0); the same seed gives the same images."
     ),
     workers: int = typer.Option(
-        None, "--workers", help="Parallel worker processes (default: the number of CPUs)."
+        None,
+        "--workers",
+        help="Parallel worker processes (default: the number of CPUs; inject runs in one).",
     ),
     scheduler: str = typer.Option(
         None,
@@ -149,8 +151,8 @@ def simulate(
     max_host_mag: float = typer.Option(
         None,
         "--max-host-mag",
-        help="inject: arcs only onto backgrounds whose central galaxy is brighter than this "
-        '(AB, reddest band, 1.5" radius); negatives still come from every background.',
+        help="inject: use only backgrounds whose central galaxy is brighter than this (AB, "
+        'reddest band, 1.5" radius), for lenses and non-lenses alike.',
         rich_help_panel=_INJECT,
     ),
     rotations: bool = typer.Option(
