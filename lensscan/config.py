@@ -375,6 +375,10 @@ class TrainConfig:
         max_target: Use at most this many target-pool items.
         max_eval: At most this many items for the per-epoch validation and target criteria.
         init_checkpoint: Safetensors file to initialise the encoder from (matched by name).
+        normalisation: Settings of the input normalisation of a model trained from
+            scratch (fields of :class:`~lensscan.data.normalize.RobustAsinh`: ``border``,
+            ``softening``, ``clip``, ``relative_floor``, ``noise``); a model started from
+            ``init_model`` keeps its parent's.
         selection: Model-selection rule: auto (val_auroc with --val, else last), val_auroc,
             last or min_target_entropy.
         method_options: Method settings overriding the method's defaults (see its docs).
@@ -403,6 +407,7 @@ class TrainConfig:
     max_target: int | None = None
     max_eval: int = 4096
     init_checkpoint: str | None = None
+    normalisation: Mapping[str, float | str] = dataclasses.field(default_factory=dict)
     selection: str = "auto"
     method_options: Mapping[str, float] = dataclasses.field(default_factory=dict)
     resume: bool = False

@@ -138,3 +138,25 @@ def test_resume_and_overwrite_through_the_cli(runner, stores, tmp_path) -> None:
         app, ["train", "--source", str(source), "--out", str(other), "--epochs", "1", "--resume"]
     )
     assert result.exit_code == 0, result.output
+
+
+def test_normalisation_settings_are_recorded_in_the_card(runner, stores, tmp_path) -> None:
+    source, _ = stores
+    out = tmp_path / "model"
+    result = runner.invoke(
+        app,
+        ["train", "--source", str(source), "--epochs", "1", "--batch-size", "8",
+         "--normalisation", "relative_floor=1e-6", "--normalisation", "noise=differences",
+         "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "model.json").read_text())
+    assert card["normalisation"]["relative_floor"] == 1e-6
+    assert card["normalisation"]["noise"] == "differences"
+    bad = runner.invoke(
+        app,
+        ["train", "--source", str(source), "--epochs", "1", "--normalisation", "floor=1",
+         "--out", str(tmp_path / "bad")],
+    )  # fmt: skip
+    assert bad.exit_code == 2 and bad.output.startswith("lensscan: error: --normalisation")
+    assert not (tmp_path / "bad").exists()

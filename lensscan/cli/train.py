@@ -9,18 +9,23 @@ import typer
 from lensscan.errors import UserError
 
 
-def _parse_options(pairs: list[str] | None) -> dict[str, float] | None:
+def _parse_options(
+    pairs: list[str] | None, option: str = "--option", text: bool = False
+) -> dict[str, float | str] | None:
+    """``KEY=VALUE`` pairs as a dict of numbers (or, with ``text``, of text where not one)."""
     if not pairs:
         return None
-    options = {}
+    options: dict[str, float | str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise UserError(f"--option {pair!r}: expected KEY=VALUE, e.g. --option tau=0.9")
+            raise UserError(f"{option} {pair!r}: expected KEY=VALUE, e.g. --option tau=0.9")
         try:
             options[key.strip()] = float(value)
         except ValueError:
-            raise UserError(f"--option {pair!r}: {value!r} is not a number") from None
+            if not text:
+                raise UserError(f"{option} {pair!r}: {value!r} is not a number") from None
+            options[key.strip()] = value.strip()
     return options
 
 
@@ -87,6 +92,13 @@ def train(
     init_checkpoint: Path = typer.Option(
         None, "--init-checkpoint", help="Safetensors file to initialise the encoder from."
     ),
+    normalisation: list[str] = typer.Option(
+        None,
+        "--normalisation",
+        help="Input normalisation setting KEY=VALUE of a model trained from scratch "
+        "(repeatable), e.g. --normalisation relative_floor=1e-5 --normalisation "
+        "noise=differences.",
+    ),
     no_amp: bool = typer.Option(False, "--no-amp", help="Turn off mixed precision on CUDA."),
     config: Path = typer.Option(
         None, "--config", help="TOML file of settings; command-line options override it."
@@ -122,6 +134,7 @@ def train(
         "selection": selection,
         "method_options": _parse_options(option),
         "init_checkpoint": init_checkpoint,
+        "normalisation": _parse_options(normalisation, "--normalisation", text=True),
         "amp": False if no_amp else None,
         "resume": resume or None,
         "overwrite": overwrite or None,

@@ -10,9 +10,13 @@ min-max normalised cutouts of the same sky come out the same. Per band it
 1. subtracts a robust background: the median of the border pixels (a frame ``border`` px
    wide, where a lens-centred cutout holds mostly sky);
 2. divides by a robust noise scale: 1.4826 x the median absolute deviation of those border
-   pixels (the Gaussian sigma for pure noise), floored at ``relative_floor`` x the band's
-   full range so that noiseless or constant images do not divide by zero (the floor scales
-   with ``a`` too, so invariance holds; a constant band maps to 0);
+   pixels (the Gaussian sigma for pure noise; ``noise="border"``, the default), or of the
+   differences of horizontally neighbouring pixels over the whole cutout, over sqrt(2)
+   (``noise="differences"``: smooth light, such as a bright star's halo across the
+   border, hardly changes a difference, so the scale stays the sky noise's), floored at
+   ``relative_floor`` x the band's full range so that noiseless or constant images do not
+   divide by zero (the floor scales with ``a`` too, so invariance holds; a constant band
+   maps to 0);
 3. applies an asinh stretch ``asinh(z / softening)``: linear for ``|z|`` below
    ``softening`` noise sigmas, logarithmic above, so faint arcs and bright cores both keep
    contrast (Lupton et al. 1999 use the same idea for colour images);
@@ -33,6 +37,8 @@ from lensscan.errors import UserError
 
 #: 1 / Phi^-1(3/4): turns a median absolute deviation into a Gaussian sigma.
 MAD_TO_SIGMA = 1.4826
+#: Where :class:`RobustAsinh` may take its noise scale from.
+NOISE_ESTIMATES = ("border", "differences")
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,8 @@ class RobustAsinh:
         softening: Noise sigmas at which the stretch turns from linear to logarithmic.
         clip: Output values are clipped to ``[-clip, clip]``.
         relative_floor: Lower bound of the noise scale as a fraction of the band's range.
+        noise: Where the noise scale comes from: ``border`` (the border frame's pixels) or
+            ``differences`` (neighbouring-pixel differences over the whole cutout).
     """
 
     kind: ClassVar[str] = "robust_asinh"
@@ -51,8 +59,15 @@ class RobustAsinh:
     softening: float = 3.0
     clip: float = 10.0
     relative_floor: float = 1e-3
+    noise: str = "border"
 
     def __post_init__(self) -> None:
+        if isinstance(self.border, float) and self.border.is_integer():
+            object.__setattr__(self, "border", int(self.border))  # from KEY=VALUE options
+        if self.noise not in NOISE_ESTIMATES:
+            raise ValueError(
+                f"noise must be one of {', '.join(NOISE_ESTIMATES)}, got {self.noise!r}"
+            )
         if self.border < 1:
             raise ValueError(f"border must be at least 1 pixel, got {self.border}")
         if self.softening <= 0 or self.clip <= 0 or self.relative_floor <= 0:
@@ -71,6 +86,32 @@ class RobustAsinh:
         mask[:, -b:] = True
         return mask
 
+    def background_and_noise(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per image and band (N, C): the background level and the noise scale used.
+
+        Args:
+            x: (N, C, H, W) floating tensor; NaN = masked.
+        """
+        n, c, h, w = x.shape
+        frame = x[..., self.border_mask(h, w, x.device)]  # (N, C, P)
+        background = torch.nanmedian(frame, dim=-1).values
+        if self.noise == "differences":
+            steps = (x[..., :, 1:] - x[..., :, :-1]).reshape(n, c, -1)
+            centre = torch.nanmedian(steps, dim=-1).values
+            mad = torch.nanmedian((steps - centre[..., None]).abs(), dim=-1).values / math.sqrt(2)
+        else:
+            mad = torch.nanmedian((frame - background[..., None]).abs(), dim=-1).values
+        flat = x.reshape(n, c, h * w)
+        low, high = torch.aminmax(flat, dim=-1)
+        band_range = high - low
+        if band_range.isnan().any():  # masked pixels: take the range of the valid ones
+            band_range = _nan_amax(flat) - _nan_amin(flat)
+        floor = self.relative_floor * torch.nan_to_num(band_range, nan=0.0)
+        # The absolute minimum only matters for a constant band (range 0), which maps to 0.
+        tiny = torch.finfo(x.dtype).tiny
+        sigma = torch.maximum(MAD_TO_SIGMA * torch.nan_to_num(mad, nan=0.0), floor).clamp_min(tiny)
+        return background, sigma
+
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Normalise a batch.
 
@@ -83,19 +124,7 @@ class RobustAsinh:
         if images.ndim != 4:
             raise ValueError(f"expected (N, C, H, W) images, got shape {tuple(images.shape)}")
         x = images if images.is_floating_point() else images.float()
-        n, c, h, w = x.shape
-        frame = x[..., self.border_mask(h, w, x.device)]  # (N, C, P)
-        background = torch.nanmedian(frame, dim=-1).values
-        mad = torch.nanmedian((frame - background[..., None]).abs(), dim=-1).values
-        flat = x.reshape(n, c, h * w)
-        low, high = torch.aminmax(flat, dim=-1)
-        band_range = high - low
-        if band_range.isnan().any():  # masked pixels: take the range of the valid ones
-            band_range = _nan_amax(flat) - _nan_amin(flat)
-        floor = self.relative_floor * torch.nan_to_num(band_range, nan=0.0)
-        # The absolute minimum only matters for a constant band (range 0), which maps to 0.
-        tiny = torch.finfo(x.dtype).tiny
-        sigma = torch.maximum(MAD_TO_SIGMA * torch.nan_to_num(mad, nan=0.0), floor).clamp_min(tiny)
+        background, sigma = self.background_and_noise(x)
         scale = 1.0 / (sigma * self.softening)
         offset = torch.nan_to_num(background, nan=0.0)
         stretched = (x - offset[..., None, None]) * scale[..., None, None]

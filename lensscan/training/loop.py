@@ -31,8 +31,8 @@ from lensscan import __version__
 from lensscan.adapt import Batch, Method, MethodContext, build_method, check_options, method_class
 from lensscan.atomic import atomic_output, check_output_path
 from lensscan.config import TrainConfig
-from lensscan.data.normalize import DEFAULT_NORMALISATION
-from lensscan.errors import UserError
+from lensscan.data.normalize import DEFAULT_NORMALISATION, RobustAsinh
+from lensscan.errors import SettingError, UserError
 from lensscan.models.card import ModelCard
 from lensscan.models.finder import select_device
 from lensscan.models.network import LensNet, build_network
@@ -333,7 +333,9 @@ def _card(
         bands=data.bands,
         pixel_scale=data.pixel_scale,
         input_size=data.input_size,
-        normalisation=(parent.card.normalisation if parent else DEFAULT_NORMALISATION.to_dict()),
+        normalisation=(
+            parent.card.normalisation if parent else own_normalisation(config).to_dict()
+        ),
         encoder_options=dict(parent.card.encoder_options) if parent else {},
         imbalance={
             "strategy": "pos_weight",
@@ -385,6 +387,20 @@ def _finish(
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def own_normalisation(config: TrainConfig) -> RobustAsinh:
+    """The input normalisation of a model trained from scratch with ``config``.
+
+    Raises:
+        SettingError: If ``normalisation`` names an unknown setting or a bad value.
+    """
+    if not config.normalisation:
+        return DEFAULT_NORMALISATION
+    try:
+        return RobustAsinh(**config.normalisation)
+    except (TypeError, ValueError) as exc:
+        raise SettingError("normalisation", dict(config.normalisation), str(exc)) from None
+
+
 def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> Path:
     """Train a lens finder and write its weights folder.
 
@@ -410,7 +426,7 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
     parent = load_parent(config.init_model) if config.init_model else None
     if parent is not None and parent.card.members > 1:
         return _adapt_each_member(config, parent, on_epoch_end)
-    norm = parent.finder.normalisation if parent else DEFAULT_NORMALISATION
+    norm = parent.finder.normalisation if parent else own_normalisation(config)
     check_output_path(out, overwrite=config.overwrite, option="--out")
     with _run_context(device, config.seed):
         data = load_training_data(config, norm, device)
