@@ -12,8 +12,8 @@ min-max normalised cutouts of the same sky come out the same. Per band it
 2. divides by a robust noise scale: 1.4826 x the median absolute deviation of those border
    pixels (the Gaussian sigma for pure noise; ``noise="border"``, the default), or of the
    differences of horizontally neighbouring pixels over the whole cutout, over sqrt(2)
-   (``noise="differences"``: smooth light, such as a bright star's halo across the
-   border, hardly changes a difference, so the scale stays the sky noise's), floored at
+   (``noise="differences"``: a bright neighbour's light changes differences less than it
+   spreads the border's pixels), floored at
    ``relative_floor`` x the band's full range so that noiseless or constant images do not
    divide by zero (the floor scales with ``a`` too, so invariance holds; a constant band
    maps to 0);
