@@ -1,7 +1,8 @@
 """Every run's settings as frozen dataclasses, with all defaults in one place.
 
-Each command resolves its settings into one of these (TOML file, then command-line
-options) and saves the resolved settings beside its output.
+Each command resolves its settings into one of these through :func:`resolve_config`
+(defaults, then a ``--config`` TOML file, then ``LENSSCAN_<COMMAND>_<SETTING>`` environment
+variables, then command-line options) and saves the resolved settings beside its output.
 """
 
 from __future__ import annotations
@@ -33,24 +34,40 @@ SCAN_MODES = ("detect", "grid")
 """How ``lensscan scan`` chooses the cutouts to score when no ``--positions`` are given."""
 
 
+ENV_COMMANDS = ("simulate", "simulate-field", "cutouts", "scan", "evaluate", "train")
+"""Commands whose settings environment variables ``LENSSCAN_<COMMAND>_<SETTING>`` set."""
+
+
+def env_prefix(command: str) -> str:
+    """The environment-variable prefix of a command's settings (``LENSSCAN_SCAN_``)."""
+    return f"LENSSCAN_{command.upper().replace('-', '_')}_"
+
+
 def resolve_config(
     cls: type[ConfigT],
     toml_path: str | os.PathLike[str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    command: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> ConfigT:
-    """Build a settings dataclass from defaults, a TOML file, then explicit overrides.
+    """Build a settings dataclass from defaults, a TOML file, the environment, then options.
 
     Args:
         cls: The frozen dataclass type.
         toml_path: Optional TOML file whose top-level keys are field names.
         overrides: Values given on the command line; ``None`` values are ignored so an
-            option left unset keeps the file's or the default value.
+            option left unset keeps the environment's, the file's or the default value.
+        command: The command whose ``LENSSCAN_<COMMAND>_<SETTING>`` environment variables
+            apply (none without it). A value is read as a TOML value (``4096``, ``true``,
+            ``["g", "r"]``), or as text where it is not one (``cuda:0``).
+        environ: The environment (default: ``os.environ``).
 
     Returns:
         The resolved settings.
 
     Raises:
-        UserError: If the file cannot be read or names an unknown setting.
+        UserError: If the file cannot be read, or the file or the environment names an
+            unknown setting or a value of the wrong type.
     """
     values: dict[str, Any] = {}
     names = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
@@ -69,6 +86,8 @@ def resolve_config(
                 f"valid: {', '.join(sorted(names))}"
             )
         values.update(_checked_file_values(cls, loaded, path))
+    if command is not None:
+        values.update(_environment_values(cls, command, os.environ if environ is None else environ))
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     required = [
         field.name
@@ -141,6 +160,39 @@ def _checked_file_values(cls: type[Any], loaded: Mapping[str, Any], path: Path) 
             )
         checked[key] = tuple(value) if isinstance(value, list) else value
     return checked
+
+
+def _environment_values(cls: type[Any], command: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings given as ``LENSSCAN_<COMMAND>_<SETTING>`` variables, type-checked.
+
+    Raises:
+        UserError: Naming the variable, for an unknown setting or a value of the wrong type.
+    """
+    prefix = env_prefix(command)
+    # Longer prefixes of other commands (LENSSCAN_SIMULATE_FIELD_ under LENSSCAN_SIMULATE_).
+    others = [env_prefix(c) for c in ENV_COMMANDS if env_prefix(c).startswith(prefix)]
+    others.remove(prefix)
+    hints = typing.get_type_hints(cls)
+    fields = {field.name for field in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, text in environ.items():
+        if not key.startswith(prefix) or any(key.startswith(other) for other in others):
+            continue
+        name = key[len(prefix) :].lower()
+        if name not in fields:
+            raise UserError(f"{key}: unknown setting {name}; valid: {', '.join(sorted(fields))}")
+        try:
+            value = tomllib.loads(f"value = {text}")["value"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        if not _accepts(hints[name], value) and _accepts(hints[name], text):
+            value = text  # a number-like text for a text setting, e.g. a tract "9813"
+        if not _accepts(hints[name], value):
+            raise UserError(
+                f"{key}={text!r}: does not fit setting {name} ({_type_name(hints[name])})"
+            )
+        values[name] = tuple(value) if isinstance(value, list) else value
+    return values
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -66,3 +66,21 @@ def test_the_cli_turns_a_wrong_type_into_one_line(
     assert result.output.count("\n") == 1, result.output
     assert f"--config {path}: setting {setting}:" in result.output
     assert "does not fit its type" in result.output
+
+
+def test_environment_variables_set_scan_settings_with_their_types() -> None:
+    from lensscan.config import ScanConfig, resolve_config
+
+    environ = {
+        "LENSSCAN_SCAN_BATCH_SIZE": "4096",
+        "LENSSCAN_SCAN_DEVICE": "cuda:0",
+        "LENSSCAN_SCAN_TTA": "true",
+        "LENSSCAN_SCAN_DETECT_BANDS": '["g", "r"]',
+        "LENSSCAN_WEIGHTS": "/elsewhere",  # another variable of lensscan: not a setting
+    }
+    config = resolve_config(ScanConfig, None, {"batch_size": 64}, "scan", environ)
+    assert config.batch_size == 64  # an option wins
+    assert config.device == "cuda:0" and config.tta is True
+    assert config.detect_bands == ("g", "r")
+    with pytest.raises(UserError, match="LENSSCAN_SCAN_BATCH_SIZE='big'"):
+        resolve_config(ScanConfig, None, {}, "scan", {"LENSSCAN_SCAN_BATCH_SIZE": "big"})

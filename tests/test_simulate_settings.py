@@ -60,3 +60,38 @@ def test_a_bad_setting_in_a_file_is_one_line(runner, tmp_path, command, text, me
 def test_a_missing_required_setting_names_its_option(runner, tmp_path) -> None:
     result = runner.invoke(app, ["simulate", "--out", str(tmp_path / "x.zarr")])
     assert result.exit_code == 2 and "--n: required" in result.output
+
+
+def test_environment_settings_sit_between_the_file_and_the_options(runner, tmp_path) -> None:
+    settings = tmp_path / "sim.toml"
+    settings.write_text('n = 6\nbands = "i"\nseed = 4\nworkers = 1\n')
+    env = {"LENSSCAN_SIMULATE_SEED": "7", "LENSSCAN_SIMULATE_BANDS": "gr"}
+    out = tmp_path / "a.zarr"
+    result = runner.invoke(app, ["simulate", "--config", str(settings), "--out", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    store = CutoutStore.open(out)
+    assert store.attrs["seed"] == 7 and store.bands == ("g", "r")
+    out = tmp_path / "b.zarr"
+    args = ["simulate", "--config", str(settings), "--seed", "9", "--out", str(out)]
+    assert runner.invoke(app, args, env=env).exit_code == 0
+    assert CutoutStore.open(out).attrs["seed"] == 9
+    # simulate-field's variables are not simulate's.
+    out = tmp_path / "c.zarr"
+    args = ["simulate", "--config", str(settings), "--out", str(out)]
+    assert runner.invoke(app, args, env={"LENSSCAN_SIMULATE_FIELD_SIZE": "64"}).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LENSSCAN_SIMULATE_N", "many", "LENSSCAN_SIMULATE_N='many': does not fit setting n"),
+        ("LENSSCAN_SIMULATE_NN", "5", "LENSSCAN_SIMULATE_NN: unknown setting nn"),
+    ],
+)
+def test_a_bad_environment_setting_is_one_line(runner, tmp_path, variable, value, message):
+    out = tmp_path / "x.zarr"
+    result = runner.invoke(app, ["simulate", "--n", "4", "--out", str(out)], env={variable: value})
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not out.exists()

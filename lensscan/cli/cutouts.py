@@ -76,5 +76,6 @@ def cutouts(
             "color_cut": color_cut,
             "overwrite": overwrite or None,
         },
+        command="cutouts",
     )
     typer.echo(make_cutouts(field_specs(fields or [], band or []), settings))

@@ -95,6 +95,7 @@ def evaluate(
             "rescale": rescale,
             "overwrite": overwrite or None,
         },
+        command="evaluate",
     )
     outcome = run_evaluation(settings)
     # Off a terminal (logs, pipes) rich would assume 80 columns and squeeze the table.

@@ -250,6 +250,7 @@ def scan(
             "job_prologue": tuple(job_prologue) if job_prologue else None,
             "retries": retries,
         },
+        command="scan",
     )
     sources = FieldSources(
         arguments=tuple(fields or ()),

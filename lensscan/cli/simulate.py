@@ -195,7 +195,7 @@ def simulate(
             "max_host_mag": max_host_mag,
             "rotations": rotations or None,
         }
-        request = resolve_config(InjectionRequest, config, common | injection)
+        request = resolve_config(InjectionRequest, config, common | injection, command="simulate")
         typer.echo(inject_arcs(request, out, overwrite=overwrite))
         return
     if backgrounds:
@@ -203,5 +203,5 @@ def simulate(
     from lensscan.simulate.cutouts import CutoutRequest, simulate_cutouts
 
     options = {"domain": domain, "workers": workers, "scheduler": scheduler}
-    request = resolve_config(CutoutRequest, config, common | options)
+    request = resolve_config(CutoutRequest, config, common | options, command="simulate")
     typer.echo(simulate_cutouts(request, out, overwrite=overwrite))

@@ -48,5 +48,5 @@ def simulate_field(
         "seed": seed,
         "family": family,
     }
-    request = resolve_config(FieldRequest, config, options)
+    request = resolve_config(FieldRequest, config, options, command="simulate-field")
     typer.echo(simulate_field_patch(request, out, overwrite=overwrite))

@@ -141,7 +141,7 @@ def train(
     }
     overrides = {k: str(v) if isinstance(v, Path) else v for k, v in overrides.items()}
     try:
-        settings = resolve_config(TrainConfig, config, overrides)
+        settings = resolve_config(TrainConfig, config, overrides, command="train")
     except TypeError:
         raise UserError("missing --out (or set it in --config)") from None
 
