@@ -8,6 +8,8 @@ origin 0.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 FITS_PIXEL_ORIGIN = 1
@@ -17,3 +19,12 @@ FITS_PIXEL_ORIGIN = 1
 def to_fits_pixel(coordinate: np.ndarray | float) -> np.ndarray | float:
     """Convert a 0-based pixel coordinate to the FITS/DS9 1-based convention."""
     return coordinate + FITS_PIXEL_ORIGIN
+
+
+def wcs_pixel_scale(wcs: Any) -> float | None:
+    """Arcsec per pixel of a celestial WCS (the mean of its two axes), or None without one."""
+    if wcs is None:
+        return None
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    return float(np.mean(proj_plane_pixel_scales(wcs)) * 3600.0)

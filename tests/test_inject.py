@@ -155,7 +155,7 @@ def test_lenses_of_a_labelled_store_are_never_backgrounds(tmp_path: Path) -> Non
     store = _store(tmp_path / "bg.zarr", _galaxy_backgrounds(12), labels)
     backgrounds = open_backgrounds([store])
     assert backgrounds.n == 8
-    assert np.array_equal(backgrounds.columns()["background_item"], np.arange(8))
+    assert np.array_equal(backgrounds.columns["background_item"], np.arange(8))
 
 
 def test_deflector_is_measured_from_the_galaxy_light() -> None:

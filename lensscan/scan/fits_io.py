@@ -23,6 +23,7 @@ import numpy as np
 
 from lensscan.bands import normalise_band
 from lensscan.errors import UserError
+from lensscan.pixels import wcs_pixel_scale
 from lensscan.scan.hdu import HduData, ImageFile, MaskPlane, describe_image
 from lensscan.scan.survey_files import field_name, header_band_names, hsc_siblings
 from lensscan.scan.tiling import centred_window_start
@@ -185,14 +186,6 @@ def _same_grid(reference: ImageFile, other: ImageFile) -> str | None:
     ):
         return f"WCS differs from {reference.path.name}"
     return None
-
-
-def _pixel_scale(wcs: Any) -> float | None:
-    if wcs is None:
-        return None
-    from astropy.wcs.utils import proj_plane_pixel_scales
-
-    return float(np.mean(proj_plane_pixel_scales(wcs)) * 3600.0)
 
 
 def _band_planes(image: ImageFile, names: Sequence[str], wanted: Sequence[str]) -> list[BandPlane]:
@@ -376,7 +369,7 @@ def _assemble(
     return OpenedField(
         inputs=inputs,
         wcs=reference.wcs,
-        pixel_scale=_pixel_scale(reference.wcs),
+        pixel_scale=wcs_pixel_scale(reference.wcs),
         notes=tuple(notes),
         assumptions=tuple(assumptions),
     )

@@ -28,6 +28,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ import numpy as np
 
 from lensscan.data.store import LENS, NONLENS, CutoutStore
 from lensscan.errors import UserError
+from lensscan.pixels import wcs_pixel_scale
 
 DEFAULT_ZERO_POINT = 27.0
 """AB zero point of HSC coadds (``FLUXMAG0 = 10**10.8``), assumed where a source says none."""
@@ -125,6 +127,7 @@ class Backgrounds:
             return None
         return np.concatenate(values)
 
+    @cached_property
     def columns(self) -> dict[str, np.ndarray]:
         """Parameter columns every source has, prefixed ``background_``, plus the source."""
         names = set.intersection(*(set(source.params) for source in self.sources))
@@ -168,18 +171,14 @@ def _wcs_pixel_scale(header: Any) -> float | None:
 
     from astropy.utils.exceptions import AstropyWarning
     from astropy.wcs import WCS
-    from astropy.wcs.utils import proj_plane_pixel_scales
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
         try:
             wcs = WCS(header, naxis=2)
-        except Exception:
+        except Exception:  # astropy raises many types for malformed WCS keywords
             return None
-    if not wcs.has_celestial:
-        return None
-    scales = proj_plane_pixel_scales(wcs.celestial) * 3600.0
-    return float(np.sqrt(scales[0] * scales[1]))
+    return wcs_pixel_scale(wcs.celestial) if wcs.has_celestial else None
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,7 @@ def _drawn_scenes(
         yield domain.draw(scene_rng, bands, bool(label == LENS)), noise_rng
 
 
-def _param_columns(
+def param_columns(
     schema: dict[str, np.dtype], params: Sequence[dict[str, Any]]
 ) -> dict[str, np.ndarray]:
     """Parameter columns in schema order from the drawn parameters of each item."""
@@ -232,7 +232,7 @@ def draw_params_block(
     """Parameter columns of a block of items (scenes drawn, not rendered)."""
     domain = get_domain(domain_name)
     scenes = [scene.params for scene, _ in _drawn_scenes(domain, bands, seeds, labels)]
-    return _param_columns(domain.param_schema(bands), scenes)
+    return param_columns(domain.param_schema(bands), scenes)
 
 
 def make_items(
@@ -250,7 +250,7 @@ def make_items(
     for k, (scene, noise_rng) in enumerate(_drawn_scenes(domain, bands, seeds, labels)):
         images[k] = domain.render(scene, noise_rng)
         params.append(scene.params)
-    return images, _param_columns(domain.param_schema(bands), params)
+    return images, param_columns(domain.param_schema(bands), params)
 
 
 def render_block(

@@ -46,9 +46,9 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -65,6 +65,7 @@ from lensscan.simulate.cutouts import (
     item_generators,
     item_seeds,
     largest_remainder,
+    param_columns,
     parse_splits,
 )
 from lensscan.simulate.families import FAMILIES, Population
@@ -74,9 +75,9 @@ from lensscan.simulate.photometry import ZERO_POINT
 from lensscan.simulate.presets import HSC_WIDE, parse_bands
 from lensscan.simulate.priors import (
     LENS_REDSHIFT_RANGE,
-    SOURCE_REDSHIFT_RANGE,
     draw_einstein_radius,
     draw_lensed_source,
+    draw_source_redshift,
     velocity_dispersion_from_light,
 )
 from lensscan.simulate.psf import PSF, psf_kernels
@@ -273,17 +274,22 @@ class Calibration:
     item_beta: np.ndarray | None
     psf_beta: float
 
-    def kernels(self, background: int) -> tuple[np.ndarray, np.ndarray]:
-        """PSF kernels (bands, k, k) of one background and the FWHM per band."""
+    def fwhm(self, background: int) -> np.ndarray:
+        """PSF FWHM per band (arcsec) of one background."""
+        own = None if self.item_fwhm is None else self.item_fwhm[background]
+        if self.psf_kernels is None and own is not None and np.isfinite(own).all():
+            return own
+        return self.psf_fwhm
+
+    def kernels(self, background: int, transform: int) -> np.ndarray:
+        """PSF kernels (bands, k, k) of one background, flipped and rotated with it."""
         if self.psf_kernels is not None:
-            return self.psf_kernels, self.psf_fwhm
-        fwhm = self.psf_fwhm
-        if self.item_fwhm is not None and np.isfinite(self.item_fwhm[background]).all():
-            fwhm = self.item_fwhm[background]
+            return dihedral_transform(self.psf_kernels, transform)
         beta = np.full(len(self.bands), self.psf_beta)
         if self.item_beta is not None and np.isfinite(self.item_beta[background]).all():
             beta = self.item_beta[background]
-        return _moffat_kernels(tuple(fwhm), tuple(beta), self.pixel_scale), fwhm
+        fwhm = self.fwhm(background)
+        return _moffat_kernels(tuple(map(float, fwhm)), tuple(map(float, beta)), self.pixel_scale)
 
     @cached_property
     def frames(self) -> tuple[Frame, int]:
@@ -296,11 +302,15 @@ class Calibration:
         return Frame(self.pixel_scale, centre + pad, centre + pad, side, side, np.float32), pad
 
 
+@lru_cache(maxsize=256)
 def _moffat_kernels(
     fwhm: tuple[float, ...], beta: tuple[float, ...], pixel_scale: float
 ) -> np.ndarray:
-    psfs = [PSF(float(f), float(b)) for f, b in zip(fwhm, beta, strict=True)]
-    return psf_kernels(psfs, pixel_scale, KERNEL_SIZE)
+    """Moffat kernels (bands, k, k), float32, built once per PSF (runs share one FWHM)."""
+    psfs = [PSF(f, b) for f, b in zip(fwhm, beta, strict=True)]
+    kernels = psf_kernels(psfs, pixel_scale, KERNEL_SIZE).astype(np.float32)
+    kernels.flags.writeable = False
+    return kernels
 
 
 def _read_psf(path: str, n_bands: int, planes: np.ndarray) -> np.ndarray:
@@ -550,12 +560,12 @@ def _light_einstein_radius(
     sigma_v = velocity_dispersion_from_light(mag_i, z)
     low, high = population.einstein_radius_range
     for _ in range(ARC_ATTEMPTS):
-        z_source = SOURCE_REDSHIFT_RANGE[0] + np.diff(SOURCE_REDSHIFT_RANGE)[0] * rng.beta(2.0, 2.5)
+        z_source = draw_source_redshift(rng)
         if z_source <= z + 0.1:
             continue
-        theta_e = sis_einstein_radius(sigma_v, z, float(z_source))
+        theta_e = sis_einstein_radius(sigma_v, z, z_source)
         if max(low, minimum) <= theta_e <= high:
-            return float(theta_e), sigma_v, z, float(z_source)
+            return float(theta_e), sigma_v, z, z_source
     return None
 
 
@@ -577,7 +587,7 @@ def render_arc(
     canvas = np.zeros((len(calibration.bands), frame.height, frame.width), np.float32)
     add_component(canvas, frame, source)
     size = calibration.size
-    convolved = convolve_periodic(canvas, kernels.astype(np.float32))
+    convolved = convolve_periodic(canvas, kernels.astype(np.float32, copy=False))
     model = convolved[:, pad : pad + size, pad : pad + size]
     return (model * flux_scale[:, None, None]).astype(np.float32)
 
@@ -666,9 +676,7 @@ class Injector:
         image = dihedral_transform(background, transform).astype(np.float32, copy=True)
         sky, sigma = self.sky(index, background)
         flux_scale = self.flux_scale(sigma)
-        kernels, fwhm = calibration.kernels(index)
-        if calibration.psf_kernels is not None:
-            kernels = dihedral_transform(kernels, transform)
+        fwhm = calibration.fwhm(index)
         params: dict[str, Any] = {
             "true_label": int(is_lens),
             "background_index": index,
@@ -680,6 +688,7 @@ class Injector:
         if not is_lens:
             return image, params
         deflector = measure_deflector(image, sky, sigma, calibration.pixel_scale, scene_rng)
+        kernels = calibration.kernels(index, transform)
         arc = self._draw_arc(scene_rng, deflector, index, kernels, sigma, flux_scale)
         gain = (
             calibration.gain if calibration.gain is not None else calibration.hsc_gain / flux_scale
@@ -788,7 +797,7 @@ class Injector:
 
 
 def _light_columns(backgrounds: Backgrounds) -> tuple[np.ndarray | None, np.ndarray | None]:
-    columns = {name.removeprefix("background_"): v for name, v in backgrounds.columns().items()}
+    columns = {name.removeprefix("background_"): v for name, v in backgrounds.columns.items()}
     redshift = next((columns[n] for n in REDSHIFT_COLUMNS if n in columns), None)
     mag_i = next((columns[n] for n in MAG_I_COLUMNS if n in columns), None)
     return redshift, mag_i
@@ -927,7 +936,7 @@ def inject_arcs(
         plan = plan_injection(request, backgrounds.n, hosts)
     n = len(plan.labels)
     seeds = item_seeds(request.seed, n)
-    carried = {name: values[plan.background] for name, values in backgrounds.columns().items()}
+    carried = {name: values[plan.background] for name, values in backgrounds.columns.items()}
     if hosts is not None:
         carried["host_mag"] = hosts[plan.background].astype(np.float32)
     schema = param_schema(calibration.bands)
@@ -957,7 +966,7 @@ def inject_arcs(
         for start in range(0, n, BLOCK_ITEMS):
             rows.extend(write_block(array, start))
             logger.info("inject: %d / %d items", len(rows), n)
-        return _columns(schema, rows) | {"item_seed": seeds}
+        return param_columns(schema, rows) | {"item_seed": seeds}
 
     attrs = {
         "domain": "inject",
@@ -1018,11 +1027,3 @@ def _used(plan: InjectionPlan, n_backgrounds: int) -> str:
     if used == n_backgrounds:
         return f"{used} backgrounds"
     return f"{used} of {n_backgrounds} backgrounds"
-
-
-def _columns(schema: Mapping[str, np.dtype], rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    from lensscan.simulate.domains import fill_value, params_row
-
-    fills = {name: fill_value(dtype) for name, dtype in schema.items()}
-    table = [params_row(fills, row) for row in rows]
-    return {name: np.array([r[name] for r in table], dtype) for name, dtype in schema.items()}

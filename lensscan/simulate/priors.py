@@ -218,6 +218,12 @@ def draw_source_parts(
     return tuple(parts), params
 
 
+def draw_source_redshift(rng: np.random.Generator) -> float:
+    """A lensed source's redshift: a Beta(2, 2.5) over :data:`SOURCE_REDSHIFT_RANGE`."""
+    low, high = SOURCE_REDSHIFT_RANGE
+    return float(low + (high - low) * rng.beta(2.0, 2.5))
+
+
 def draw_einstein_radius(
     rng: np.random.Generator, population: Population = BASELINE_POPULATION
 ) -> tuple[float, float, float, float]:
@@ -231,7 +237,7 @@ def draw_einstein_radius(
     """
     for _ in range(100):
         z_lens = LENS_REDSHIFT_RANGE[0] + np.diff(LENS_REDSHIFT_RANGE)[0] * rng.beta(2.0, 2.2)
-        z_source = SOURCE_REDSHIFT_RANGE[0] + np.diff(SOURCE_REDSHIFT_RANGE)[0] * rng.beta(2.0, 2.5)
+        z_source = draw_source_redshift(rng)
         sigma_v = draw_velocity_dispersion(rng, lensing_weighted=True)
         theta_e = sis_einstein_radius(sigma_v, float(z_lens), float(z_source))
         low, high = population.einstein_radius_range
