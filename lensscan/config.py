@@ -150,16 +150,23 @@ def _checked_file_values(cls: type[Any], loaded: Mapping[str, Any], path: Path) 
         UserError: Naming the file, the setting and the expected type.
     """
     hints = typing.get_type_hints(cls)
-    checked: dict[str, Any] = {}
-    for key, value in loaded.items():
-        annotation = hints[key]
-        if not _accepts(annotation, value):
-            raise UserError(
-                f"--config {path}: setting {key}: {value!r} does not fit its type "
-                f"({_type_name(annotation)})"
-            )
-        checked[key] = tuple(value) if isinstance(value, list) else value
-    return checked
+    return {
+        key: _fitted(
+            hints[key], value, f"--config {path}: setting {key}: {value!r} does not fit its type"
+        )
+        for key, value in loaded.items()
+    }
+
+
+def _fitted(annotation: Any, value: Any, problem: str) -> Any:
+    """``value`` as a setting of type ``annotation`` stores it (lists made tuples).
+
+    Raises:
+        UserError: ``problem`` and the expected type, if the value does not fit.
+    """
+    if not _accepts(annotation, value):
+        raise UserError(f"{problem} ({_type_name(annotation)})")
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _environment_values(cls: type[Any], command: str, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -187,11 +194,7 @@ def _environment_values(cls: type[Any], command: str, environ: Mapping[str, str]
             value = text
         if not _accepts(hints[name], value) and _accepts(hints[name], text):
             value = text  # a number-like text for a text setting, e.g. a tract "9813"
-        if not _accepts(hints[name], value):
-            raise UserError(
-                f"{key}={text!r}: does not fit setting {name} ({_type_name(hints[name])})"
-            )
-        values[name] = tuple(value) if isinstance(value, list) else value
+        values[name] = _fitted(hints[name], value, f"{key}={text!r}: does not fit setting {name}")
     return values
 
 
