@@ -155,6 +155,7 @@ def injection_montage(path: Path, seed: int = 11) -> None:
     Each pair shares one stretch (set by the untouched cutout), so the arc is the only
     difference; the right panel is the arc signal-to-noise of a larger run.
     """
+    from lensscan.data.folders import natural_key
     from lensscan.data.store import LENS, CutoutStore
     from lensscan.simulate.inject import InjectionRequest, dihedral_transform, inject_arcs
 
@@ -175,7 +176,7 @@ def injection_montage(path: Path, seed: int = 11) -> None:
         )
         store = CutoutStore.open(shown)
         injected, params = store.read_images(), store.params()
-        order = sorted(folder.iterdir(), key=lambda p: int(p.stem))
+        order = sorted(folder.iterdir(), key=natural_key)
         backgrounds = np.stack([np.load(p) for p in order])
         pool = CutoutStore.open(many).params()
         snr = pool["arc_snr"][pool["true_label"] == LENS]

@@ -18,7 +18,7 @@ def cutouts(
         None, "--band", help="BAND=PATH: one file per band of one field (repeat)."
     ),
     bands: str = typer.Option(
-        None, "--bands", help="Comma-separated band names of a file's planes."
+        None, "--bands", help="Band names of a file's planes, e.g. gri or g,r,i."
     ),
     model: str = typer.Option(
         None,
@@ -35,7 +35,7 @@ def cutouts(
         None, "--max-mask-fraction", help="Leave out cutouts with more bad pixels (0.5)."
     ),
     detect_bands: str = typer.Option(
-        None, "--detect-bands", help="Comma-separated bands of the detection image (all)."
+        None, "--detect-bands", help="Bands of the detection image, e.g. ri (all)."
     ),
     detect_threshold: float = typer.Option(
         None, "--detect-threshold", help="Detection threshold in noise sigmas (1.5)."

@@ -11,7 +11,7 @@ def import_store(
     source: Path = typer.Argument(..., help="Folder with <split>_lenses/ and <split>_nonlenses/."),
     out: Path = typer.Option(..., "--out", help="Cutout store to write (.zarr)."),
     bands: str = typer.Option(
-        None, "--bands", help="Comma-separated band names, one per channel (default g,r,i or i)."
+        None, "--bands", help="Band names, one per channel, e.g. gri or g,r,i (default gri or i)."
     ),
     pixel_scale: float = typer.Option(None, "--pixel-scale", help="Pixel scale in arcsec."),
     domain: str = typer.Option("imported", "--domain", help="Domain name recorded in the store."),

@@ -37,7 +37,7 @@ def scan(
     bands: str = typer.Option(
         None,
         "--bands",
-        help="Comma-separated band names of a file's planes when its header does not say.",
+        help="Band names of a file's planes (gri or g,r,i) when its header does not say.",
     ),
     mode: str = typer.Option(
         None,
@@ -94,7 +94,7 @@ def scan(
     detect_bands: str = typer.Option(
         None,
         "--detect-bands",
-        help="Comma-separated bands of the detection image (default: all the model's, "
+        help="Bands of the detection image, e.g. ri (default: all the model's, "
         "inverse-variance weighted).",
     ),
     detect_threshold: float = typer.Option(
