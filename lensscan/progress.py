@@ -8,6 +8,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
+from lensscan.errors import as_options
+
 T = TypeVar("T")
 
 logger = logging.getLogger("lensscan")
@@ -31,11 +33,21 @@ class _CurrentStderrHandler(logging.StreamHandler):
         pass
 
 
+class _OptionsFormatter(logging.Formatter):
+    """Log lines that name settings by their command-line options (see ``errors.as_options``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return as_options(super().format(record))
+
+
 def configure_logging(verbose: bool = False) -> None:
-    """Send lensscan's log records to stderr, once."""
+    """Send lensscan's log records to stderr, once, naming settings as options.
+
+    The command line calls this; library callers configure logging their own way.
+    """
     if not logger.handlers:
         handler = _CurrentStderrHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s lensscan %(levelname)s %(message)s"))
+        handler.setFormatter(_OptionsFormatter("%(asctime)s lensscan %(levelname)s %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
 

@@ -266,5 +266,5 @@ def test_init_checkpoint_initialises_the_encoder_and_is_recorded(stores, tmp_pat
     )
     inputs = load_model(out).card.provenance["inputs"]
     assert any(record["path"] == str(checkpoint.resolve()) for record in inputs)
-    with pytest.raises(UserError, match=r"init_checkpoint .*no such file"):
+    with pytest.raises(UserError, match=r"`init_checkpoint` .*no such file"):
         train(_config(stores, tmp_path / "n", epochs=1, init_checkpoint=str(tmp_path / "absent")))

@@ -32,7 +32,7 @@ from lensscan.cli import (
     train,
 )
 from lensscan.cli.help import Command, Group
-from lensscan.errors import SettingError, UserError
+from lensscan.errors import UserError
 from lensscan.progress import configure_logging
 
 USER_ERROR_EXIT_CODE = 2
@@ -70,8 +70,7 @@ def _register(name: str, command: Callable[..., Any], group: typer.Typer | None 
         try:
             return command(*args, **kwargs)
         except UserError as exc:
-            text = exc.cli_message() if isinstance(exc, SettingError) else str(exc)
-            typer.echo(f"lensscan: error: {text}", err=True)
+            typer.echo(f"lensscan: error: {exc.cli_message()}", err=True)
             raise typer.Exit(USER_ERROR_EXIT_CODE) from None
 
     (group or app).command(name, cls=Command)(run)
