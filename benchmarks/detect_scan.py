@@ -5,9 +5,12 @@ it with ``lensscan scan`` in detect mode (the default) with a model (the shipped
 unless ``--model``), and reports:
 
 * ``lenses_preselected``: injected lenses with a detected, preselected object within
-  ``--match-radius`` (every preselected object is scored and listed: threshold 0);
+  ``--match-radius`` (read from the scan's work store, before grouping);
+* ``lenses_listed``: lenses with a catalog candidate within ``--match-radius`` (every
+  group of detections is listed: threshold 0);
 * ``lenses_in_top_n`` / ``top_2n`` / ``top_100``: lenses whose matching candidate ranks
   in the top N (N = the number of lenses), 2N, 100;
+* ``n_candidates``: the catalog's rows, one per group of detections;
 * ``galaxies_detected``: the simulator's galaxies brighter than i = 22.5 (outside masked
   areas) with a detection within 0.3";
 * ``end_to_end_s`` and ``peak_rss_mb`` of the scan (FITS to catalog, default settings);
@@ -68,15 +71,32 @@ def _recovery(catalog_path: Path, field: Path, radius: float) -> dict[str, float
     meta = catalog.meta
     return {
         "lenses": n,
-        "lenses_preselected": int(matched.sum()),
+        "lenses_listed": int(matched.sum()),
         "lenses_in_top_n": int((matched & (ranks <= n)).sum()),
         "lenses_in_top_2n": int((matched & (ranks <= 2 * n)).sum()),
         "lenses_in_top_100": int((matched & (ranks <= 100)).sum()),
         "n_detected": meta["n_detected"],
         "n_preselected": meta["n_preselected"],
+        "n_candidates": len(catalog),
         "galaxies_i_lt_22_5": len(galaxies),
         "_galaxies": np.column_stack([galaxies["x"], galaxies["y"]]),
     }
+
+
+def _lenses_preselected(store_path: Path, field: Path, radius: float, job) -> int:
+    """Lenses with a preselected detection within ``radius`` arcsec, before grouping."""
+    from astropy.table import Table
+    from scipy.spatial import cKDTree
+
+    from lensscan.scan.finalize import field_detections
+    from lensscan.scan.workstore import WorkStore
+
+    objects = field_detections(job, "field", WorkStore(store_path, mode="r"))
+    selected = objects["selected"] & objects["inside"]
+    tree = cKDTree(np.column_stack([objects["x"][selected], objects["y"][selected]]))
+    truth = Table.read(field / "truth.ecsv")
+    distance, _ = tree.query(np.column_stack([truth["x"], truth["y"]]))
+    return int((distance < radius / job.settings.pixel_scale).sum())
 
 
 def _galaxies_detected(store_path: Path, galaxies: np.ndarray, scale: float, job) -> float:
@@ -259,6 +279,9 @@ def main() -> None:
         settings = detect_settings(config, opened, scorer.pixel_scale, None)
         job = DetectJob(opened.inputs, "", None, scorer.input_size, 1024, 0.5, 256, settings)
         store = folder / ".work" / f"{opened.inputs.name}.zarr"
+        figures["lenses_preselected"] = _lenses_preselected(
+            store, folder / "field", args.match_radius, job
+        )
         figures["galaxies_detected"] = round(
             _galaxies_detected(store, galaxies, settings.pixel_scale, job), 3
         )

@@ -254,9 +254,12 @@ class ScanConfig(DetectionSettings):
         device: Where to run the model (None: CUDA, MPS, then CPU).
         threshold: Lowest score listed in the catalog.
         top: Keep at most this many candidates per field (None: all).
-        min_separation: Non-maximum suppression radius on the refined positions, arcsec;
-            None means half a cutout in grid mode (windows closer than that see the same
-            object) and none in detect and positions modes (each object is its own).
+        min_separation: Radius in arcsec within which candidates are one: grid windows
+            keep the best (non-maximum suppression on the refined positions); detections
+            form a group listed once, at its brightest-cored member among the best scored
+            (see :func:`lensscan.scan.candidates.group_detections`). None means half a
+            cutout (closer cutouts see the same scene) in grid and detect modes, and none
+            for positions (each is its own).
         positions: CSV/ECSV of (ra, dec) to score cutouts centred on, instead of a grid.
         tta: Average each cutout's score over its 8 flips and 90-degree rotations.
         out: Catalog path (one field) or folder (several); None means ``catalogs/``.

@@ -1,4 +1,4 @@
-"""Candidates: non-maximum suppression, peak refinement, pixel <-> sky through the WCS."""
+"""Candidates: suppression, grouping, peak refinement, pixel <-> sky through the WCS."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from astropy.wcs import WCS
 from scan_helpers import tan_wcs
 
 from lensscan.scan.candidates import (
+    GROUP_SCORE_RATIO,
     grid_peaks,
+    group_detections,
     icrs_to_pixel,
     non_maximum_suppression,
     pixel_to_icrs,
@@ -34,6 +36,41 @@ def test_nms_separation_is_strict_and_ties_are_deterministic() -> None:
     np.testing.assert_array_equal(
         non_maximum_suppression(x, np.zeros(3), scores, 0.0, limit=2), [0, 1]
     )
+
+
+def test_a_lens_system_split_by_the_deblender_is_listed_once_at_its_nucleus() -> None:
+    # A lens galaxy (bright core) at 0, an arc fragment at 8 px scoring a hair higher, a
+    # neighbour at 25 px that sees the arcs and scores lower, and an unrelated galaxy.
+    x = np.array([100.0, 108.0, 125.0, 400.0])
+    y = np.zeros(4)
+    scores = np.array([0.95, 0.97, 0.60, 0.80])
+    cores = np.array([50.0, 8.0, 60.0, 30.0])
+    groups = group_detections(x, y, scores, cores, radius=32.0)
+    # The arc outscores the lens but not by more than the ratio, so the nucleus represents
+    # the group; the neighbour scores too low to, though its core is brighter still.
+    assert 0.60 < GROUP_SCORE_RATIO * 0.97 <= 0.95
+    np.testing.assert_array_equal(groups.index, [0, 3])
+    np.testing.assert_array_equal(groups.size, [3, 1])
+
+
+def test_grouping_lists_by_own_score_and_stops_at_the_limit() -> None:
+    x = np.array([0.0, 5.0, 100.0, 200.0])
+    scores = np.array([0.99, 0.9, 0.95, np.nan])
+    cores = np.array([1.0, 5.0, 1.0, 9.0])
+    groups = group_detections(x, np.zeros(4), scores, cores, radius=10.0)
+    # The first group is listed at its brighter core (score 0.9), after the 0.95 galaxy.
+    np.testing.assert_array_equal(groups.index, [2, 1])
+    np.testing.assert_array_equal(groups.size, [1, 2])
+    np.testing.assert_array_equal(
+        group_detections(x, np.zeros(4), scores, cores, 10.0, limit=1).index, [2]
+    )
+
+
+def test_grouping_radius_zero_keeps_every_detection_best_first() -> None:
+    scores = np.array([0.2, 0.9, 0.5])
+    groups = group_detections(np.zeros(3), np.zeros(3), scores, np.ones(3), radius=0.0)
+    np.testing.assert_array_equal(groups.index, [1, 2, 0])
+    np.testing.assert_array_equal(groups.size, [1, 1, 1])
 
 
 def test_nms_limit_stops_after_top_n() -> None:

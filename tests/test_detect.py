@@ -301,3 +301,29 @@ def test_an_ensemble_gives_the_spread_of_its_members(field, tmp_path: Path, runn
     result = runner.invoke(app, ["scan", *args, "--out", str(single)])
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "score_spread" not in Table.read(single).colnames
+
+
+def test_core_is_measured_in_the_magnitude_band_where_a_lens_galaxy_outshines_its_arc() -> None:
+    # A red galaxy and, 2" away, a compact blue knot (an arc's fragment) that is the brighter
+    # of the two in g and in the sum of the bands.
+    rng = np.random.default_rng(3)
+    shape = (96, 96)
+    galaxy, knot = (40.0, 48.0, 2000.0, 3.0), (52.0, 48.0, 2000.0, 1.8)
+    colours = {"g": (0.2, 1.6), "r": (0.6, 1.0), "i": (1.0, 0.3)}
+    image = np.stack(
+        [
+            rng.normal(0.0, 1.0, shape)
+            + red * _galaxy(shape, *galaxy, q=1.0)
+            + blue * _galaxy(shape, *knot, q=1.0)
+            for red, blue in colours.values()
+        ]
+    ).astype(np.float32)
+    columns = detect_objects(image, None, np.zeros(shape, bool), tuple(colours), _settings())
+    found = {
+        name: int(np.argmin(np.hypot(columns["x"] - x, columns["y"] - y)))
+        for name, (x, y, *_) in {"galaxy": galaxy, "knot": knot}.items()
+    }
+    assert found["galaxy"] != found["knot"]
+    summed = image.sum(axis=0)
+    assert summed[48, 52] > summed[48, 40]  # the knot is the brighter peak of the bands' sum
+    assert columns["core"][found["galaxy"]] > 1.5 * columns["core"][found["knot"]]

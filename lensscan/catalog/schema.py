@@ -83,6 +83,13 @@ DETECTION_COLUMNS: tuple[ColumnSpec, ...] = (
         "sep flags OR-ed over detection and photometry (1 deblended, 2 truncated, 16 aperture "
         "truncated, 32 aperture has masked pixels, ...)",
     ),
+    ColumnSpec(
+        "group_size",
+        "int64",
+        None,
+        "Detections listed as this one candidate: itself and those within the grouping "
+        "radius (min_separation_arcsec) of the group's best; 1 when it stood alone",
+    ),
 )
 """Extra columns of a detect-mode scan (with :func:`magnitude_columns` of its bands)."""
 

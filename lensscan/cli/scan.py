@@ -66,8 +66,9 @@ def scan(
     min_separation: float = typer.Option(
         None,
         "--min-separation",
-        help="Non-maximum suppression radius in arcsec (default: half a cutout in grid mode, "
-        "none in detect and positions modes).",
+        help="Candidates closer than this (arcsec) are one: grid windows keep the best, "
+        "detections form a lens system listed once (default: half a cutout; none for "
+        "--positions; 0 turns it off).",
     ),
     max_mask_fraction: float = typer.Option(
         None,

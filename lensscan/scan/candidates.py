@@ -58,6 +58,83 @@ def non_maximum_suppression(
     return np.asarray(kept, dtype=np.int64)
 
 
+GROUP_SCORE_RATIO = 0.9
+"""A group is listed at its brightest-cored member among those scoring at least this
+fraction of the group's best score."""
+
+
+@dataclass(frozen=True)
+class Groups:
+    """One candidate per group of nearby detections, best first.
+
+    Attributes:
+        index: The detection that represents each group.
+        size: How many detections each group holds (1: the detection stood alone).
+    """
+
+    index: np.ndarray
+    size: np.ndarray
+
+
+def group_detections(
+    x: np.ndarray,
+    y: np.ndarray,
+    scores: np.ndarray,
+    cores: np.ndarray,
+    radius: float,
+    limit: int | None = None,
+) -> Groups:
+    """Fold detections of one scene into one candidate: a lens system listed once.
+
+    A lens system is often detected several times: the deblender splits off arcs and
+    counter-images, and a neighbour whose cutout holds the arcs scores high too. Greedily
+    by score, the best detection not yet in a group and every other one within ``radius``
+    form a group (the non-maximum suppression of :func:`non_maximum_suppression`). The
+    group is listed at the member with the brightest core (the putative deflector, whose
+    centre the finder was trained on) among those scoring at least
+    :data:`GROUP_SCORE_RATIO` of the best: an arc fragment scores as high as the lens
+    galaxy but is fainter at its peak, while a neighbour that sees the arcs from the side
+    of its cutout scores lower. The candidates are ordered by their own score.
+
+    Args:
+        x: Column of each detection (pixels).
+        y: Row of each detection (pixels).
+        scores: Score of each detection (NaN never kept).
+        cores: Peak surface brightness of each detection (any unit shared by all).
+        radius: Detections closer than this to a group's best one join it (pixels; 0
+            keeps every detection on its own).
+        limit: Keep at most this many candidates.
+
+    Returns:
+        The representative of each group and the group's size, best first.
+    """
+    from scipy.spatial import cKDTree
+
+    valid = np.flatnonzero(np.isfinite(scores))
+    order = valid[np.lexsort((valid, -scores[valid]))]
+    if radius <= 0 or len(order) == 0:
+        return Groups(order[:limit], np.ones(len(order[:limit]), dtype=np.int64))
+    points = np.column_stack([x, y]).astype(np.float64)[order]
+    tree = cKDTree(points)
+    grouped = np.zeros(len(order), dtype=bool)
+    chosen, sizes = [], []
+    for rank in range(len(order)):
+        if grouped[rank]:
+            continue
+        # Strictly closer than the radius, as in non_maximum_suppression.
+        near = np.asarray(tree.query_ball_point(points[rank], np.nextafter(radius, 0)))
+        members = np.sort(near[~grouped[near]])
+        grouped[members] = True
+        best = scores[order[rank]]
+        strong = members[scores[order[members]] >= GROUP_SCORE_RATIO * best]
+        core = np.nan_to_num(cores[order[strong]], nan=-np.inf)
+        chosen.append(order[strong[int(np.argmax(core))]])
+        sizes.append(len(members))
+    chosen_index = np.asarray(chosen, dtype=np.int64)
+    by_score = np.lexsort((np.arange(len(chosen_index)), -scores[chosen_index]))[:limit]
+    return Groups(chosen_index[by_score], np.asarray(sizes, dtype=np.int64)[by_score])
+
+
 def refine_peaks(
     score_map: np.ndarray,
     centres_y: np.ndarray,

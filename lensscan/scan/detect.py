@@ -55,6 +55,10 @@ KRON_FACTOR = 2.5
 """Photometry aperture in Kron radii (SExtractor's MAG_AUTO)."""
 ZERO_POINT = 27.0
 """AB zero point of the fluxes (HSC coadds: FLUXMAG0 = 10**10.8)."""
+CORE_RADIUS_ARCSEC = 0.4
+"""Radius of the aperture that measures an object's core (in the magnitude band): about
+half HSC's median seeing FWHM, so a galaxy's nucleus dominates it and an arc's fragment
+shows its low surface brightness."""
 
 _COLOR_CUT = re.compile(r"^\s*([a-z])\s*-\s*([a-z])\s*([<>])\s*([-+]?[0-9.]+)\s*$", re.IGNORECASE)
 
@@ -171,7 +175,8 @@ def detect_objects(
     Returns:
         Columns ``x``, ``y`` (region pixels), ``a``, ``b``, ``theta`` (pixels, radians),
         ``kron_radius`` (pixels, circularised), ``ellipticity`` (1 - b/a), ``flags``,
-        ``npix``, and ``flux_<band>``, ``mag_<band>`` for every band.
+        ``npix``, ``core`` (flux in the magnitude band within :data:`CORE_RADIUS_ARCSEC`
+        of the centre), and ``flux_<band>``, ``mag_<band>`` for every band.
     """
     import sep
 
@@ -215,8 +220,19 @@ def detect_objects(
         flags |= kron_flags
         # Objects whose Kron radius cannot be measured get the SExtractor minimum of 3.5.
         kron = np.where(np.isfinite(kron) & (kron > 0), kron, 3.5 / KRON_FACTOR)
+        # The core is measured in the magnitude band (i, else the reddest): there a lens
+        # galaxy's nucleus outshines its blue arcs, which the detection image adds up.
+        core, _, core_flags = sep.sum_circle(
+            subtracted[band_names.index(settings.mag_band)],
+            x,
+            y,
+            CORE_RADIUS_ARCSEC / settings.pixel_scale,
+            mask=bad,
+            subpix=5,
+        )
+        flags |= core_flags
     else:
-        kron = np.zeros(0)
+        kron = core = np.zeros(0)
     for c, band in enumerate(band_names):
         if len(x):
             flux, _, flux_flags = sep.sum_ellipse(
@@ -232,6 +248,7 @@ def detect_objects(
         "ellipticity": 1.0 - b / a,
         "flags": flags,
         "npix": objects["npix"].astype(np.int64),
+        "core": core,
     }
     return columns
 

@@ -26,7 +26,12 @@ from lensscan.catalog.schema import (
 from lensscan.catalog.writers import write_catalog, write_regions
 from lensscan.errors import UserError
 from lensscan.provenance import provenance
-from lensscan.scan.candidates import Peaks, grid_peaks, non_maximum_suppression, pixel_to_icrs
+from lensscan.scan.candidates import (
+    Peaks,
+    grid_peaks,
+    group_detections,
+    pixel_to_icrs,
+)
 from lensscan.scan.plan import FieldPlan, FieldResult, ScanContext, side_outputs
 from lensscan.scan.workstore import WorkStore
 
@@ -122,16 +127,16 @@ def _detect_columns(
     config = context.config
     objects = field_detections(plan.job, plan.spec.label, store)
     scores = objects["score"]
-    kept = np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) >= config.threshold)
-    kept = kept[
-        non_maximum_suppression(
-            objects["x"][kept],
-            objects["y"][kept],
-            scores[kept],
-            _nms_pixels(plan, context),
-            limit=config.top,
-        )
-    ]
+    listed = np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) >= config.threshold)
+    groups = group_detections(
+        objects["x"][listed],
+        objects["y"][listed],
+        scores[listed],
+        objects["core"][listed],
+        _nms_pixels(plan, context),
+        limit=config.top,
+    )
+    kept = listed[groups.index]
     ra, dec = pixel_to_icrs(plan.opened.wcs, objects["x"][kept], objects["y"][kept])
     bands = plan.opened.inputs.band_names
     columns = {
@@ -145,6 +150,7 @@ def _detect_columns(
         "kron_radius": objects["kron_radius"][kept] * plan.job.settings.pixel_scale,
         "ellipticity": objects["ellipticity"][kept],
         "flags": objects["flags"][kept],
+        "group_size": groups.size,
         **{f"mag_{b}": objects[f"mag_{b}"][kept] for b in bands},
     }
     if has_spread(context):

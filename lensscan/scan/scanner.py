@@ -60,7 +60,7 @@ from lensscan.scan.plan import (
 )
 from lensscan.scan.runner import run_in_process, run_on_dask
 from lensscan.scan.tiling import centred_window_start
-from lensscan.scan.workstore import SCORED, WorkStore
+from lensscan.scan.workstore import SCORED, STORE_FORMAT, WorkStore
 
 if TYPE_CHECKING:
     from lensscan.scan.combine import CombinedCatalog
@@ -382,6 +382,7 @@ def _plan(
             position_starts=position_starts,
         )
     score_settings = {
+        "work_store": STORE_FORMAT,
         "mode": context.mode,
         "detect": asdict(job.settings) if isinstance(job, DetectJob) else None,
         "tta": config.tta,
@@ -479,9 +480,10 @@ def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
     color_cut = parse_color_cut(config, scorer.bands)
     separation = config.min_separation
     if separation is None:
-        # Grid windows closer than half a cutout see the same object; detected objects and
-        # catalogued positions are each their own.
-        separation = size / 2 * (scorer.pixel_scale or 1.0) if mode == "grid" else 0.0
+        # Grid windows, or detections, closer than half a cutout see the same scene: one
+        # object, or one lens system split by the deblender. Catalogued positions are each
+        # their own.
+        separation = size / 2 * (scorer.pixel_scale or 1.0) if mode != "positions" else 0.0
     extra: list[dict[str, str]] = []
     positions = known = None
     if config.positions:

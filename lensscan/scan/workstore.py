@@ -35,7 +35,8 @@ import numpy as np
 from lensscan.atomic import atomic_output
 from lensscan.progress import logger
 
-STORE_FORMAT = "lensscan-scan-work/2"
+# 3: detections carry ``core``, which grouping needs.
+STORE_FORMAT = "lensscan-scan-work/3"
 PENDING, STAGED, SCORED = 0, 1, 2
 
 
