@@ -293,7 +293,7 @@ def test_survey_scenario_uses_the_simulator_families_and_no_target_labels(tmp_pa
     assert dann.val is None and dann.selection == "last" and dann.init_model == "default"
     adabn = _train_config(Cell("adabn", "small_cnn", 0), context, tmp_path / "m")
     assert adabn.source is None and adabn.target == str(stores["pool"])
-    with pytest.raises(Exception, match="--scenario 'other'"):
+    with pytest.raises(Exception, match=r"^`scenario` 'other': choose one of"):
         make_plan(resolve_benchmark_config(True, {"scenario": "other"}))
     with pytest.raises(Exception, match="only the survey scenario"):
         make_plan(resolve_benchmark_config(True, {"init_model": "default"}))

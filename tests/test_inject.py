@@ -189,12 +189,12 @@ def test_kernel_fwhm_reads_a_psf_image() -> None:
 
 
 def test_band_values_parse_one_number_or_pairs() -> None:
-    assert list(parse_band_values("27", "gri", "--zero-point")) == [27.0] * 3
-    assert list(parse_band_values("g=1,r=2,i=3", "gri", "--gain")) == [1.0, 2.0, 3.0]
-    with pytest.raises(UserError, match="--gain"):
-        parse_band_values("g=1,r=2", "gri", "--gain")
-    with pytest.raises(UserError, match="--gain"):
-        parse_band_values("g=x", "gri", "--gain")
+    assert list(parse_band_values("27", "gri", "zero_point")) == [27.0] * 3
+    assert list(parse_band_values("g=1,r=2,i=3", "gri", "gain")) == [1.0, 2.0, 3.0]
+    with pytest.raises(UserError, match=r"^`gain` 'g=1,r=2': no value for band"):
+        parse_band_values("g=1,r=2", "gri", "gain")
+    with pytest.raises(UserError, match=r"^`gain` 'g=x': expected a number"):
+        parse_band_values("g=x", "gri", "gain")
 
 
 def _cli(runner, *args: str):

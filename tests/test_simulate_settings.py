@@ -12,9 +12,9 @@ from lensscan.simulate.field import FieldRequest
 
 
 def test_requests_validate_themselves_on_construction() -> None:
-    with pytest.raises(UserError, match="--n 0"):
+    with pytest.raises(UserError, match=r"^`n` 0: "):
         CutoutRequest(n=0)
-    with pytest.raises(UserError, match="--patch"):
+    with pytest.raises(UserError, match=r"^`patch` '4': "):
         FieldRequest(patch="4")
     request = CutoutRequest(n=10, domain="hsc-train", bands="g,r", splits="train=0.5,val=0.5")
     assert request.bands == ("g", "r") and request.lens_fraction == 0.5

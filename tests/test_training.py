@@ -151,7 +151,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(stores, tmp_path,
         train(_config(stores, tmp_path / "b", **settings), on_epoch_end=interrupt)
     assert not (tmp_path / "b").exists()
     assert (tmp_path / ".b.partial" / "checkpoint.pt").is_file()
-    with pytest.raises(UserError, match="pass --resume"):
+    with pytest.raises(UserError, match="pass `resume`"):
         train(_config(stores, tmp_path / "b", **settings))
     with pytest.raises(UserError, match=r"other settings .*lr"):
         train(_config(stores, tmp_path / "b", resume=True, lr=0.5, **settings))
@@ -209,7 +209,7 @@ def test_selection_without_labels_is_recorded(stores, tmp_path) -> None:
         ({"method_options": {"tau": 0.5}}, "not an option of supervised"),
         ({"selection": "val_auroc", "val": None}, "needs labelled target-validation"),
         ({"selection": "best"}, "unknown rule"),
-        ({"source": "/nonexistent/x.zarr"}, "--source /nonexistent/x.zarr: no such file"),
+        ({"source": "/nonexistent/x.zarr"}, "`source` /nonexistent/x.zarr: no such file"),
         ({"val_split": "test"}, "no split 'test'"),
         ({"batch_size": 1}, "at least 2"),
     ],
@@ -226,7 +226,7 @@ def test_bad_settings_fail_with_one_line_and_write_nothing(
 
 def test_incompatible_stores_are_refused(tmp_path, stores) -> None:
     small = make_store(tmp_path / "small.zarr", n=16, size=16)
-    with pytest.raises(UserError, match=r"--target .*cutouts"):
+    with pytest.raises(UserError, match=r"`target` .*cutouts"):
         train(_config(stores, tmp_path / "m", target=str(small), val=None))
     other = make_store(tmp_path / "iz.zarr", n=16, bands=["i", "z", "y"])
     with pytest.raises(UserError, match="bands i,z,y differ"):

@@ -30,7 +30,7 @@ import numpy as np
 
 from lensscan.config import BenchmarkConfig
 from lensscan.data.store import LENS, NONLENS, CutoutStore
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 from lensscan.progress import logger
 from lensscan.simulate.cutouts import (
     GENERATOR_VERSION,
@@ -65,12 +65,12 @@ class DatasetSpec:
     Attributes:
         role: ``source``, ``pool`` or ``eval``.
         request: The simulate request that makes it.
-        option: The benchmark option that sets its size (for error messages).
+        size_settings: The benchmark settings that set its size, for messages.
     """
 
     role: str
     request: CutoutRequest
-    option: str
+    size_settings: tuple[str, ...]
 
     @property
     def filename(self) -> str:
@@ -110,25 +110,26 @@ def dataset_specs(config: BenchmarkConfig) -> dict[str, DatasetSpec]:
     """The three standard stores of a benchmark, checked to hold both classes where needed.
 
     Raises:
-        UserError: On a bad size, ratio or band list, or a split that would lack lenses
-            or non-lenses (naming the option to raise).
+        SettingError: On a bad size or ratio.
+        UserError: On a bad band list, or a split that would lack lenses or non-lenses
+            (naming the settings to raise).
     """
     sizes = {
-        "--n-source": config.n_source,
-        "--n-pool": config.n_pool,
-        "--n-val": config.n_val,
-        "--n-test": config.n_test,
+        "n_source": config.n_source,
+        "n_pool": config.n_pool,
+        "n_val": config.n_val,
+        "n_test": config.n_test,
     }
-    for option, value in sizes.items():
+    for setting, value in sizes.items():
         if not isinstance(value, int) or value < 1:
-            raise UserError(f"{option} {value}: must be a positive number of cutouts")
+            raise SettingError(setting, value, "must be a positive number of cutouts")
     ratios = {
-        "--source-nonlenses-per-lens": config.source_nonlenses_per_lens,
-        "--target-nonlenses-per-lens": config.target_nonlenses_per_lens,
+        "source_nonlenses_per_lens": config.source_nonlenses_per_lens,
+        "target_nonlenses_per_lens": config.target_nonlenses_per_lens,
     }
-    for option, value in ratios.items():
+    for setting, value in ratios.items():
         if not np.isfinite(value) or value <= 0:
-            raise UserError(f"{option} {value}: must be a positive number")
+            raise SettingError(setting, value, "must be a positive number")
     total_eval = config.n_val + config.n_test
     eval_splits = f"val={config.n_val / total_eval!r},test={config.n_test / total_eval!r}"
     target_ratio = config.target_nonlenses_per_lens
@@ -144,7 +145,7 @@ def dataset_specs(config: BenchmarkConfig) -> dict[str, DatasetSpec]:
                 config,
                 config.data_seed,
             ),
-            "--n-source",
+            ("n_source",),
         ),
         "pool": DatasetSpec(
             "pool",
@@ -157,14 +158,14 @@ def dataset_specs(config: BenchmarkConfig) -> dict[str, DatasetSpec]:
                 config.data_seed + 1,
                 unlabelled=True,
             ),
-            "--n-pool",
+            ("n_pool",),
         ),
         "eval": DatasetSpec(
             "eval",
             _request(
                 target_domain, total_eval, target_ratio, eval_splits, config, config.data_seed + 2
             ),
-            "--n-val/--n-test",
+            ("n_val", "n_test"),
         ),
     }
     for spec in specs.values():
@@ -180,8 +181,9 @@ def _check_classes(spec: DatasetSpec) -> None:
         members = labels[split == names.index(name)]
         lenses, nonlenses = int(np.sum(members == LENS)), int(np.sum(members == NONLENS))
         if lenses < 1 or nonlenses < 1:
+            settings = "/".join(f"`{setting}`" for setting in spec.size_settings)
             raise UserError(
-                f"{spec.option} {spec.request.n}: the {spec.role} store's {name!r} split would "
+                f"{settings} {spec.request.n}: the {spec.role} store's {name!r} split would "
                 f"hold {lenses} lenses and {nonlenses} non-lenses; make it larger or lower "
                 "the non-lenses per lens"
             )
@@ -193,7 +195,7 @@ def _check_existing(path: Path, spec: DatasetSpec) -> None:
     Raises:
         UserError: Naming the settings that differ.
     """
-    store = CutoutStore.open(path, option="--data-dir")
+    store = CutoutStore.open(path, option="data_dir")
     attrs = store.attrs
     recorded = attrs.get("provenance", {}).get("settings", {})
     wanted = spec.content_settings()
@@ -208,8 +210,8 @@ def _check_existing(path: Path, spec: DatasetSpec) -> None:
             for name in differ
         )
         raise UserError(
-            f"--data-dir {path}: made with other settings ({detail}); remove it or choose "
-            "another --data-dir"
+            f"`data_dir` {path}: made with other settings ({detail}); remove it or choose "
+            "another `data_dir`"
         )
 
 
@@ -248,7 +250,7 @@ def describe_datasets(paths: Mapping[str, os.PathLike[str] | str]) -> dict[str, 
     """
     record: dict[str, Any] = {}
     for role, path in paths.items():
-        store = CutoutStore.open(path, option="--data-dir")
+        store = CutoutStore.open(path, option="data_dir")
         labels = store.labels
         if np.all(labels < 0) and "true_label" in store.params():
             labels = store.params()["true_label"]

@@ -22,7 +22,7 @@ from typing import Any
 from lensscan.adapt import method_class
 from lensscan.benchmark.datasets import SCENARIO_DOMAINS, DatasetSpec, dataset_specs
 from lensscan.config import BenchmarkConfig, config_to_dict
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 from lensscan.models.registry import check_input_size, encoder_spec
 from lensscan.naming import canonical_name
 from lensscan.simulate.presets import get_preset
@@ -165,30 +165,30 @@ class BenchmarkPlan:
         return {name: settings[name] for name in RESULT_SETTINGS}
 
 
-def _unique(names: tuple[str, ...], option: str) -> tuple[str, ...]:
+def _unique(names: tuple[str, ...], setting: str) -> tuple[str, ...]:
     cleaned = tuple(dict.fromkeys(canonical_name(name) for name in names if name.strip()))
     if not cleaned:
-        raise UserError(f"{option}: give at least one name")
+        raise UserError(f"`{setting}`: give at least one name")
     return cleaned
 
 
 def _check_numbers(config: BenchmarkConfig) -> None:
     minimums = {
-        "--seeds": (config.seeds, 1),
-        "--leader-seeds": (config.leader_seeds, 0),
-        "--leaders": (config.leaders, 0),
-        "--epochs": (config.epochs, 1),
-        "--batch-size": (config.batch_size, 2),
-        "--max-eval": (config.max_eval, 1),
-        "--data-seed": (config.data_seed, 0),
+        "seeds": (config.seeds, 1),
+        "leader_seeds": (config.leader_seeds, 0),
+        "leaders": (config.leaders, 0),
+        "epochs": (config.epochs, 1),
+        "batch_size": (config.batch_size, 2),
+        "max_eval": (config.max_eval, 1),
+        "data_seed": (config.data_seed, 0),
     }
-    for option, (value, minimum) in minimums.items():
+    for setting, (value, minimum) in minimums.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise UserError(f"{option} {value}: must be a whole number of at least {minimum}")
+            raise SettingError(setting, value, f"must be a whole number of at least {minimum}")
     if config.workers is not None and config.workers < 1:
-        raise UserError(f"--workers {config.workers}: must be at least 1")
+        raise SettingError("workers", config.workers, "must be at least 1")
     if not config.lr > 0:
-        raise UserError(f"--lr {config.lr}: must be positive")
+        raise SettingError("lr", config.lr, "must be positive")
 
 
 def make_plan(config: BenchmarkConfig) -> BenchmarkPlan:
@@ -201,19 +201,19 @@ def make_plan(config: BenchmarkConfig) -> BenchmarkPlan:
     """
     _check_numbers(config)
     if config.scenario not in SCENARIO_DOMAINS:
-        raise UserError(
-            f"--scenario {config.scenario!r}: choose one of {', '.join(SCENARIO_DOMAINS)}"
+        raise SettingError(
+            "scenario", config.scenario, f"choose one of {', '.join(SCENARIO_DOMAINS)}"
         )
     if config.init_model is not None and config.scenario != "survey":
-        raise UserError("--init-model: only the survey scenario starts cells from a model")
-    methods = _unique(tuple(config.methods), "--methods")
-    encoders = _unique(tuple(config.encoders), "--encoders")
+        raise UserError("`init_model`: only the survey scenario starts cells from a model")
+    methods = _unique(tuple(config.methods), "methods")
+    encoders = _unique(tuple(config.encoders), "encoders")
     for method in methods:
-        method_class(method, option="--methods")
+        method_class(method, option="methods")
     cutout_size = get_preset("hsc").cutout_size
     for encoder in encoders:
-        encoder_spec(encoder, option="--encoders")
-        check_input_size(encoder, cutout_size, f"--encoders {encoder}")
+        encoder_spec(encoder, option="encoders")
+        check_input_size(encoder, cutout_size, f"`encoders` {encoder}")
     out = Path(config.out or default_out(config.quick))
     data_dir = Path(config.data_dir) if config.data_dir else out / "data"
     return BenchmarkPlan(

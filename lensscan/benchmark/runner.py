@@ -99,15 +99,15 @@ def _check_folder(plan: BenchmarkPlan) -> None:
         recorded = json.loads(path.read_text())["results_depend_on"]
     except (OSError, ValueError, KeyError, TypeError):
         raise UserError(
-            f"--out {plan.out}: unreadable {SETTINGS_FILE}; choose another --out"
+            f"`out` {plan.out}: unreadable {SETTINGS_FILE}; choose another `out`"
         ) from None
     wanted = plan.result_settings()
     differ = [name for name in wanted if recorded.get(name) != wanted[name]]
     if differ:
         detail = ", ".join(f"{n}: {recorded.get(n)!r} there, {wanted[n]!r} now" for n in differ)
         raise UserError(
-            f"--out {plan.out}: holds a benchmark with other settings ({detail}); "
-            "choose another --out or remove it"
+            f"`out` {plan.out}: holds a benchmark with other settings ({detail}); "
+            "choose another `out` or remove it"
         )
 
 
@@ -115,7 +115,7 @@ def _make_folder(out: Path) -> None:
     try:
         (out / "results").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+        raise UserError(f"`out` {out}: cannot create the folder ({exc.strerror})") from None
 
 
 def _write_settings(plan: BenchmarkPlan) -> dict[str, Any]:

@@ -198,7 +198,7 @@ def _read_file(path: Path) -> _CutoutFile:
         try:
             data = np.load(path, allow_pickle=False)
         except Exception as exc:
-            raise UserError(f"--backgrounds {path}: cannot read ({exc})") from None
+            raise UserError(f"`backgrounds` {path}: cannot read ({exc})") from None
         return _CutoutFile(_as_cube(data, path), None, None, None, None)
     from astropy.io import fits
 
@@ -206,7 +206,7 @@ def _read_file(path: Path) -> _CutoutFile:
         with fits.open(path, memmap=False) as hdus:
             image_hdus = [h for h in hdus if h.is_image and h.data is not None]
             if not image_hdus:
-                raise UserError(f"--backgrounds {path}: the FITS file holds no image")
+                raise UserError(f"`backgrounds` {path}: the FITS file holds no image")
             hdu = image_hdus[0]
             headers = [hdu.header, hdus[0].header]
             data = np.asarray(hdu.data, np.float32)
@@ -221,7 +221,7 @@ def _read_file(path: Path) -> _CutoutFile:
     except UserError:
         raise
     except Exception as exc:
-        raise UserError(f"--backgrounds {path}: cannot read ({exc})") from None
+        raise UserError(f"`backgrounds` {path}: cannot read ({exc})") from None
 
 
 def _as_cube(data: np.ndarray, path: Path) -> np.ndarray:
@@ -230,7 +230,7 @@ def _as_cube(data: np.ndarray, path: Path) -> np.ndarray:
         data = data[None]
     if data.ndim != 3:
         raise UserError(
-            f"--backgrounds {path}: expected a (C,H,W) or (H,W) cutout, got shape {data.shape}"
+            f"`backgrounds` {path}: expected a (C,H,W) or (H,W) cutout, got shape {data.shape}"
         )
     return data
 
@@ -241,7 +241,7 @@ def _file_source(path: Path, files: list[Path]) -> BackgroundSource:
     shapes = {c.image.shape for c in cutouts}
     if len(shapes) > 1:
         raise UserError(
-            f"--backgrounds {path}: cutouts of different shapes {sorted(shapes)}; "
+            f"`backgrounds` {path}: cutouts of different shapes {sorted(shapes)}; "
             "give cutouts of one size"
         )
     images = np.stack([c.image for c in cutouts])
@@ -277,7 +277,7 @@ def _folder_files(path: Path) -> list[Path]:
 
 def _store_source(path: Path) -> BackgroundSource:
     """A cutout store, read lazily; its lens items are left out."""
-    store = CutoutStore.open(path, "--backgrounds")
+    store = CutoutStore.open(path, "backgrounds")
     usable = np.flatnonzero(store.labels != LENS)
     attrs = store.attrs
     params = store.params()
@@ -322,60 +322,60 @@ def _store_source(path: Path) -> BackgroundSource:
 
 
 def open_source(path: str | os.PathLike[str]) -> BackgroundSource:
-    """Open one ``--backgrounds`` input.
+    """Open one ``backgrounds`` input.
 
     Raises:
         UserError: If it is missing, unreadable, or holds no usable background.
     """
     path = Path(path)
     if not path.exists():
-        raise UserError(f"--backgrounds {path}: no such file or directory")
+        raise UserError(f"`backgrounds` {path}: no such file or directory")
     if path.is_dir() and (path / "zarr.json").exists():
         source = _store_source(path)
     elif path.is_dir():
         files = _folder_files(path)
         if not files:
-            raise UserError(f"--backgrounds {path}: no cutout file (.npy, .fits) in the folder")
+            raise UserError(f"`backgrounds` {path}: no cutout file (.npy, .fits) in the folder")
         source = _file_source(path, files)
     elif path.name.lower().endswith(_CUTOUT_SUFFIXES):
         source = _file_source(path, [path])
     else:
         raise UserError(
-            f"--backgrounds {path}: not a cutout store (.zarr), folder or cutout file "
+            f"`backgrounds` {path}: not a cutout store (.zarr), folder or cutout file "
             "(.npy, .fits); cut fields into a store with `lensscan cutouts` first"
         )
     if source.n == 0:
-        raise UserError(f"--backgrounds {path}: no background (a labelled store of lenses only?)")
+        raise UserError(f"`backgrounds` {path}: no background (a labelled store of lenses only?)")
     return source
 
 
 def open_backgrounds(
     paths: Sequence[str | os.PathLike[str]], plane_bands: Sequence[str] | None = None
 ) -> Backgrounds:
-    """Open every ``--backgrounds`` input as one set.
+    """Open every ``backgrounds`` input as one set.
 
     Args:
         paths: Stores, folders or files.
         plane_bands: Band names of the planes of sources that do not name them
-            (``--background-bands``).
+            (``background_bands``).
 
     Raises:
         UserError: If an input is unusable, or the inputs disagree on bands, image shape,
             pixel scale or zero point.
     """
     if not paths:
-        raise UserError("--backgrounds: give at least one cutout store, folder or file")
+        raise UserError("`backgrounds`: give at least one cutout store, folder or file")
     sources = [open_source(path) for path in paths]
     for source in sources:
         if source.bands is None:
             if plane_bands is None:
                 raise UserError(
-                    f"--backgrounds {source.path}: {source.shape[0]}-plane cutouts without band "
-                    "names; pass --background-bands (e.g. 'gri')"
+                    f"`backgrounds` {source.path}: {source.shape[0]}-plane cutouts without band "
+                    "names; pass `background_bands` (e.g. 'gri')"
                 )
             if len(plane_bands) != source.shape[0]:
                 raise UserError(
-                    f"--background-bands {''.join(plane_bands)}: {len(plane_bands)} bands, but "
+                    f"`background_bands` {''.join(plane_bands)}: {len(plane_bands)} bands, but "
                     f"{source.path} has {source.shape[0]} planes"
                 )
             source.bands = tuple(plane_bands)
@@ -384,15 +384,15 @@ def open_backgrounds(
         for what in ("bands", "shape"):
             if getattr(source, what) != getattr(first, what):
                 raise UserError(
-                    f"--backgrounds {source.path}: {what} {getattr(source, what)} differ from "
+                    f"`backgrounds` {source.path}: {what} {getattr(source, what)} differ from "
                     f"{first.path}'s {getattr(first, what)}"
                 )
     scales = {round(s.pixel_scale, 4) for s in sources if s.pixel_scale is not None}
     if len(scales) > 1:
-        raise UserError(f"--backgrounds: pixel scales {sorted(scales)} differ between the inputs")
+        raise UserError(f"`backgrounds`: pixel scales {sorted(scales)} differ between the inputs")
     zero_point_sets = {tuple(s.zero_points) for s in sources if s.zero_points is not None}
     if len(zero_point_sets) > 1:
-        raise UserError("--backgrounds: the inputs' zero points differ; cut them separately")
+        raise UserError("`backgrounds`: the inputs' zero points differ; cut them separately")
     return Backgrounds(
         sources=sources,
         bands=tuple(first.bands or ()),

@@ -34,7 +34,7 @@ import numpy as np
 
 from lensscan.atomic import atomic_output, check_output_path
 from lensscan.data.store import LENS, NONLENS, UNLABELLED, ImageBlocks, write_store
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 from lensscan.progress import is_terminal, logger
 from lensscan.provenance import provenance
 from lensscan.simulate.domains import (
@@ -61,11 +61,15 @@ _ITEM_STREAM, _PLAN_STREAM = 0, 1
 _SPLIT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
-def parse_splits(text: str, option: str = "--splits") -> tuple[tuple[str, float], ...]:
+def parse_splits(text: str, option: str = "splits") -> tuple[tuple[str, float], ...]:
     """Parse ``"train=0.8,val=0.1,test=0.1"`` into (name, fraction) pairs summing to one.
 
+    Args:
+        text: The splits.
+        option: The setting that gave them, for messages.
+
     Raises:
-        UserError: On a malformed entry, a bad name, a repeated name, a negative
+        SettingError: On a malformed entry, a bad name, a repeated name, a negative
             fraction or fractions that do not sum to one.
     """
     pairs: list[tuple[str, float]] = []
@@ -73,21 +77,21 @@ def parse_splits(text: str, option: str = "--splits") -> tuple[tuple[str, float]
         name, sep, value = entry.strip().partition("=")
         name = name.strip()
         if not sep or not _SPLIT_NAME.match(name):
-            raise UserError(
-                f"{option} {text!r}: expected NAME=FRACTION pairs, e.g. 'train=0.8,val=0.2'"
+            raise SettingError(
+                option, text, "expected NAME=FRACTION pairs, e.g. 'train=0.8,val=0.2'"
             )
         try:
             fraction = float(value)
         except ValueError:
-            raise UserError(f"{option} {text!r}: {value.strip()!r} is not a number") from None
+            raise SettingError(option, text, f"{value.strip()!r} is not a number") from None
         if not math.isfinite(fraction) or fraction < 0:
-            raise UserError(f"{option} {text!r}: fraction of {name!r} must be >= 0")
+            raise SettingError(option, text, f"fraction of {name!r} must be >= 0")
         if name in dict(pairs):
-            raise UserError(f"{option} {text!r}: split {name!r} is repeated")
+            raise SettingError(option, text, f"split {name!r} is repeated")
         pairs.append((name, fraction))
     total = sum(fraction for _, fraction in pairs)
     if abs(total - 1.0) > 1e-6:
-        raise UserError(f"{option} {text!r}: fractions sum to {total:g}, not 1")
+        raise SettingError(option, text, f"fractions sum to {total:g}, not 1")
     return tuple(pairs)
 
 
@@ -125,7 +129,7 @@ class CutoutRequest:
     def __post_init__(self) -> None:
         preset = domain_preset(self.domain)
         if self.n <= 0:
-            raise UserError(f"--n {self.n}: must be a positive number of cutouts")
+            raise SettingError("n", self.n, "must be a positive number of cutouts")
         lens_fraction = self.lens_fraction
         if lens_fraction is None:
             spec_default = domain_spec(self.domain).default_lens_fraction
@@ -133,15 +137,16 @@ class CutoutRequest:
                 spec_default if spec_default is not None else preset.default_lens_fraction
             )
         if not 0.0 <= lens_fraction <= 1.0:
-            raise UserError(f"--lens-fraction {lens_fraction:g}: must be between 0 and 1")
+            # :g shows the value as it is usually typed (2, not 2.0).
+            raise UserError(f"`lens_fraction` {lens_fraction:g}: must be between 0 and 1")
         if self.seed < 0:
-            raise UserError(f"--seed {self.seed}: must be >= 0")
+            raise SettingError("seed", self.seed, "must be >= 0")
         workers = (os.cpu_count() or 1) if self.workers is None else self.workers
         if workers < 1:
-            raise UserError(f"--workers {workers}: must be at least 1")
+            raise SettingError("workers", workers, "must be at least 1")
         if self.scheduler not in SCHEDULERS:
-            raise UserError(
-                f"--scheduler {self.scheduler!r}: choose one of {', '.join(SCHEDULERS)}"
+            raise SettingError(
+                "scheduler", self.scheduler, f"choose one of {', '.join(SCHEDULERS)}"
             )
         bands = self.bands if isinstance(self.bands, tuple) else parse_bands(self.bands, preset)
         splits = parse_splits(self.splits) if isinstance(self.splits, str) else self.splits
@@ -430,7 +435,7 @@ def simulate_cutouts(
     Raises:
         UserError: If ``out`` exists without ``overwrite`` or cannot be written.
     """
-    out_path = check_output_path(out, overwrite=overwrite, option="--out")
+    out_path = check_output_path(out, overwrite=overwrite, option="out")
     started = time.monotonic()
     blocks = [
         (start, min(start + BLOCK_ITEMS, request.n)) for start in range(0, request.n, BLOCK_ITEMS)

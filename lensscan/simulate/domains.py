@@ -1,4 +1,4 @@
-"""The domain registry: ``--domain`` name -> generator of labelled cutouts.
+"""The domain registry: ``domain`` name -> generator of labelled cutouts.
 
 A domain draws a scene for one item from its own random stream (:meth:`Domain.draw`),
 reports the scene's parameters as one row of the store's parameter table, and renders
@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from lensscan.errors import UserError
+from lensscan.errors import SettingError
 from lensscan.simulate.presets import SurveyPreset, get_preset
 
 
@@ -94,22 +94,30 @@ DOMAINS: Mapping[str, DomainSpec] = {
 }
 
 
-def domain_spec(name: str, option: str = "--domain") -> DomainSpec:
+def domain_spec(name: str, option: str = "domain") -> DomainSpec:
     """The registry entry of the domain called ``name``.
 
+    Args:
+        name: The domain's name.
+        option: The setting that named it, for messages.
+
     Raises:
-        UserError: If there is no such domain.
+        SettingError: If there is no such domain.
     """
     if name not in DOMAINS:
-        raise UserError(f"{option} {name!r}: unknown domain; choose one of {', '.join(DOMAINS)}")
+        raise SettingError(option, name, f"unknown domain; choose one of {', '.join(DOMAINS)}")
     return DOMAINS[name]
 
 
-def get_domain(name: str, option: str = "--domain") -> Domain:
+def get_domain(name: str, option: str = "domain") -> Domain:
     """Build the domain called ``name``.
 
+    Args:
+        name: The domain's name.
+        option: The setting that named it, for messages.
+
     Raises:
-        UserError: If there is no such domain.
+        SettingError: If there is no such domain.
     """
     spec = domain_spec(name, option)
     module, _, generator = spec.generator.partition(":")
@@ -121,11 +129,15 @@ def get_domain(name: str, option: str = "--domain") -> Domain:
     return build(get_preset(spec.preset), FAMILIES[spec.family])
 
 
-def domain_preset(name: str, option: str = "--domain") -> SurveyPreset:
+def domain_preset(name: str, option: str = "domain") -> SurveyPreset:
     """The survey preset of the domain called ``name``.
 
+    Args:
+        name: The domain's name.
+        option: The setting that named it, for messages.
+
     Raises:
-        UserError: If there is no such domain.
+        SettingError: If there is no such domain.
     """
     return get_preset(domain_spec(name, option).preset)
 

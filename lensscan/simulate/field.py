@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from lensscan.atomic import atomic_output, check_output_path
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 from lensscan.progress import logger
 from lensscan.provenance import provenance
 from lensscan.simulate.calexp import calexp_name, mask_bit, write_calexp
@@ -104,20 +104,21 @@ class FieldRequest:
 
     def __post_init__(self) -> None:
         if self.size < MIN_SIZE:
-            raise UserError(f"--size {self.size}: must be at least {MIN_SIZE} pixels")
+            raise SettingError("size", self.size, f"must be at least {MIN_SIZE} pixels")
         n_lenses = self.n_lenses
         if n_lenses is None:
             n_lenses = max(1, round(LENSES_PER_PATCH * (self.size / PATCH_SIZE) ** 2))
         if n_lenses < 0:
-            raise UserError(f"--n-lenses {n_lenses}: must be >= 0")
+            raise SettingError("n_lenses", n_lenses, "must be >= 0")
         if not 0.0 <= self.ra < 360.0:
-            raise UserError(f"--ra {self.ra:g}: must be in [0, 360)")
+            # :g shows the value as it is usually typed (150, not 150.0).
+            raise UserError(f"`ra` {self.ra:g}: must be in [0, 360)")
         if not -90.0 <= self.dec <= 90.0:
-            raise UserError(f"--dec {self.dec:g}: must be in [-90, 90]")
+            raise UserError(f"`dec` {self.dec:g}: must be in [-90, 90]")
         if self.tract < 0:
-            raise UserError(f"--tract {self.tract}: must be >= 0")
+            raise SettingError("tract", self.tract, "must be >= 0")
         if self.seed < 0:
-            raise UserError(f"--seed {self.seed}: must be >= 0")
+            raise SettingError("seed", self.seed, "must be >= 0")
         patch = self.patch
         if isinstance(patch, str):
             try:
@@ -125,11 +126,11 @@ class FieldRequest:
             except ValueError:
                 patch = ()
         if len(patch) != 2 or min(patch) < 0:
-            raise UserError(
-                f"--patch {self.patch!r}: expected two non-negative integers 'x,y', e.g. '4,4'"
+            raise SettingError(
+                "patch", self.patch, "expected two non-negative integers 'x,y', e.g. '4,4'"
             )
         if self.family not in FAMILIES:
-            raise UserError(f"--family {self.family!r}: choose one of {', '.join(FAMILIES)}")
+            raise SettingError("family", self.family, f"choose one of {', '.join(FAMILIES)}")
         bands = self.bands if isinstance(self.bands, tuple) else parse_bands(self.bands, HSC_WIDE)
         object.__setattr__(self, "bands", bands)
         object.__setattr__(self, "n_lenses", n_lenses)
@@ -237,7 +238,7 @@ def _place_lenses(rng: np.random.Generator, n: int, size: int, no_data: np.ndarr
             continue
         positions.append(candidate)
     if len(positions) < n:
-        raise UserError(f"--n-lenses {n}: too many lenses for a {size}x{size} px patch")
+        raise SettingError("n_lenses", n, f"too many lenses for a {size}x{size} px patch")
     return np.array(positions).reshape(n, 2)
 
 
@@ -492,7 +493,7 @@ def simulate_field_patch(request: FieldRequest, out: str | Path, *, overwrite: b
         UserError: If ``out`` exists without ``overwrite``, cannot be written, or the
             lenses do not fit.
     """
-    out_path = check_output_path(out, overwrite=overwrite, option="--out")
+    out_path = check_output_path(out, overwrite=overwrite, option="out")
     started = time.monotonic()
     scene = draw_field(request)
     logger.info(

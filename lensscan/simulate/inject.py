@@ -18,7 +18,7 @@ chosen to be a lens:
 3. **Source and arc.** A source of the family's population (real HDF shapes, or Sersic
    with clumps) behind an SIE plus shear aligned with the light, ray-traced on a
    sub-sampled grid, convolved with the background's PSF (a PSF image, or a Moffat of the
-   FWHM the background or an option gives, or HSC's median seeing), in zero-point-27
+   FWHM the background or a setting gives, or HSC's median seeing), in zero-point-27
    flux and then in the background's own units: ``10**(0.4 (ZP - 27))`` per unit, or,
    for per-band min-max-normalised cutouts (values spanning exactly 0 to 1), the
    measured sky noise over HSC Wide's median sky noise in that band.
@@ -27,7 +27,7 @@ chosen to be a lens:
    ``min_arc_snr`` and its magnification ``min_magnification``; up to
    :data:`ARC_ATTEMPTS` arcs are drawn, and if none passes, the best one is brightened
    to the S/N cut (``arc_brightening`` records by how many magnitudes).
-5. **Noise.** Poisson noise of the added flux, from a gain (an option, else HSC Wide's
+5. **Noise.** Poisson noise of the added flux, from a gain (a setting, else HSC Wide's
    sky-limited effective gain in the background's units), is added only where the arc
    adds flux, so the background is untouched beyond the arc's noise. Min-max-normalised
    cutouts are min-max-normalised again, so that they keep their format
@@ -56,7 +56,7 @@ import numpy as np
 from lensscan.atomic import atomic_output, check_output_path
 from lensscan.bands import parse_band_names, wavelength_order
 from lensscan.data.store import LENS, NONLENS, UNLABELLED, ImageBlocks, write_store
-from lensscan.errors import UserError, check_ranges
+from lensscan.errors import SettingError, UserError, check_ranges
 from lensscan.progress import logger
 from lensscan.provenance import provenance
 from lensscan.simulate.backgrounds import DEFAULT_ZERO_POINT, Backgrounds, open_backgrounds
@@ -109,8 +109,13 @@ def parse_band_values(
 ) -> np.ndarray | None:
     """``"27"`` or ``"g=27.1,r=27.0,i=26.9"`` (or a number) as one value per band.
 
+    Args:
+        text: The setting's value (None stays None).
+        bands: The bands, in the order of the values returned.
+        option: The setting (``zero_point``), for messages.
+
     Raises:
-        UserError: On a malformed entry, an unknown band or a band left out.
+        SettingError: On a malformed entry, an unknown band or a band left out.
     """
     if text is None:
         return None
@@ -127,15 +132,15 @@ def parse_band_values(
                 raise ValueError(entry)
             values[band.strip()] = float(value)
     except ValueError:
-        raise UserError(
-            f"{option} {text!r}: expected a number or BAND=VALUE pairs, e.g. 'g=27,r=27,i=27'"
+        raise SettingError(
+            option, text, "expected a number or BAND=VALUE pairs, e.g. 'g=27,r=27,i=27'"
         ) from None
     unknown = set(values) - set(bands)
     if unknown:
-        raise UserError(f"{option} {text!r}: band(s) {', '.join(sorted(unknown))} not injected")
+        raise SettingError(option, text, f"band(s) {', '.join(sorted(unknown))} not injected")
     missing = [band for band in bands if band not in values]
     if missing:
-        raise UserError(f"{option} {text!r}: no value for band(s) {', '.join(missing)}")
+        raise SettingError(option, text, f"no value for band(s) {', '.join(missing)}")
     return np.array([values[band] for band in bands])
 
 
@@ -198,7 +203,7 @@ class InjectionRequest:
             "bands": self.bands
             if not isinstance(self.bands, str)
             else parse_bands(self.bands, HSC_WIDE),
-            "background_bands": parse_band_names(self.background_bands, "--background-bands"),
+            "background_bands": parse_band_names(self.background_bands, "background_bands"),
             "splits": parse_splits(self.splits) if isinstance(self.splits, str) else self.splits,
         }
         for name, value in resolved.items():
@@ -225,8 +230,8 @@ class InjectionRequest:
         ]
         check_ranges(checks)
         if self.family not in FAMILIES:
-            raise UserError(
-                f"--family {self.family!r}: unknown; choose one of {', '.join(FAMILIES)}"
+            raise SettingError(
+                "family", self.family, f"unknown; choose one of {', '.join(FAMILIES)}"
             )
 
     def settings(self) -> dict[str, Any]:
@@ -321,9 +326,9 @@ def _read_psf(path: str, n_bands: int, planes: np.ndarray) -> np.ndarray:
         with fits.open(path, memmap=False) as hdus:
             images = [np.asarray(h.data, float) for h in hdus if h.is_image and h.data is not None]
     except Exception as exc:
-        raise UserError(f"--psf {path}: cannot read ({exc})") from None
+        raise UserError(f"`psf` {path}: cannot read ({exc})") from None
     if not images:
-        raise UserError(f"--psf {path}: the FITS file holds no image")
+        raise UserError(f"`psf` {path}: the FITS file holds no image")
     if images[0].ndim == 3:
         cube = images[0]
     elif len(images) == n_bands and all(i.ndim == 2 for i in images):
@@ -331,15 +336,15 @@ def _read_psf(path: str, n_bands: int, planes: np.ndarray) -> np.ndarray:
     elif images[0].ndim == 2:
         cube = np.repeat(images[0][None], n_bands, 0)
     else:
-        raise UserError(f"--psf {path}: expected (k,k) images or a (planes,k,k) cube")
+        raise UserError(f"`psf` {path}: expected (k,k) images or a (planes,k,k) cube")
     if cube.shape[0] != n_bands:
-        raise UserError(f"--psf {path}: {cube.shape[0]} PSF planes for {n_bands} background planes")
+        raise UserError(f"`psf` {path}: {cube.shape[0]} PSF planes for {n_bands} background planes")
     if cube.shape[1] != cube.shape[2] or cube.shape[1] % 2 == 0:
-        raise UserError(f"--psf {path}: PSF images must be square with an odd side")
+        raise UserError(f"`psf` {path}: PSF images must be square with an odd side")
     cube = cube[planes]
     totals = cube.sum(axis=(1, 2), keepdims=True)
     if not np.all(totals > 0):
-        raise UserError(f"--psf {path}: a PSF image does not sum to a positive flux")
+        raise UserError(f"`psf` {path}: a PSF image does not sum to a positive flux")
     return cube / totals
 
 
@@ -361,46 +366,46 @@ def calibrate(request: InjectionRequest, backgrounds: Backgrounds) -> Calibratio
 
     Raises:
         UserError: If bands do not match the backgrounds, the pixel scale is unknown,
-            the backgrounds are smaller than a cutout, or an option is malformed.
+            the backgrounds are smaller than a cutout, or a setting is malformed.
     """
     bands = request.bands or backgrounds.bands
     missing = [band for band in bands if band not in backgrounds.bands]
     if missing:
         raise UserError(
-            f"--bands {''.join(bands)}: {', '.join(missing)} not among the backgrounds' bands "
+            f"`bands` {''.join(bands)}: {', '.join(missing)} not among the backgrounds' bands "
             f"{''.join(backgrounds.bands)}"
         )
     unknown = [band for band in bands if band not in HSC_WIDE.bands]
     if unknown:
         raise UserError(
-            f"--bands {''.join(bands)}: no source colours for {', '.join(unknown)}; arcs are "
+            f"`bands` {''.join(bands)}: no source colours for {', '.join(unknown)}; arcs are "
             f"made in {''.join(HSC_WIDE.bands)}"
         )
     planes = np.array([backgrounds.bands.index(band) for band in bands])
     pixel_scale = request.pixel_scale or backgrounds.pixel_scale
     if pixel_scale is None:
         raise UserError(
-            "--backgrounds: no pixel scale (no store attribute, no celestial WCS); "
-            "pass --pixel-scale"
+            "`backgrounds`: no pixel scale (no store attribute, no celestial WCS); "
+            "pass `pixel_scale`"
         )
     height, width = backgrounds.shape[1:]
     size = request.size or min(height, width)
     if size > min(height, width):
         raise UserError(
-            f"--backgrounds: {height}x{width} px cutouts are smaller than a {size} px cutout; "
-            "pass a smaller --size or larger backgrounds"
+            f"`backgrounds`: {height}x{width} px cutouts are smaller than a {size} px cutout; "
+            "pass a smaller `size` or larger backgrounds"
         )
     normalised = _is_normalised(backgrounds, planes)
-    zero_points = parse_band_values(request.zero_point, bands, "--zero-point")
+    zero_points = parse_band_values(request.zero_point, bands, "zero_point")
     if zero_points is None and backgrounds.zero_points is not None:
         zero_points = backgrounds.zero_points[planes]
     if zero_points is None:
         if not normalised:
             logger.info("backgrounds: no zero point given; assuming %.1f", DEFAULT_ZERO_POINT)
         zero_points = np.full(len(bands), DEFAULT_ZERO_POINT)
-    fwhm = parse_band_values(request.psf_fwhm, bands, "--psf-fwhm")
+    fwhm = parse_band_values(request.psf_fwhm, bands, "psf_fwhm")
     if fwhm is not None and not np.all(fwhm > 0):
-        raise UserError(f"--psf-fwhm {request.psf_fwhm}: must be positive")
+        raise UserError(f"`psf_fwhm` {request.psf_fwhm}: must be positive")
     item_fwhm = None if fwhm is not None else backgrounds.per_item("psf_fwhm")
     hsc_fwhm = np.array([HSC_WIDE.bands[band].psf_fwhm for band in bands])
     kernels = None
@@ -409,9 +414,9 @@ def calibrate(request: InjectionRequest, backgrounds: Backgrounds) -> Calibratio
         fwhm = np.array([kernel_fwhm(kernel, pixel_scale) for kernel in kernels])
     elif fwhm is None and item_fwhm is None:
         logger.info("backgrounds: no PSF given; using HSC Wide's median seeing per band")
-    gain = parse_band_values(request.gain, bands, "--gain")
+    gain = parse_band_values(request.gain, bands, "gain")
     if gain is not None and not np.all(gain > 0):
-        raise UserError(f"--gain {request.gain}: must be positive")
+        raise UserError(f"`gain` {request.gain}: must be positive")
     hsc = noise_model(
         np.array([HSC_WIDE.bands[b].depth for b in bands]),
         np.array([HSC_WIDE.bands[b].sky_brightness for b in bands]),
@@ -886,15 +891,15 @@ def plan_injection(
         if usable.size == 0:
             brightest = f"{np.nanmin(hosts):.2f}" if np.isfinite(hosts).any() else "none found"
             raise UserError(
-                f"--max-host-mag {request.max_host_mag:g}: no background's central galaxy is "
+                f"`max_host_mag` {request.max_host_mag:g}: no background's central galaxy is "
                 f"that bright (brightest: {brightest})"
             )
     n = request.n or usable.size
     limit = usable.size * (_TRANSFORMS if request.rotations else 1)
     if n > limit:
-        hint = "" if request.rotations else "; pass --rotations to reuse them flipped and rotated"
+        hint = "" if request.rotations else "; pass `rotations` to reuse them flipped and rotated"
         which = "backgrounds" if request.max_host_mag is None else "backgrounds with such a host"
-        raise UserError(f"--n {n}: {usable.size} {which} give at most {limit} items{hint}")
+        raise SettingError("n", n, f"{usable.size} {which} give at most {limit} items{hint}")
     rng = np.random.default_rng(np.random.SeedSequence(request.seed, spawn_key=(_PLAN_STREAM,)))
     order = usable[rng.permutation(usable.size)]
     items = np.arange(n)
@@ -919,9 +924,9 @@ def inject_arcs(
         A one-line summary.
 
     Raises:
-        UserError: For unusable backgrounds or options, or an ``out`` that exists.
+        UserError: For unusable backgrounds or settings, or an ``out`` that exists.
     """
-    out_path = check_output_path(out, overwrite=overwrite, option="--out")
+    out_path = check_output_path(out, overwrite=overwrite, option="out")
     started = time.monotonic()
     backgrounds = open_backgrounds(request.backgrounds, request.background_bands)
     hosts = None

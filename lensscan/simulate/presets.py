@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from lensscan.bands import parse_band_names
-from lensscan.errors import UserError
+from lensscan.errors import SettingError
 
 ALL_BANDS = ("g", "r", "i", "z", "y")
 
@@ -39,13 +39,13 @@ class SurveyPreset:
     """The image properties of one simulated domain.
 
     Attributes:
-        name: Preset name (the ``--domain`` value).
+        name: Preset name (the ``domain`` value).
         description: One line for stores and help.
         pixel_scale: Arcsec per pixel.
         cutout_size: Cutout side in pixels.
         bands: Conditions per band.
-        default_bands: Bands used when ``--bands`` is not given.
-        default_lens_fraction: Lens fraction used when ``--lens-fraction`` is not given.
+        default_bands: Bands used when ``bands`` is not given.
+        default_lens_fraction: Lens fraction used when ``lens_fraction`` is not given.
         psf_model: ``"moffat"`` or ``"gaussian"``.
         psf_fwhm_scatter: Log-normal scatter of the PSF FWHM around the median (0: fixed).
         moffat_beta_range: Range of the Moffat beta drawn per band.
@@ -134,27 +134,31 @@ SIM = SurveyPreset(
 PRESETS: Mapping[str, SurveyPreset] = MappingProxyType({"sim": SIM, "hsc": HSC_WIDE})
 
 
-def get_preset(name: str, option: str = "--domain") -> SurveyPreset:
+def get_preset(name: str, option: str = "domain") -> SurveyPreset:
     """Return the preset called ``name``.
 
+    Args:
+        name: The preset's name.
+        option: The setting that named it, for messages.
+
     Raises:
-        UserError: If there is no such preset.
+        SettingError: If there is no such preset.
     """
     try:
         return PRESETS[name]
     except KeyError:
-        raise UserError(
-            f"{option} {name!r}: unknown domain; choose one of {', '.join(PRESETS)}"
+        raise SettingError(
+            option, name, f"unknown domain; choose one of {', '.join(PRESETS)}"
         ) from None
 
 
-def parse_bands(text: str | None, preset: SurveyPreset, option: str = "--bands") -> tuple[str, ...]:
+def parse_bands(text: str | None, preset: SurveyPreset, option: str = "bands") -> tuple[str, ...]:
     """Parse a band list such as ``"gri"``, ``"g,r,i"`` or ``"i"`` of the preset's bands.
 
     Args:
-        text: The option value, or ``None`` for the preset's default bands.
+        text: The setting's value, or ``None`` for the preset's default bands.
         preset: The survey preset that defines the available bands.
-        option: The option name, for error messages.
+        option: The setting that gave the bands, for messages.
 
     Returns:
         The bands in the order given.

@@ -52,7 +52,7 @@ def _load_val(config: TrainConfig, parent: ParentModel, device: torch.device) ->
     if config.val is None:
         return None
     return labelled_split(
-        CutoutStore.open(config.val, "--val"),
+        CutoutStore.open(config.val, "val"),
         config.val_split,
         config.max_eval,
         config.seed,
@@ -76,12 +76,12 @@ def adapt_batchnorm_only(config: TrainConfig) -> Path:
     """
     assert config.init_model is not None
     if config.target is None:
-        raise UserError("--method adabn needs an unlabelled target store (--target)")
+        raise UserError("`method` adabn needs an unlabelled target store (`target`)")
     out = Path(config.out)
-    check_output_path(out, overwrite=config.overwrite, option="--out")
+    check_output_path(out, overwrite=config.overwrite, option="out")
     device = select_device(config.device)
     parent = load_parent(config.init_model)
-    store = CutoutStore.open(config.target, "--target")
+    store = CutoutStore.open(config.target, "target")
     check_parent_inputs(parent, store.bands, store.image_shape[-1])
     limit = int(config.method_options.get("images", AdaBN.defaults["images"]))
     max_items = min(limit, config.max_target) if config.max_target else limit

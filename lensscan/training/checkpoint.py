@@ -1,8 +1,8 @@
 """Checkpoints of an interrupted run: state dicts only, loaded with ``weights_only=True``.
 
 The checkpoint lives in a sibling folder ``.NAME.partial`` of the output folder ``NAME``
-(with the run's settings and its log so far); ``--resume`` finds it there, and a finished
-run deletes it.
+(with the run's settings and its log so far); a run with ``resume`` set finds it there,
+and a finished run deletes it.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def load_checkpoint(folder: Path) -> dict[str, Any]:
     """
     path = folder / CHECKPOINT_FILE
     if not path.is_file():
-        raise UserError(f"--resume: {folder} holds no checkpoint; start again with --overwrite")
+        raise UserError(f"`resume`: {folder} holds no checkpoint; start again with `overwrite`")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for damaged files
-        raise UserError(f"--resume: cannot read checkpoint {path} ({exc})") from None
+        raise UserError(f"`resume`: cannot read checkpoint {path} ({exc})") from None

@@ -2,8 +2,8 @@
 
 Items are read once, normalised with the model's normalisation and kept as tensors on the
 training device (a few thousand 3 x 64 x 64 cutouts take tens of MB), so augmentation and
-batching never touch the disk. Subsets (--max-source, --max-target, per-epoch evaluation)
-are seeded random draws.
+batching never touch the disk. Subsets (``max_source``, ``max_target``, per-epoch
+evaluation) are seeded random draws.
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ class DomainData:
         labels: (N,) float labels on the device, or None for an unlabelled pool.
         path: The store.
         split: The split used (None: all items).
-        option: The command-line option that named the store.
+        setting: The setting that named the store (``source``, ``target`` or ``val``).
     """
 
     images: torch.Tensor
     labels: torch.Tensor | None
     path: Path
     split: str | None
-    option: str
+    setting: str
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -71,7 +71,7 @@ class TrainingData:
         source: Labelled source items.
         target: Unlabelled target pool (shuffled), or None.
         val: Labelled target-validation items, or None.
-        source_val: The source store's ``val`` split (at most --max-eval items), or None.
+        source_val: The source store's ``val`` split (at most ``max_eval`` items), or None.
         bands: Band names shared by all stores.
         pixel_scale: Pixel scale in arcsec (None if no store says).
         input_size: Side of the square cutouts.
@@ -134,9 +134,9 @@ def _normalised(
     return torch.cat(chunks)
 
 
-def _labels(store: CutoutStore, indices: np.ndarray, option: str, split: str | None) -> np.ndarray:
+def _labels(store: CutoutStore, indices: np.ndarray, setting: str, split: str | None) -> np.ndarray:
     labels = store.labels[indices]
-    where = f"{option} {store.path}" + (f" split {split!r}" if split else "")
+    where = f"`{setting}` {store.path}" + (f" split {split!r}" if split else "")
     if np.any(labels < 0):
         raise UserError(
             f"{where}: {int((labels < 0).sum())} items are unlabelled; labels are needed"
@@ -150,47 +150,48 @@ def _labelled_domain(
     store: CutoutStore,
     indices: np.ndarray,
     split: str | None,
-    option: str,
+    setting: str,
     norm: Normalisation,
     device: torch.device,
 ) -> DomainData:
     """Normalised images and their labels, on the device."""
-    labels = _labels(store, indices, option, split)
+    labels = _labels(store, indices, setting, split)
     return DomainData(
         _normalised(store, indices, norm, device),
         torch.from_numpy(labels.astype(np.float32)).to(device),
         store.path,
         split,
-        option,
+        setting,
     )
 
 
 def _check_compatible(
     stores: dict[str, CutoutStore], encoder: str
 ) -> tuple[tuple[str, ...], float | None, int]:
-    (first_option, first), *others = stores.items()
+    (first_setting, first), *others = stores.items()
     _, height, width = first.image_shape
     if height != width:
         raise UserError(
-            f"{first_option} {first.path}: cutouts are {height}x{width}; square cutouts are needed"
+            f"`{first_setting}` {first.path}: cutouts are {height}x{width}; "
+            "square cutouts are needed"
         )
-    for option, store in others:
+    for setting, store in others:
         if store.bands != first.bands:
             raise UserError(
-                f"{option} {store.path}: bands {','.join(store.bands)} differ from "
-                f"{first_option}'s {','.join(first.bands)}"
+                f"`{setting}` {store.path}: bands {','.join(store.bands)} differ from "
+                f"`{first_setting}`'s {','.join(first.bands)}"
             )
         if store.image_shape != first.image_shape:
             raise UserError(
-                f"{option} {store.path}: cutouts {store.image_shape} differ from "
-                f"{first_option}'s {first.image_shape}"
+                f"`{setting}` {store.path}: cutouts {store.image_shape} differ from "
+                f"`{first_setting}`'s {first.image_shape}"
             )
-    scales = {option: s.pixel_scale for option, s in stores.items() if s.pixel_scale is not None}
+    scales = {setting: s.pixel_scale for setting, s in stores.items() if s.pixel_scale is not None}
     values = list(scales.values())
     if values and any(abs(v - values[0]) > 1e-3 * values[0] for v in values):
-        listed = ", ".join(f"{option} {v}" for option, v in scales.items())
+        listed = ", ".join(f"`{setting}` {v}" for setting, v in scales.items())
         raise UserError(f"stores have different pixel scales ({listed} arcsec)")
-    check_input_size(encoder, height, f"{first_option} {first.path}")
+    check_input_size(encoder, height, f"`{first_setting}` {first.path}")
     return first.bands, (values[0] if values else None), height
 
 
@@ -201,9 +202,18 @@ def labelled_split(
     seed: np.random.SeedSequence | int,
     norm: Normalisation,
     device: torch.device,
-    option: str = "--val",
+    option: str = "val",
 ) -> DomainData:
     """Labelled items of a split (``val`` if present when None), a seeded subset, normalised.
+
+    Args:
+        store: The labelled store.
+        split: The split to read (None: ``val`` if the store has it, else every item).
+        max_items: At most this many items (a seeded random subset).
+        seed: Seed of the subset.
+        norm: The model's normalisation.
+        device: Where the tensors live.
+        option: The setting that named the store (``val``), for messages.
 
     Raises:
         UserError: If items are unlabelled or a class is missing.
@@ -240,10 +250,10 @@ def pool_data(
     if exclude is not None:
         pool = np.setdiff1d(pool, exclude)
     if len(pool) < 2:
-        raise UserError(f"--target {store.path}: needs at least 2 pool items, found {len(pool)}")
+        raise UserError(f"`target` {store.path}: needs at least 2 pool items, found {len(pool)}")
     rng = np.random.default_rng(seed)
     pool = rng.permutation(_subset(pool, max_items, rng))
-    return DomainData(_normalised(store, pool, norm, device), None, store.path, split, "--target")
+    return DomainData(_normalised(store, pool, norm, device), None, store.path, split, "target")
 
 
 def load_training_data(
@@ -256,37 +266,38 @@ def load_training_data(
             bands, cutout size or pixel scale do not fit the others or the encoder.
     """
     seeds = np.random.SeedSequence(config.seed).spawn(4)
-    stores = {"--source": CutoutStore.open(config.source, "--source")}
+    # Keyed by setting; the first is the one the others must match.
+    stores = {"source": CutoutStore.open(config.source, "source")}
     if config.target is not None:
-        stores["--target"] = CutoutStore.open(config.target, "--target")
+        stores["target"] = CutoutStore.open(config.target, "target")
     if config.val is not None:
-        stores["--val"] = CutoutStore.open(config.val, "--val")
+        stores["val"] = CutoutStore.open(config.val, "val")
     bands, pixel_scale, size = _check_compatible(stores, config.encoder)
 
-    source_store = stores["--source"]
+    source_store = stores["source"]
     source_split = _resolve_split(source_store, config.source_split, "train")
     source_idx = _subset(
         source_store.split_indices(source_split), config.max_source, np.random.default_rng(seeds[0])
     )
     if len(source_idx) < 2:
         raise UserError(
-            f"--source {source_store.path}: needs at least 2 items, found {len(source_idx)}"
+            f"`source` {source_store.path}: needs at least 2 items, found {len(source_idx)}"
         )
-    source = _labelled_domain(source_store, source_idx, source_split, "--source", norm, device)
+    source = _labelled_domain(source_store, source_idx, source_split, "source", norm, device)
 
     val = None
     val_idx = np.zeros(0, np.int64)
-    if "--val" in stores:
-        val_store = stores["--val"]
+    if "val" in stores:
+        val_store = stores["val"]
         val_split = _resolve_split(val_store, config.val_split, "val")
         val_idx = _subset(
             val_store.split_indices(val_split), config.max_eval, np.random.default_rng(seeds[1])
         )
-        val = _labelled_domain(val_store, val_idx, val_split, "--val", norm, device)
+        val = _labelled_domain(val_store, val_idx, val_split, "val", norm, device)
 
     target = None
-    if "--target" in stores:
-        target_store = stores["--target"]
+    if "target" in stores:
+        target_store = stores["target"]
         # Never adapt on the items that select the model.
         same = val is not None and val.path.resolve() == target_store.path.resolve()
         target = pool_data(
@@ -310,7 +321,7 @@ def load_training_data(
             torch.from_numpy(source_store.labels[idx].astype(np.float32)).to(device),
             source_store.path,
             "val",
-            "--source",
+            "source",
         )
         if not (source_val.labels == LENS).any() or not (source_val.labels == NONLENS).any():
             source_val = None

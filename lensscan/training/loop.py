@@ -5,7 +5,7 @@ draws seeded batches, asks the method for its named losses, computes each optimi
 gradients (mixed precision on CUDA), steps, evaluates, selects, logs and checkpoints. At
 the end it writes ``weights/NAME`` atomically: model.safetensors, model.json (the card),
 train.jsonl, curves.png, config.json and config.toml. Until then everything lives in the
-sibling ``.NAME.partial`` folder, which ``--resume`` continues from.
+sibling ``.NAME.partial`` folder, which a run with ``resume`` set continues from.
 
 On the CPU a run is deterministic for a given seed (deterministic algorithms, seeded
 generators for sampling and augmentation), and a resumed run gives the same weights as an
@@ -53,7 +53,7 @@ from lensscan.training.selection import SelectionRule, epoch_metrics, resolve_ru
 #: The encoder of a run that names none and starts from no model.
 DEFAULT_ENCODER = "small_cnn"
 
-#: Settings that control how a run is executed, not what it computes (free to change on --resume).
+#: Settings that control how a run is executed, not what it computes (free to change on resume).
 RUN_CONTROLS = ("resume", "overwrite", "device")
 
 EpochCallback = Callable[[int, Mapping[str, Any]], None]
@@ -109,29 +109,27 @@ def validate(config: TrainConfig) -> TrainConfig:
     options = check_options(config.method, config.method_options)
     if config.source is None and not (config.init_model and config.method == "adabn"):
         raise UserError(
-            "missing --source (or set it in --config); only --method adabn with --init-model "
+            "missing `source` (or set it in `config`); only `method` adabn with `init_model` "
             "adapts without a source store"
         )
     for name in ("epochs", "batch_size"):
         if getattr(config, name) < 1:
-            raise UserError(
-                f"--{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}"
-            )
+            raise UserError(f"`{name}` must be at least 1, got {getattr(config, name)}")
     if config.batch_size < 2:
-        raise UserError("--batch-size must be at least 2 (BatchNorm needs two items)")
+        raise UserError("`batch_size` must be at least 2 (BatchNorm needs two items)")
     if config.lr <= 0:
-        raise UserError(f"--lr must be positive, got {config.lr}")
+        raise UserError(f"`lr` must be positive, got {config.lr}")
     if method.needs_target and config.target is None:
-        raise UserError(f"--method {config.method} needs an unlabelled target store (--target)")
+        raise UserError(f"`method` {config.method} needs an unlabelled target store (`target`)")
     resolve_rule(config.selection, config.val is not None, config.target is not None)
     return replace(config, method_options=options)
 
 
 def _resolve_names(config: TrainConfig) -> TrainConfig:
-    """Registry spellings of method and encoder; the encoder of ``--init-model``.
+    """Registry spellings of method and encoder; the encoder of ``init_model``.
 
     Raises:
-        UserError: If ``--init-model`` is not found, or ``--encoder`` contradicts it.
+        UserError: If ``init_model`` is not found, or ``encoder`` contradicts it.
     """
     method = canonical_name(config.method)
     encoder = canonical_name(config.encoder) if config.encoder else None
@@ -139,8 +137,8 @@ def _resolve_names(config: TrainConfig) -> TrainConfig:
         parent = parent_card(config.init_model)
         if encoder is not None and encoder != parent.encoder:
             raise UserError(
-                f"--encoder {config.encoder}: --init-model {config.init_model} is a "
-                f"{parent.encoder} model; leave --encoder out to use it"
+                f"`encoder` {config.encoder}: `init_model` {config.init_model} is a "
+                f"{parent.encoder} model; leave `encoder` out to use it"
             )
         encoder = parent.encoder
     return replace(config, method=method, encoder=encoder or DEFAULT_ENCODER)
@@ -270,7 +268,7 @@ def _restore(
     )
     if differ:
         detail = ", ".join(f"{k}: {saved.get(k)!r} then, {current.get(k)!r} now" for k in differ)
-        raise UserError(f"--resume: the interrupted run in {folder} used other settings ({detail})")
+        raise UserError(f"`resume`: the interrupted run in {folder} used other settings ({detail})")
     for name, module in method.modules().items():
         module.load_state_dict(payload["modules"][name])
     for name, optimizer in method.optimizers().items():
@@ -290,13 +288,13 @@ def _restore(
 
 
 def _prepare_folders(config: TrainConfig, out: Path) -> Path:
-    check_output_path(out, overwrite=config.overwrite, option="--out")
+    check_output_path(out, overwrite=config.overwrite, option="out")
     folder = partial_dir(out)
     if folder.exists() and not config.resume:
         if not config.overwrite:
             raise UserError(
-                f"--out {out}: an interrupted run exists in {folder}; "
-                "pass --resume to continue it or --overwrite to start over"
+                f"`out` {out}: an interrupted run exists in {folder}; "
+                "pass `resume` to continue it or `overwrite` to start over"
             )
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -316,7 +314,7 @@ def _card(
     parent: ParentModel | None = None,
 ) -> ModelCard:
     stores = {
-        d.option.lstrip("-") + ("_val" if d is data.source_val else ""): {
+        d.setting + ("_val" if d is data.source_val else ""): {
             **d.describe(),
             **store_fingerprint(d.path),
         }
@@ -427,7 +425,7 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
     if parent is not None and parent.card.members > 1:
         return _adapt_each_member(config, parent, on_epoch_end)
     norm = parent.finder.normalisation if parent else own_normalisation(config)
-    check_output_path(out, overwrite=config.overwrite, option="--out")
+    check_output_path(out, overwrite=config.overwrite, option="out")
     with _run_context(device, config.seed):
         data = load_training_data(config, norm, device)
         if parent is not None:
@@ -508,10 +506,10 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
 def _adapt_each_member(
     config: TrainConfig, parent: ParentModel, on_epoch_end: EpochCallback | None
 ) -> Path:
-    """Adapt every member of an ensemble ``--init-model`` in turn, then ensemble them.
+    """Adapt every member of an ensemble ``init_model`` in turn, then ensemble them.
 
     Each member is a run of its own (seed ``seed + k``) under the output's ``.partial``
-    folder, so ``--resume`` continues the member that was interrupted. The new ensemble's
+    folder, so a resumed run continues the member that was interrupted. The new ensemble's
     card records the parent ensemble; each member's card records the member it started from.
     """
     from lensscan.models.ensemble import make_ensemble

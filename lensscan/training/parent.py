@@ -1,4 +1,4 @@
-"""Starting a run from a trained model (``--init-model``): its weights, encoder and inputs.
+"""Starting a run from a trained model (``init_model``): its weights, encoder and inputs.
 
 Adapting a shipped model to a survey's own images starts from the model, not from
 scratch: the new run takes the parent's network, encoder, bands, cutout size and
@@ -18,12 +18,12 @@ from lensscan.models.finder import LensFinder
 from lensscan.models.network import LensNet
 from lensscan.models.weights import load_model, read_card, resolve_model_path, save_model
 
-#: What ``--init-model`` accepts for the shipped default gri model.
+#: What ``init_model`` accepts for the shipped default gri model.
 DEFAULT_ALIAS = "default"
 
 
 def parent_folder(name_or_folder: str) -> Path:
-    """The weights folder of ``--init-model`` (``default``: the shipped default model).
+    """The weights folder of ``init_model`` (``default``: the shipped default model).
 
     Raises:
         UserError: If no such model exists.
@@ -31,17 +31,17 @@ def parent_folder(name_or_folder: str) -> Path:
     try:
         return resolve_model_path(None if name_or_folder == DEFAULT_ALIAS else name_or_folder)
     except UserError as exc:
-        raise UserError(f"--init-model {name_or_folder}: {exc}") from None
+        raise UserError(f"`init_model` {name_or_folder}: {exc}") from None
 
 
 def parent_card(name_or_folder: str) -> ModelCard:
-    """The card of ``--init-model``, read without loading the weights."""
+    """The card of ``init_model``, read without loading the weights."""
     return read_card(parent_folder(name_or_folder))
 
 
 @dataclass(frozen=True)
 class ParentModel:
-    """A loaded ``--init-model``.
+    """A loaded ``init_model``.
 
     Attributes:
         folder: Its weights folder.
@@ -70,8 +70,8 @@ class ParentModel:
         network = self.finder.network
         if need_single and not isinstance(network, LensNet):
             raise UserError(
-                f"--init-model {self.folder}: an ensemble of {self.card.members} networks; "
-                f"--method {method} trains one network (use adabn, or a single member)"
+                f"`init_model` {self.folder}: an ensemble of {self.card.members} networks; "
+                f"`method` {method} trains one network (use adabn, or a single member)"
             )
         return copy.deepcopy(network).cpu()
 
@@ -79,7 +79,7 @@ class ParentModel:
         """Write each member of an ensemble parent as a model folder of its own.
 
         Returns:
-            The member folders (reused when they already exist, as on ``--resume``).
+            The member folders (reused when they already exist, as on resuming).
         """
         network = self.finder.network
         records = self.card.training.get("members", [])
@@ -119,17 +119,17 @@ def check_parent_inputs(parent: ParentModel, bands: tuple[str, ...], input_size:
     card = parent.card
     if tuple(bands) != tuple(card.bands):
         raise UserError(
-            f"--init-model {parent.folder}: takes bands {','.join(card.bands)}, "
+            f"`init_model` {parent.folder}: takes bands {','.join(card.bands)}, "
             f"the stores have {','.join(bands)}"
         )
     if input_size != card.input_size:
         raise UserError(
-            f"--init-model {parent.folder}: takes {card.input_size} px cutouts, "
+            f"`init_model` {parent.folder}: takes {card.input_size} px cutouts, "
             f"the stores have {input_size} px"
         )
 
 
 def load_parent(name_or_folder: str) -> ParentModel:
-    """Load ``--init-model`` with its weights verified against its card."""
+    """Load ``init_model`` with its weights verified against its card."""
     folder = parent_folder(name_or_folder)
     return ParentModel(folder, load_model(folder, device="cpu"))

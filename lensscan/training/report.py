@@ -39,7 +39,7 @@ def run_provenance(
         config: The run's settings.
         settings: The settings the run records (:func:`run_settings`).
         stores: Role -> store description with ``path``, ``sha256`` and ``hash_scope``.
-        parent: The ``--init-model`` the run started from, if any.
+        parent: The ``init_model`` the run started from, if any.
     """
     record = provenance(command="train", settings=dict(settings), seed=config.seed)
     record["inputs"] = [

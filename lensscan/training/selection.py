@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 from lensscan.training.data import DomainData, TrainingData
 
 
@@ -29,7 +29,7 @@ class SelectionRule:
     """How the saved epoch is chosen.
 
     Attributes:
-        name: Rule name (``--selection``).
+        name: Rule name (the ``selection`` setting).
         metric: The per-epoch metric compared (None: the last epoch wins).
         maximise: Whether higher is better.
         description: One line for the model card.
@@ -67,21 +67,22 @@ RULES = {
 
 
 def resolve_rule(name: str, has_val: bool, has_target: bool) -> SelectionRule:
-    """The selection rule for a run (``auto``: val_auroc with --val, else last).
+    """The selection rule for a run (``auto``: val_auroc with ``val``, else last).
 
     Raises:
-        UserError: If the rule is unknown or needs data the run does not have.
+        SettingError: If the rule is unknown.
+        UserError: If the rule needs data the run does not have.
     """
     if name == "auto":
         name = "val_auroc" if has_val else "last"
     if name not in RULES:
-        raise UserError(
-            f"--selection {name!r}: unknown rule; choose one of auto, {', '.join(RULES)}"
+        raise SettingError(
+            "selection", name, f"unknown rule; choose one of auto, {', '.join(RULES)}"
         )
     if name == "val_auroc" and not has_val:
-        raise UserError("--selection val_auroc needs labelled target-validation items (--val)")
+        raise UserError("`selection` val_auroc needs labelled target-validation items (`val`)")
     if name == "min_target_entropy" and not has_target:
-        raise UserError("--selection min_target_entropy needs a target pool (--target)")
+        raise UserError("`selection` min_target_entropy needs a target pool (`target`)")
     return RULES[name]
 
 
