@@ -218,7 +218,7 @@ def scan(
             "top": top,
             "min_separation": min_separation,
             "positions": positions,
-            "detect_bands": parse_band_names(detect_bands, "--detect-bands"),
+            "detect_bands": parse_band_names(detect_bands, "detect_bands"),
             "detect_threshold": detect_threshold,
             "min_area": min_area,
             "mag_limit": mag_limit,
