@@ -17,36 +17,38 @@ from lensscan.errors import UserError
 
 
 def check_output_path(
-    path: str | os.PathLike[str], *, overwrite: bool, option: str = "--out"
+    path: str | os.PathLike[str], *, overwrite: bool, option: str | None = "out"
 ) -> Path:
     """Check that an output path may be written.
 
     Args:
         path: The final output path.
         overwrite: Whether an existing output may be replaced.
-        option: The CLI option that named the path, for the error message.
+        option: The setting that named the path, by its Python name (``out``), which
+            messages name in backticks (the CLI shows it as its option, ``--out``); None
+            for a path no setting named (a default folder), which messages name alone.
 
     Returns:
         The path as a :class:`~pathlib.Path`.
 
     Raises:
-        UserError: If the output exists without ``overwrite`` or its folder cannot be written.
+        UserError: ```<option>` <path>: already exists (pass `overwrite` to replace it)``
+            without ``overwrite``, or if the path's folder cannot be written.
     """
     out = Path(path)
+    named = f"`{option}` {out}" if option is not None else str(out)
     if out.exists() and not overwrite:
-        raise UserError(f"{option} {out}: already exists (pass --overwrite to replace it)")
+        raise UserError(f"{named}: already exists (pass `overwrite` to replace it)")
     parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"{option} {out}: cannot create folder {parent}: {exc.strerror}") from None
+        raise UserError(f"{named}: cannot create folder {parent}: {exc.strerror}") from None
     # Permission bits do not tell the whole story (root, read-only mounts, /proc): try it.
     try:
         handle, probe = tempfile.mkstemp(dir=parent, prefix=".lensscan-probe-")
     except OSError as exc:
-        raise UserError(
-            f"{option} {out}: folder {parent} is not writable ({exc.strerror})"
-        ) from None
+        raise UserError(f"{named}: folder {parent} is not writable ({exc.strerror})") from None
     os.close(handle)
     os.unlink(probe)
     return out

@@ -24,7 +24,7 @@ HSC_FILTER_BANDS = {"G": "g", "R": "r", "R2": "r", "I": "i", "I2": "i", "Z": "z"
 
 def parse_band_names(
     text: str | Sequence[str] | None,
-    option: str = "--bands",
+    option: str = "bands",
     allowed: Collection[str] | None = None,
 ) -> tuple[str, ...] | None:
     """Parse ``"gri"``, ``"g,r,i"`` or a list of names into a tuple of band names.
@@ -33,12 +33,14 @@ def parse_band_names(
     need commas.
 
     Args:
-        text: The option's value (``None`` stays ``None``).
-        option: The option's name, for messages.
+        text: The setting's value (``None`` stays ``None``).
+        option: The setting that gave the text, by its Python name (``detect_bands``), for
+            messages.
         allowed: The names accepted, if limited.
 
     Raises:
-        UserError: If no band is given, one is repeated or one is not allowed.
+        UserError: ```<option>` '<text>': ...`` if no band is given, one is repeated or
+            one is not allowed.
     """
     if text is None:
         return None
@@ -49,15 +51,15 @@ def parse_band_names(
     names = [name for name in names if name]
     shown = text if isinstance(text, str) else ",".join(map(str, text))
     if not names:
-        raise UserError(f"{option} {shown!r}: no bands given; use e.g. 'gri' or 'g,r,i'")
+        raise UserError(f"`{option}` {shown!r}: no bands given; use e.g. 'gri' or 'g,r,i'")
     if allowed is not None:
         unknown = [name for name in names if name not in allowed]
         if unknown:
             raise UserError(
-                f"{option} {shown!r}: unknown band {unknown[0]!r}; choose from {''.join(allowed)}"
+                f"`{option}` {shown!r}: unknown band {unknown[0]!r}; choose from {''.join(allowed)}"
             )
     if len(set(names)) != len(names):
-        raise UserError(f"{option} {shown!r}: a band is repeated")
+        raise UserError(f"`{option}` {shown!r}: a band is repeated")
     return tuple(names)
 
 

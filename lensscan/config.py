@@ -76,13 +76,13 @@ def resolve_config(
         try:
             loaded = tomllib.loads(path.read_text())
         except FileNotFoundError:
-            raise UserError(f"--config {path}: no such file") from None
+            raise UserError(f"`config` {path}: no such file") from None
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise UserError(f"--config {path}: cannot read TOML ({exc})") from None
+            raise UserError(f"`config` {path}: cannot read TOML ({exc})") from None
         unknown = sorted(set(loaded) - names)
         if unknown:
             raise UserError(
-                f"--config {path}: unknown setting(s) {', '.join(unknown)}; "
+                f"`config` {path}: unknown setting(s) {', '.join(unknown)}; "
                 f"valid: {', '.join(sorted(names))}"
             )
         values.update(_checked_file_values(cls, loaded, path))
@@ -98,7 +98,7 @@ def resolve_config(
     ]
     if required:
         name = required[0]
-        raise UserError(f"--{name.replace('_', '-')}: required (an option or a --config setting)")
+        raise UserError(f"`{name}`: required (an option or a `config` setting)")
     return cls(**values)
 
 
@@ -152,7 +152,7 @@ def _checked_file_values(cls: type[Any], loaded: Mapping[str, Any], path: Path) 
     hints = typing.get_type_hints(cls)
     return {
         key: _fitted(
-            hints[key], value, f"--config {path}: setting {key}: {value!r} does not fit its type"
+            hints[key], value, f"`config` {path}: setting {key}: {value!r} does not fit its type"
         )
         for key, value in loaded.items()
     }

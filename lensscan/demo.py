@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from lensscan.atomic import check_output_path, remove_path
 from lensscan.config import EvaluateConfig, ScanConfig
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 
 if TYPE_CHECKING:
     from lensscan.simulate.field import FieldRequest
@@ -111,9 +111,9 @@ def run_demo(
     """
     from lensscan.simulate.field import FieldRequest
 
-    final = check_output_path(out, overwrite=overwrite, option="--out")
+    final = check_output_path(out, overwrite=overwrite)
     if workers < 0:
-        raise UserError(f"--workers {workers}: must be 0 or more")
+        raise SettingError("workers", workers, "must be 0 or more")
     bands = _model_bands(model)
     request = FieldRequest(size=size, bands=bands, seed=seed)
     remove_path(final)

@@ -85,7 +85,7 @@ class Recipe:
     def scaled(self, factor: float) -> Recipe:
         """The same recipe with every data size multiplied by ``factor`` (at least 64)."""
         if not 0 < factor <= 1:
-            raise UserError(f"--scale {factor:g}: must be in (0, 1]")
+            raise UserError(f"`scale` {factor:g}: must be in (0, 1]")
         if factor == 1:
             return self
         return dataclasses.replace(
@@ -248,7 +248,7 @@ def run_recipe(
     """
     work, out = Path(work), Path(out)
     if out.exists() and not overwrite:
-        raise UserError(f"--out {out}: already exists (pass --overwrite to replace it)")
+        raise UserError(f"`out` {out}: already exists (pass `overwrite` to replace it)")
     data = work / "data"
     data.mkdir(parents=True, exist_ok=True)
     train_store = data / f"train-{recipe.bands}.zarr"

@@ -23,8 +23,8 @@ def test_long_names_need_commas_and_none_stays_none() -> None:
     ("text", "message"), [("", "no bands given"), ("gig", "repeated"), ("gx", "unknown band 'x'")]
 )
 def test_bad_band_lists_name_the_option(text: str, message: str) -> None:
-    with pytest.raises(UserError, match=f"--detect-bands.*{message}"):
-        parse_band_names(text, "--detect-bands", allowed="grizy")
+    with pytest.raises(UserError, match=f"`detect_bands`.*{message}"):
+        parse_band_names(text, "detect_bands", allowed="grizy")
 
 
 def test_filter_names_and_wavelength_order() -> None:

@@ -74,7 +74,7 @@ def test_writers_round_trip_with_metadata(tmp_path: Path, fmt: str, reader: str)
 def test_format_names_and_parquet_dependency() -> None:
     assert format_of_path("a/b.FITS") == "fits" and format_of_path("x.ecsv") == "ecsv"
     assert format_of_path("folder") is None
-    with pytest.raises(UserError, match="--format votable: unknown format"):
+    with pytest.raises(UserError, match="`format` votable: unknown format"):
         check_format("votable")
     if importlib.util.find_spec("pyarrow") is None:
         with pytest.raises(UserError, match="pip install pyarrow"):
@@ -103,20 +103,20 @@ def test_columns_found_case_insensitively_with_units() -> None:
 def test_read_positions_and_errors(tmp_path: Path) -> None:
     good = tmp_path / "objects.csv"
     good.write_text("ID,RA,Dec\na,10.5,-3.0\nb,370.0,4.0\n")
-    positions = read_sky_positions(good, "--positions")
+    positions = read_sky_positions(good, "positions")
     np.testing.assert_allclose(positions.ra, [10.5, 10.0])
     assert list(positions.names) == ["a", "b"]
     ecsv = tmp_path / "objects.ecsv"
     Table({"ra": [1.0], "dec": [2.0]}).write(ecsv)
-    assert list(read_sky_positions(ecsv, "--positions").names) == ["0"]
+    assert list(read_sky_positions(ecsv, "positions").names) == ["0"]
     (tmp_path / "nocols.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(UserError, match=r"--positions .*nocols.csv: no RA/Dec columns found"):
-        read_sky_positions(tmp_path / "nocols.csv", "--positions")
+    with pytest.raises(UserError, match=r"`positions` .*nocols.csv: no RA/Dec columns found"):
+        read_sky_positions(tmp_path / "nocols.csv", "positions")
     (tmp_path / "text.csv").write_text("ra,dec\n10h00m,+2d\n")
     with pytest.raises(UserError, match="must hold decimal degrees"):
-        read_sky_positions(tmp_path / "text.csv", "--known")
-    with pytest.raises(UserError, match=r"--known .*missing.csv: no such file"):
-        read_sky_positions(tmp_path / "missing.csv", "--known")
+        read_sky_positions(tmp_path / "text.csv", "known")
+    with pytest.raises(UserError, match=r"`known` .*missing.csv: no such file"):
+        read_sky_positions(tmp_path / "missing.csv", "known")
 
 
 def test_known_lens_match_within_radius() -> None:
@@ -140,7 +140,7 @@ def test_known_lens_match_within_radius() -> None:
 
 @pytest.mark.realdata
 def test_lenscat_columns_are_detected(realdata: Path) -> None:
-    positions = read_sky_positions(realdata / "lenscat" / "catalog.csv", "--known")
+    positions = read_sky_positions(realdata / "lenscat" / "catalog.csv", "known")
     assert len(positions) == 32838
     assert positions.names[0] == "J0011-0845"
     assert positions.ra[0] == pytest.approx(2.83435)
@@ -184,7 +184,7 @@ def test_parquet_round_trip_keeps_columns_units_and_metadata(tmp_path: Path) -> 
         assert back[name].description == table[name].description, name
         assert list(back[name]) == list(table[name]), name
     assert back.meta == META
-    positions = read_sky_positions(path, "--positions")
+    positions = read_sky_positions(path, "positions")
     np.testing.assert_array_equal(positions.ra, table["ra"])
     np.testing.assert_array_equal(positions.dec, table["dec"])
     assert [p.name for p in tmp_path.iterdir()] == ["c.parquet"]
@@ -197,7 +197,7 @@ def test_every_catalog_reader_finds_lenscat_style_sky_columns(tmp_path) -> None:
 
     path = tmp_path / "lenses.csv"
     path.write_text("name,RA [deg],DEC [deg]\nA,150.1,2.2\nB,150.3,-2.4\n")
-    truth = read_catalog(path, TRUTH_COLUMNS, "--truth")
-    positions = read_sky_positions(path, "--known")
+    truth = read_catalog(path, TRUTH_COLUMNS, "truth")
+    positions = read_sky_positions(path, "known")
     assert list(truth["ra"]) == list(positions.ra) == [150.1, 150.3]
     assert list(truth["dec"]) == list(positions.dec) == [2.2, -2.4]

@@ -115,12 +115,12 @@ def test_config_file_in_dask_jobqueue_yaml_and_options_on_top(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        (ClusterSpec(kind="local", jobs=2), "--jobs: only for a batch --cluster"),
-        (ClusterSpec(kind="local", queue="gpu"), "--queue: only for a batch --cluster"),
-        (ClusterSpec(kind="slurm", jobs=0), "--jobs 0: must be at least 1"),
-        (ClusterSpec(kind="slurm", jobs=2, adapt=(1, 4)), "--jobs/--adapt"),
-        (ClusterSpec(kind="slurm", gpus_per_job=-1), "--gpus-per-job -1"),
-        (ClusterSpec(kind="local", workers=-1), "--workers -1"),
+        (ClusterSpec(kind="local", jobs=2), "`jobs`: only for a batch `cluster`"),
+        (ClusterSpec(kind="local", queue="gpu"), "`queue`: only for a batch `cluster`"),
+        (ClusterSpec(kind="slurm", jobs=0), "`jobs` 0: must be at least 1"),
+        (ClusterSpec(kind="slurm", jobs=2, adapt=(1, 4)), "`jobs`/`adapt`"),
+        (ClusterSpec(kind="slurm", gpus_per_job=-1), "`gpus_per_job` -1"),
+        (ClusterSpec(kind="local", workers=-1), "`workers` -1"),
     ],
 )
 def test_settings_that_do_not_fit_are_refused(spec: ClusterSpec, message: str) -> None:
@@ -129,11 +129,11 @@ def test_settings_that_do_not_fit_are_refused(spec: ClusterSpec, message: str) -
 
 
 def test_bad_cluster_kind_adapt_and_config_file(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match=r"^--cluster kubernetes: expected one of local, slurm"):
+    with pytest.raises(UserError, match=r"^`cluster` kubernetes: expected one of local, slurm"):
         resolve_kind(ClusterSpec(kind="kubernetes"), None)
     assert parse_adapt("2:10") == (2, 10)
     for bad in ("10:2", "x", "0:0", "1-3"):
-        with pytest.raises(UserError, match=f"^--adapt {bad}: expected MIN:MAX"):
+        with pytest.raises(UserError, match=f"^`adapt` {bad}: expected MIN:MAX"):
             parse_adapt(bad)
     with (
         pytest.raises(UserError, match="no such file"),
@@ -148,7 +148,7 @@ def test_bad_cluster_kind_adapt_and_config_file(tmp_path: Path) -> None:
         pass
     two = tmp_path / "two.yaml"
     two.write_text("jobqueue:\n  slurm: {cores: 2}\n  pbs: {cores: 2}\n")
-    with pytest.raises(UserError, match="sets up pbs, slurm; choose one with --cluster"):
+    with pytest.raises(UserError, match="sets up pbs, slurm; choose one with `cluster`"):
         resolve_kind(ClusterSpec(config_file=str(two)), {"jobqueue": {"slurm": {}, "pbs": {}}})
 
 

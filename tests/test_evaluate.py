@@ -364,5 +364,5 @@ def test_rescale_minmax_maps_each_band_of_each_cutout_to_unit_range() -> None:
     assert scaled.images.min(axis=(2, 3)) == pytest.approx(0.0)
     assert scaled.images.max(axis=(2, 3)) == pytest.approx(1.0)
     assert "min-max" in scaled.notes[-1] and data.rescaled("none") is data
-    with pytest.raises(UserError, match="--rescale 'log'"):
+    with pytest.raises(UserError, match="`rescale` 'log'"):
         data.rescaled("log")

@@ -92,11 +92,11 @@ def test_area_preference_and_convex_hull() -> None:
     assert "convex hull" in hull.source
     assert f.resolve_area(None, {}, {"area_deg2": 0.3}, ra, dec).deg2 == 0.3
     assert f.resolve_area(None, {"area_deg2": 0.2}, {"area_deg2": 0.3}, ra, dec).deg2 == 0.2
-    assert f.resolve_area(0.1, {"area_deg2": 0.2}, {}, ra, dec).source == "--area-deg2"
+    assert f.resolve_area(0.1, {"area_deg2": 0.2}, {}, ra, dec).source == "`area_deg2`"
     # A scan without a pixel scale records a null area: fall through to the next source.
     assert f.resolve_area(None, {}, {"area_deg2": None, "AREADEG2": 0.4}, ra, dec).deg2 == 0.4
     assert "convex hull" in f.resolve_area(None, {"area_deg2": None}, {}, ra, dec).source
-    with pytest.raises(UserError, match="--area-deg2"):
+    with pytest.raises(UserError, match="`area_deg2`"):
         f.resolve_area(None, {}, {}, ra[:2], dec[:2])
 
 

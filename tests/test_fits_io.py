@@ -103,11 +103,11 @@ def test_cube_supplies_its_bands(tmp_path: Path) -> None:
 def test_cube_without_band_names_needs_bands_option(tmp_path: Path) -> None:
     cube = np.ones((5, 40, 30), np.float32)
     path = write_plain(tmp_path / "cube.fits", cube, tan_wcs((40, 30)))
-    with pytest.raises(UserError, match=r"cube.fits: cannot tell which band\(s\).*--bands"):
+    with pytest.raises(UserError, match=r"cube.fits: cannot tell which band\(s\).*`bands`"):
         open_field(path, ("g", "r", "i"), 16)
     opened = open_field(path, ("g", "r", "i"), 16, bands_hint=["g", "r", "i", "z", "y"])
     assert opened.inputs.band_names == ("g", "r", "i")
-    with pytest.raises(UserError, match=r"--bands g,r: .* has 5 plane"):
+    with pytest.raises(UserError, match=r"`bands` g,r: .* has 5 plane"):
         open_field(path, ("g", "r", "i"), 16, bands_hint=["g", "r"])
 
 
@@ -163,7 +163,7 @@ def test_band_files_on_different_grids_are_refused(tmp_path: Path, image: np.nda
     cropped = write_plain(tmp_path / "r2.fits", image[:60], tan_wcs((60, 90)))
     with pytest.raises(UserError, match=r"r2.fits: not on the pixel grid of band g: shape"):
         open_band_files({"g": g, "r": cropped}, ("g", "r"), 16)
-    with pytest.raises(UserError, match=r"--band: the model needs band\(s\) g,r,i; missing i"):
+    with pytest.raises(UserError, match=r"`band`: the model needs band\(s\) g,r,i; missing i"):
         open_band_files({"g": g, "r": g}, ("g", "r", "i"), 16)
 
 

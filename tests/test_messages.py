@@ -29,6 +29,11 @@ COMMAND_LINES: dict[tuple[str, str], str] = {
         "the header comment of a run's config.toml says how to reuse the file on the "
         "command line; the file is recorded output and stays as it was"
     ),
+    ("scan/cluster.py", "--gres"): "the Slurm job directive that requests GPUs (sbatch's option)",
+    ("models/weights.py", "--out"): (
+        "the shell command that trains the missing default model (`lensscan train ... --out "
+        "weights/NAME`), the same whether lensscan was called from Python or the command line"
+    ),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -399,6 +400,28 @@ def test_cli_several_fields_one_bad_others_scanned(
     assert "FAILED" in result.stdout and "bad.fits" in result.stdout
     assert "1 of 2 fields done (1 scanned, 0 up to date, 1 failed)" in result.stdout
     assert "1 of 2 fields failed" in result.stderr
+
+
+def test_a_failed_field_names_options_on_the_command_line_and_settings_in_files(
+    tmp_path: Path, runner, tiny_model: Path
+) -> None:
+    good = write_plain(
+        tmp_path / "good.fits",
+        np.random.default_rng(1).normal(size=(70, 70)),
+        tan_wcs((70, 70)),
+        FILTER="i",
+    )
+    # Two planes and no band names: the field fails and its message names `bands`.
+    cube = write_plain(tmp_path / "cube.fits", np.zeros((2, 70, 70)), tan_wcs((70, 70)))
+    args = [good, cube, "--model", tiny_model, "--workers", "0", "--out", tmp_path / "cats"]
+    result, _ = _cli(runner, [*args, "--threshold", "0"])
+    assert result.exit_code == 2
+    assert f"FAILED {cube}: cannot tell which band(s) its 2 plane(s) hold (pass --bands" in (
+        result.stdout
+    )
+    summary = json.loads((tmp_path / "cats" / "combined.summary.json").read_text())
+    (error,) = [f["error"] for f in summary["fields"] if f["status"] == "failed"]
+    assert "(pass `bands`, e.g. `bands` g,r,i,z,y)" in error
 
 
 def _simulate(out: Path, size: int, n_lenses: int, seed: int) -> Path:

@@ -277,7 +277,7 @@ def test_hsc_patch_lists_in_flat_and_coadd_layouts(tmp_path: Path) -> None:
         == f"{patches}:4: tract 9813 6,6: no calexp-HSC-*-9813-6,6.fits under {tmp_path}"
     )
     patches.write_text("9813 four\n")
-    with pytest.raises(UserError, match=r"^--hsc-patches .*:1: '9813 four' is not 'TRACT PATCH'"):
+    with pytest.raises(UserError, match=r"^`hsc_patches` .*:1: '9813 four' is not 'TRACT PATCH'"):
         expand_fields(FieldSources(hsc_patches=[str(patches)], hsc_root=str(tmp_path)))
 
 

@@ -11,7 +11,7 @@ from lensscan.adapt.base import Method, MethodContext
 from lensscan.adapt.dann import DANN
 from lensscan.adapt.self_ensembling import SelfEnsembling
 from lensscan.adapt.supervised import Supervised
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 from lensscan.naming import canonical_name
 
 METHODS: dict[str, type[Method]] = {
@@ -19,15 +19,19 @@ METHODS: dict[str, type[Method]] = {
 }
 
 
-def method_class(name: str, option: str = "--method") -> type[Method]:
+def method_class(name: str, option: str = "method") -> type[Method]:
     """Look up a method.
 
+    Args:
+        name: The method's name.
+        option: The setting that gave the name (``method``), for messages.
+
     Raises:
-        UserError: Naming the valid methods, if ``name`` is not one.
+        SettingError: Naming the valid methods, if ``name`` is not one.
     """
     key = canonical_name(name)
     if key not in METHODS:
-        raise UserError(f"{option} {name!r}: unknown method; choose one of {', '.join(METHODS)}")
+        raise SettingError(option, name, f"unknown method; choose one of {', '.join(METHODS)}")
     return METHODS[key]
 
 
@@ -44,12 +48,12 @@ def check_options(name: str, options: Mapping[str, float]) -> dict[str, float]:
     unknown = sorted(set(options) - set(method.defaults))
     if unknown:
         valid = ", ".join(sorted(method.defaults)) or "none"
-        raise UserError(f"--option {', '.join(unknown)}: not an option of {name} (valid: {valid})")
+        raise UserError(f"`option` {', '.join(unknown)}: not an option of {name} (valid: {valid})")
     try:
         return {key: float(value) for key, value in options.items()}
     except (TypeError, ValueError):
         raise UserError(
-            f"--option: values for {name} must be numbers, got {dict(options)}"
+            f"`option`: values for {name} must be numbers, got {dict(options)}"
         ) from None
 
 

@@ -71,7 +71,7 @@ TABLE_FORMATS = {
 
 def read_table(
     path: str | os.PathLike[str],
-    option: str,
+    label: str,
     required: Sequence[str] = (),
     sky_columns: bool = False,
 ) -> Any:
@@ -79,25 +79,27 @@ def read_table(
 
     Args:
         path: CSV, ECSV, FITS or Parquet file (by suffix; anything else astropy reads).
-        option: The option or argument that named it, for messages.
+        label: How messages name the file: a setting in backticks (```positions```) or
+            words (``CATALOG``).
         required: Columns it must have.
         sky_columns: Name the RA and Dec columns (found as :func:`find_column` finds
             them, e.g. ``RA [deg]``) ``ra`` and ``dec``.
 
     Raises:
-        UserError: If the file is missing, unreadable or lacks a required column.
+        UserError: ``<label> <path>: ...`` if the file is missing, unreadable or lacks a
+            required column.
     """
     from astropy.table import Table
 
     source = Path(path)
     if not source.is_file():
-        raise UserError(f"{option} {source}: no such file")
+        raise UserError(f"{label} {source}: no such file")
     suffix = ".fits" if source.name.lower().endswith((".fits.gz", ".fit.gz")) else source.suffix
     fmt = TABLE_FORMATS.get(suffix.lower())
     try:
         table = Table.read(source, format=fmt) if fmt else Table.read(source)
     except Exception as exc:  # astropy raises many types for a malformed file
-        raise UserError(f"{option} {source}: not a readable catalog ({exc})") from None
+        raise UserError(f"{label} {source}: not a readable catalog ({exc})") from None
     if sky_columns:
         for standard, wanted in (("ra", RA_NAMES), ("dec", DEC_NAMES)):
             found = find_column(table.colnames, wanted)
@@ -106,7 +108,7 @@ def read_table(
     missing = [name for name in required if name not in table.colnames]
     if missing:
         raise UserError(
-            f"{option} {source}: missing column(s) {', '.join(missing)} "
+            f"{label} {source}: missing column(s) {', '.join(missing)} "
             f"(has {', '.join(table.colnames)})"
         )
     return table
@@ -117,22 +119,24 @@ def read_sky_positions(path: str | os.PathLike[str], option: str) -> SkyPosition
 
     Args:
         path: The catalog file.
-        option: The option that named it, for error messages.
+        option: The setting that named it, by its Python name (``positions``), for
+            messages.
 
     Raises:
         UserError: If the file is missing or unreadable, lacks RA/Dec columns, or holds
             values that are not degrees in range.
     """
     source = Path(path)
-    table = read_table(source, option)
+    label = f"`{option}`"
+    table = read_table(source, label)
     if len(table) == 0:
-        raise UserError(f"{option} {source}: the catalog has no rows")
+        raise UserError(f"{label} {source}: the catalog has no rows")
     columns = {name: np.asarray(table[name]) for name in table.colnames}
     names = list(columns)
     ra_name, dec_name = find_column(names, RA_NAMES), find_column(names, DEC_NAMES)
     if ra_name is None or dec_name is None:
         raise UserError(
-            f"{option} {source}: no RA/Dec columns found (columns: {', '.join(names)}; "
+            f"{label} {source}: no RA/Dec columns found (columns: {', '.join(names)}; "
             "expected names like ra/dec or 'RA [deg]')"
         )
     try:
@@ -140,12 +144,12 @@ def read_sky_positions(path: str | os.PathLike[str], option: str) -> SkyPosition
         dec = np.asarray(columns[dec_name], dtype=np.float64)
     except ValueError:
         raise UserError(
-            f"{option} {source}: columns {ra_name!r}/{dec_name!r} must hold decimal degrees"
+            f"{label} {source}: columns {ra_name!r}/{dec_name!r} must hold decimal degrees"
         ) from None
     bad = ~np.isfinite(ra) | ~np.isfinite(dec) | (np.abs(dec) > 90)
     if bad.any():
         raise UserError(
-            f"{option} {source}: row {int(np.flatnonzero(bad)[0])} has no valid RA/Dec in degrees"
+            f"{label} {source}: row {int(np.flatnonzero(bad)[0])} has no valid RA/Dec in degrees"
         )
     name_column = find_column(names, NAME_NAMES)
     labels = (

@@ -58,7 +58,7 @@ CANDIDATE_COLUMNS: tuple[ColumnSpec, ...] = (
 """Columns every candidate catalog has, in order."""
 
 POSITION_COLUMNS: tuple[ColumnSpec, ...] = (
-    ColumnSpec("input_row", "int64", None, "Row (0-based) of the object in the --positions file"),
+    ColumnSpec("input_row", "int64", None, "Row (0-based) of the object in the positions catalog"),
 )
 """Extra column of a catalog-driven scan (``--positions``)."""
 
@@ -98,8 +98,8 @@ TTA_COLUMNS: tuple[ColumnSpec, ...] = (
         "score_spread",
         "float64",
         None,
-        "Standard deviation of the score over the 8 flips and rotations (--tta), "
-        "else over an ensemble's members",
+        "Standard deviation of the score over the 8 flips and rotations (test-time "
+        "augmentation), else over an ensemble's members",
     ),
 )
 """Extra column of a detect-mode scan with test-time augmentation (``--tta``) or an ensemble."""

@@ -78,15 +78,15 @@ def check_format(name: str) -> str:
     """Validate a format name and that its optional dependency is installed.
 
     Raises:
-        UserError: For an unknown format, or Parquet without pyarrow.
+        UserError: ```format` <name>: ...`` for an unknown format, or Parquet without pyarrow.
     """
     key = name.lower()
     if key not in WRITERS:
-        raise UserError(f"--format {name}: unknown format (choose from {', '.join(WRITERS)})")
+        raise UserError(f"`format` {name}: unknown format (choose from {', '.join(WRITERS)})")
     if key in _NEEDS_MODULE:
         module, install = _NEEDS_MODULE[key]
         if importlib.util.find_spec(module) is None:
-            raise UserError(f"--format {key}: needs the {module} package ({install})")
+            raise UserError(f"`format` {key}: needs the {module} package ({install})")
     return key
 
 

@@ -68,7 +68,7 @@ def cutouts(
             "positions": positions,
             "chunk_size": chunk_size,
             "max_mask_fraction": max_mask_fraction,
-            "detect_bands": parse_band_names(detect_bands, "--detect-bands"),
+            "detect_bands": parse_band_names(detect_bands, "detect_bands"),
             "detect_threshold": detect_threshold,
             "min_area": min_area,
             "mag_limit": mag_limit,

@@ -42,10 +42,10 @@ def export(
     from lensscan.inspect.session import open_bound_db
 
     export_format(out)
-    graded = read_candidate_catalog(catalog, option="--catalog")
+    graded = read_candidate_catalog(catalog, option="catalog")
     stamps = None
     if cutouts is not None:
-        stamps = open_stamps(graded, fields or [], from_cutouts, cutouts_option="--from-cutouts")
+        stamps = open_stamps(graded, fields or [], from_cutouts, cutouts_option="from_cutouts")
     with open_bound_db(graded, db, create=False) as database:
         result = export_grades(
             graded, database, out, cutouts=cutouts, stamps=stamps, overwrite=overwrite
@@ -63,7 +63,7 @@ def summary(
     from lensscan.inspect.grades_db import GradeDB
     from lensscan.inspect.summary import summarize
 
-    with GradeDB.open(db, create=False, option="DB") as database:
+    with GradeDB.open(db, create=False, option=None) as database:
         report = summarize(consensus_of(database))
         record = database.catalog_record()
     if json_output:

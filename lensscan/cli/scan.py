@@ -198,7 +198,7 @@ def scan(
     """Scan FITS fields for lens candidates and write a ranked catalog per field."""
     from lensscan.bands import parse_band_names
     from lensscan.config import ScanConfig, resolve_config
-    from lensscan.errors import UserError
+    from lensscan.errors import UserError, as_options
     from lensscan.scan.fieldlist import FieldSources, expand_fields
     from lensscan.scan.scanner import field_specs
     from lensscan.scan.scanner import scan as run_scan
@@ -219,7 +219,7 @@ def scan(
             "top": top,
             "min_separation": min_separation,
             "positions": positions,
-            "detect_bands": parse_band_names(detect_bands, "--detect-bands"),
+            "detect_bands": parse_band_names(detect_bands, "detect_bands"),
             "detect_threshold": detect_threshold,
             "min_area": min_area,
             "mag_limit": mag_limit,
@@ -263,8 +263,9 @@ def scan(
     report = run_scan(specs, settings, list_files=sources.files)
     if len(report.results) == 1 and report.failed:
         raise UserError(report.failed[0].error)
+    # A failed field's line carries the library's message, naming settings: show options.
     for line in report.lines():
-        typer.echo(line)
+        typer.echo(as_options(line))
     if report.failed:
         raise UserError(
             f"{len(report.failed)} of {len(report.results)} fields failed: "

@@ -56,7 +56,7 @@ def import_folder(
         bands = defaults.get(n_channels, tuple(f"b{k}" for k in range(n_channels)))
     if len(bands) != n_channels:
         raise UserError(
-            f"--bands {','.join(bands)}: cutouts in {source} have {n_channels} channels"
+            f"`bands` {','.join(bands)}: cutouts in {source} have {n_channels} channels"
         )
     names = sorted(set(folder.splits), key=_split_order)
     codes = np.asarray([names.index(s) for s in folder.splits], dtype=np.int8)

@@ -43,12 +43,13 @@ class CutoutStore:
     group: Any
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], option: str = "store") -> CutoutStore:
+    def open(cls, path: str | os.PathLike[str], option: str | None = None) -> CutoutStore:
         """Open and validate a store.
 
         Args:
             path: The ``.zarr`` directory.
-            option: The option or argument that named it, for error messages.
+            option: The setting that named it, by its Python name (``target``), for
+                messages; None for a store no setting named, which messages call "store".
 
         Raises:
             UserError: If the path is missing, not a store, or incomplete.
@@ -56,20 +57,21 @@ class CutoutStore:
         import zarr
 
         store_path = Path(path)
+        named = f"`{option}` {store_path}" if option is not None else f"store {store_path}"
         if not store_path.exists():
-            raise UserError(f"{option} {store_path}: no such file or directory")
+            raise UserError(f"{named}: no such file or directory")
         try:
             group = zarr.open_group(str(store_path), mode="r")
         except Exception as exc:  # zarr raises several types for "not a group"
-            raise UserError(f"{option} {store_path}: not a Zarr cutout store ({exc})") from None
+            raise UserError(f"{named}: not a Zarr cutout store ({exc})") from None
         attrs = dict(group.attrs)
         if attrs.get("format") != STORE_FORMAT:
-            raise UserError(f"{option} {store_path}: not a lensscan cutout store")
+            raise UserError(f"{named}: not a lensscan cutout store")
         if not attrs.get("complete", False):
-            raise UserError(f"{option} {store_path}: store is incomplete (an interrupted write?)")
+            raise UserError(f"{named}: store is incomplete (an interrupted write?)")
         store = cls(store_path, group)
         if len(store) == 0:
-            raise UserError(f"{option} {store_path}: store holds no images")
+            raise UserError(f"{named}: store holds no images")
         return store
 
     @cached_property

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lensscan.atomic import write_text_atomic
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 from lensscan.evaluate.metrics import RANKING_METRICS
 from lensscan.evaluate.report import json_ready
 from lensscan.models.manifest import HEADLINE_METRICS
@@ -28,16 +28,16 @@ _LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/+-]*$")
 
 
 def check_record_options(record_as: str | None, headline: bool) -> None:
-    """Check ``--record-as`` and ``--headline`` before any model runs.
+    """Check ``record_as`` and ``headline`` before any model runs.
 
     Raises:
-        UserError: For an empty or odd label, or ``--headline`` without ``--record-as``.
+        UserError: For an empty or odd label, or ``headline`` without ``record_as``.
     """
     if headline and record_as is None:
-        raise UserError("--headline: needs --record-as LABEL (the name of the measurement)")
+        raise UserError("`headline`: needs `record_as` LABEL (the name of the measurement)")
     if record_as is not None and not _LABEL_PATTERN.match(record_as):
-        raise UserError(
-            f"--record-as {record_as!r}: use letters, digits, spaces and ._:/+- (e.g. 'hsc test')"
+        raise SettingError(
+            "record_as", record_as, "use letters, digits, spaces and ._:/+- (e.g. 'hsc test')"
         )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from lensscan.data.store import LENS, NONLENS, UNLABELLED
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 
 #: What ``--rescale`` accepts.
 RESCALINGS = ("none", "minmax")
@@ -82,10 +82,10 @@ class EvaluationSet:
         many published cutout sets are stored.
 
         Raises:
-            UserError: If ``how`` is not one of :data:`RESCALINGS`.
+            SettingError: If ``how`` is not one of :data:`RESCALINGS`.
         """
         if how not in RESCALINGS:
-            raise UserError(f"--rescale {how!r}: choose one of {', '.join(RESCALINGS)}")
+            raise SettingError("rescale", how, f"choose one of {', '.join(RESCALINGS)}")
         if how == "none":
             return self
         low = np.nanmin(self.images, axis=(2, 3), keepdims=True)
@@ -103,7 +103,7 @@ class EvaluationSet:
         if self.n_lenses == 0 or self.n_nonlenses == 0:
             why = f" ({self.notes[0]})" if self.notes else ""
             raise UserError(
-                f"--data {self.source}: split {self.split!r} holds {self.n_lenses} lenses and "
+                f"`data` {self.source}: split {self.split!r} holds {self.n_lenses} lenses and "
                 f"{self.n_nonlenses} non-lenses{why}; AUROC and the ranking metrics are "
                 "undefined without both classes"
             )
@@ -125,11 +125,11 @@ def _read_store_images(store: Any, indices: np.ndarray) -> np.ndarray:
 def _from_store(path: Path, split: str, bands: tuple[str, ...] | None) -> EvaluationSet:
     from lensscan.data.store import CutoutStore
 
-    store = CutoutStore.open(path, option="--data")
+    store = CutoutStore.open(path, option="data")
     if bands is not None and bands != store.bands:
         raise UserError(
-            f"--bands {','.join(bands)}: store {path} records its bands as "
-            f"{','.join(store.bands)}; leave --bands out for a store"
+            f"`bands` {','.join(bands)}: store {path} records its bands as "
+            f"{','.join(store.bands)}; leave `bands` out for a store"
         )
     indices = store.split_indices(split)
     labels = store.labels[indices]
@@ -163,11 +163,11 @@ def _from_folder(path: Path, split: str, bands: tuple[str, ...] | None) -> Evalu
     if bands is None:
         if n_channels not in DEFAULT_FOLDER_BANDS:
             raise UserError(
-                f"--data {path}: cutouts have {n_channels} channels; name them with --bands"
+                f"`data` {path}: cutouts have {n_channels} channels; name them with `bands`"
             )
         bands = DEFAULT_FOLDER_BANDS[n_channels]
     if len(bands) != n_channels:
-        raise UserError(f"--bands {','.join(bands)}: cutouts in {path} have {n_channels} channels")
+        raise UserError(f"`bands` {','.join(bands)}: cutouts in {path} have {n_channels} channels")
     root = path.resolve()
     names = np.asarray([str(Path(f).resolve().relative_to(root)) for f in folder.files])
     return EvaluationSet(
@@ -201,7 +201,7 @@ def load_evaluation_set(
     """
     source = Path(path)
     if not source.exists():
-        raise UserError(f"--data {source}: no such file or directory")
+        raise UserError(f"`data` {source}: no such file or directory")
     band_tuple = tuple(bands) if bands is not None else None
     reader = _from_store if is_cutout_store(source) else _from_folder
     return reader(source, split, band_tuple)

@@ -39,10 +39,15 @@ def read_catalog(path: str | os.PathLike[str], required: Sequence[str], option: 
 
     RA and Dec are found by name as everywhere else (``RA [deg]``, ``RAJ2000`` ...).
 
+    Args:
+        path: The catalog file.
+        required: Columns it must have.
+        option: The setting that named it, by its Python name (``truth``), for messages.
+
     Raises:
         UserError: If the file is missing, unreadable or lacks a column.
     """
-    return read_table(path, option, required, sky_columns=True)
+    return read_table(path, f"`{option}`", required, sky_columns=True)
 
 
 def degrees(column: Any) -> np.ndarray:
@@ -167,7 +172,7 @@ class FieldArea:
 
     Attributes:
         deg2: The area in square degrees.
-        source: Where it came from (an option, a metadata key, or the convex hull).
+        source: Where it came from (```area_deg2```, a metadata key, or the convex hull).
     """
 
     deg2: float
@@ -187,7 +192,7 @@ def resolve_area(
         UserError: If the area is not positive or cannot be estimated.
     """
     recorded = {
-        "--area-deg2": area_deg2,
+        "`area_deg2`": area_deg2,
         **{f"truth catalog metadata {key}": truth_meta.get(key) for key in AREA_KEYS},
         **{f"candidate catalog metadata {key}": candidate_meta.get(key) for key in AREA_KEYS},
     }
@@ -203,7 +208,7 @@ def resolve_area(
         )
     if not (math.isfinite(chosen.deg2) and chosen.deg2 > 0):
         raise UserError(
-            f"field area from {chosen.source} is {chosen.deg2:g} deg2; give it with --area-deg2"
+            f"field area from {chosen.source} is {chosen.deg2:g} deg2; give it with `area_deg2`"
         )
     return chosen
 

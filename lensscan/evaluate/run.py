@@ -29,7 +29,7 @@ import numpy as np
 
 from lensscan.atomic import atomic_output, check_output_path
 from lensscan.config import EvaluateConfig, config_to_dict
-from lensscan.errors import UserError
+from lensscan.errors import UserError, check_ranges
 from lensscan.evaluate import plots
 from lensscan.evaluate.bootstrap import CONFIDENCE_LEVEL, bootstrap_intervals, interval_notes
 from lensscan.evaluate.card_record import check_record_options, record_in_cards
@@ -108,17 +108,19 @@ def _slug(name: str) -> str:
 
 
 def _check_settings(config: EvaluateConfig) -> None:
-    checks = {
-        "--bootstrap": config.bootstrap >= 0,
-        "--threshold": math.isfinite(config.threshold),
-        "--batch-size": config.batch_size >= 1,
-        "--montage-size": config.montage_size >= 0,
-        "--match-radius": math.isfinite(config.match_radius) and config.match_radius > 0,
-    }
-    for option, valid in checks.items():
-        if not valid:
-            value = getattr(config, option.removeprefix("--").replace("-", "_"))
-            raise UserError(f"{option} {value}: out of range")
+    check_ranges(
+        [
+            ("bootstrap", config.bootstrap, config.bootstrap >= 0),
+            ("threshold", config.threshold, math.isfinite(config.threshold)),
+            ("batch_size", config.batch_size, config.batch_size >= 1),
+            ("montage_size", config.montage_size, config.montage_size >= 0),
+            (
+                "match_radius",
+                config.match_radius,
+                math.isfinite(config.match_radius) and config.match_radius > 0,
+            ),
+        ]
+    )
 
 
 def _load_models(config: EvaluateConfig, data: EvaluationSet) -> list[tuple[str, Any, str]]:
@@ -130,20 +132,20 @@ def _load_models(config: EvaluateConfig, data: EvaluationSet) -> list[tuple[str,
     for source in sources:
         finder = load_model(source, device=config.device)
         fitted = data.select_bands(finder.bands)
-        finder.check_input(fitted.bands, fitted.images.shape[1:], f"--data {data.source}")
+        finder.check_input(fitted.bands, fitted.images.shape[1:], f"`data` {data.source}")
         loaded.append((source or finder.name, finder, str(resolve_model_path(source))))
     return loaded
 
 
 def _report_keys(loaded: list[tuple[str, Any, str]]) -> list[str]:
-    """Model names for the report, falling back to the --model text when names repeat."""
+    """Model names for the report, falling back to the ``models`` text when names repeat."""
     names = [finder.name for _, finder, _ in loaded]
     keys = [
         name if names.count(name) == 1 else source
         for (source, _, _), name in zip(loaded, names, strict=True)
     ]
     if len(set(keys)) != len(keys):
-        raise UserError(f"--model: the same model is given twice ({', '.join(keys)})")
+        raise UserError(f"`model`: the same model is given twice ({', '.join(keys)})")
     return keys
 
 
@@ -265,7 +267,7 @@ def _resolve_output(config: EvaluateConfig) -> EvaluateConfig:
         models=tuple(config.models),
         bands=tuple(config.bands) if config.bands is not None else None,
     )
-    check_output_path(config.report_dir, overwrite=config.overwrite, option="--report-dir")
+    check_output_path(config.report_dir, overwrite=config.overwrite, option="report_dir")
     return config
 
 
@@ -286,7 +288,7 @@ def evaluate_cutouts(config: EvaluateConfig) -> EvaluationOutcome:
             class, cutouts that do not fit a model, or an unwritable report folder.
     """
     if config.data is None:
-        raise UserError("--data: give a cutout store or labelled folder to evaluate on")
+        raise UserError("`data`: give a cutout store or labelled folder to evaluate on")
     config = _resolve_output(config)
     data = load_evaluation_set(config.data, config.split, config.bands).rescaled(config.rescale)
     data.require_both_classes()
@@ -364,10 +366,10 @@ def evaluate_field(config: EvaluateConfig) -> EvaluationOutcome:
         UserError: On a missing or malformed catalog, a bad area or an unwritable folder.
     """
     if config.truth is None or config.catalog is None:
-        raise UserError("--catalog and --truth: a field evaluation needs both catalogs")
+        raise UserError("`catalog` and `truth`: a field evaluation needs both catalogs")
     config = _resolve_output(config)
-    candidates = read_catalog(config.catalog, CANDIDATE_COLUMNS, "--catalog")
-    truth = read_catalog(config.truth, TRUTH_COLUMNS, "--truth")
+    candidates = read_catalog(config.catalog, CANDIDATE_COLUMNS, "catalog")
+    truth = read_catalog(config.truth, TRUTH_COLUMNS, "truth")
     cand_ra, cand_dec = degrees(candidates["ra"]), degrees(candidates["dec"])
     truth_ra, truth_dec = degrees(truth["ra"]), degrees(truth["dec"])
     scores = np.asarray(candidates["score"], dtype=np.float64)
@@ -434,9 +436,9 @@ def run_evaluation(config: EvaluateConfig) -> EvaluationOutcome:
     field_mode = config.catalog is not None or config.truth is not None
     if field_mode and (config.models or config.data is not None):
         raise UserError(
-            "--catalog/--truth evaluate a field catalog; --model/--data evaluate cutouts: "
+            "`catalog`/`truth` evaluate a field catalog; `model`/`data` evaluate cutouts: "
             "give one kind"
         )
     if field_mode and config.record_as is not None:
-        raise UserError("--record-as: records cutout metrics in model cards; not for --catalog")
+        raise UserError("`record_as`: records cutout metrics in model cards; not for `catalog`")
     return evaluate_field(config) if field_mode else evaluate_cutouts(config)

@@ -100,12 +100,13 @@ def _read_meta(path: Path, table: Any) -> dict[str, Any]:
     return meta
 
 
-def read_candidate_catalog(path: str | os.PathLike[str], option: str = "CATALOG"):
+def read_candidate_catalog(path: str | os.PathLike[str], option: str | None = None):
     """Read a ranked candidate catalog.
 
     Args:
         path: ECSV, FITS or CSV catalog written by ``lensscan scan``.
-        option: The argument or option that named it, for error messages.
+        option: The setting that named it, by its Python name (``catalog``), for messages;
+            None for a catalog no setting named, which messages call "CATALOG".
 
     Returns:
         The :class:`CandidateCatalog`.
@@ -114,15 +115,16 @@ def read_candidate_catalog(path: str | os.PathLike[str], option: str = "CATALOG"
         UserError: If the file is missing, unreadable, lacks a required column or is empty.
     """
     source = Path(path)
-    table = read_table(source, option)
+    label = f"`{option}`" if option is not None else "CATALOG"
+    table = read_table(source, label)
     missing = [name for name in REQUIRED_COLUMNS if name not in table.colnames]
     if missing:
         raise UserError(
-            f"{option} {source}: not a lensscan candidate catalog: missing column(s) "
+            f"{label} {source}: not a lensscan candidate catalog: missing column(s) "
             f"{', '.join(missing)} (has {', '.join(table.colnames)})"
         )
     if len(table) == 0:
-        raise UserError(f"{option} {source}: the catalog has no candidates")
+        raise UserError(f"{label} {source}: the catalog has no candidates")
     scores = np.nan_to_num(np.asarray(table["score"], dtype=np.float64), nan=-np.inf)
     order = np.lexsort((np.arange(len(table)), -scores))
     return CandidateCatalog(
@@ -197,7 +199,7 @@ def open_stamps(
     catalog: CandidateCatalog,
     field_files: Sequence[str | os.PathLike[str]] = (),
     cutouts: str | os.PathLike[str] | None = None,
-    cutouts_option: str = "--cutouts",
+    cutouts_option: str = "cutouts",
 ) -> StampSource:
     """Open the pixels of a catalog's candidates.
 
@@ -206,7 +208,7 @@ def open_stamps(
         field_files: FITS field files (one per field; HSC calexp siblings are found). When
             empty and no ``cutouts`` are given, the inputs recorded in the catalog are used.
         cutouts: A cutout store whose item k is catalog row k, instead of FITS files.
-        cutouts_option: The option that named ``cutouts``, for error messages.
+        cutouts_option: The setting that named ``cutouts``, by its Python name, for messages.
 
     Raises:
         UserError: If both or neither source is usable, a file is not one of the catalog's
@@ -215,7 +217,7 @@ def open_stamps(
     if cutouts is not None:
         if field_files:
             raise UserError(
-                f"{cutouts_option}: give either FIELD files or a cutout store, not both"
+                f"`{cutouts_option}`: give either FIELD files or a cutout store, not both"
             )
         return _store_stamps(catalog, cutouts, cutouts_option)
     given = [Path(p) for p in field_files]
@@ -223,7 +225,7 @@ def open_stamps(
     if not files:
         raise UserError(
             f"CATALOG {catalog.path}: its field files are not recorded or no longer exist; "
-            f"pass the FIELD.fits files or {cutouts_option} STORE"
+            f"pass the FIELD.fits files or `{cutouts_option}` STORE"
         )
     return _field_stamps(catalog, files, explicit=bool(given))
 
@@ -234,7 +236,7 @@ def _store_stamps(catalog: CandidateCatalog, path: str | os.PathLike[str], optio
     store = CutoutStore.open(path, option)
     if len(store) != len(catalog):
         raise UserError(
-            f"{option} {store.path}: holds {len(store)} cutouts but CATALOG {catalog.path} "
+            f"`{option}` {store.path}: holds {len(store)} cutouts but CATALOG {catalog.path} "
             f"has {len(catalog)} rows (item k must be row k)"
         )
     return StoreStamps(store=store, bands=store.bands)

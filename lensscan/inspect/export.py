@@ -102,7 +102,7 @@ def export_format(path: str | os.PathLike[str]) -> str:
     """
     fmt = format_of_path(path)
     if fmt not in EXPORT_FORMATS:
-        raise UserError(f"--out {path}: give a .ecsv, .fits or .csv file name")
+        raise UserError(f"`out` {path}: give a .ecsv, .fits or .csv file name")
     return fmt
 
 
@@ -154,7 +154,7 @@ def write_labelled_store(
 
     graded = np.flatnonzero(consensus.n_graders > 0)
     if graded.size == 0:
-        raise UserError(f"--cutouts {out}: no candidate is graded yet; nothing to write")
+        raise UserError(f"`cutouts` {out}: no candidate is graded yet; nothing to write")
     rows = consensus.rows[graded]
     images = np.stack([stamps.stamp(int(row)) for row in rows]).astype(np.float32)
     labels = consensus.labels[graded]
@@ -226,7 +226,7 @@ def export_grades(
     """
     fmt = export_format(out)
     target = check_output_path(out, overwrite=overwrite)
-    store = check_output_path(cutouts, overwrite=overwrite, option="--cutouts") if cutouts else None
+    store = check_output_path(cutouts, overwrite=overwrite, option="cutouts") if cutouts else None
     consensus = consensus_of(db)
     labels = (0, 0, 0)
     if store is not None:

@@ -156,36 +156,38 @@ class GradeDB:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, create: bool = True, option: str = "--db"):
+    def open(cls, path: str | os.PathLike[str], *, create: bool = True, option: str | None = "db"):
         """Open (or create) a grade database and bring its schema up to date.
 
         Args:
             path: The SQLite file.
             create: Create the file when it does not exist.
-            option: The option or argument that named it, for error messages.
+            option: The setting that named it, by its Python name (``db``), for messages;
+                None for a file no setting named, which messages call "grade database".
 
         Raises:
             UserError: If the file is missing (``create=False``), is not a lensscan grade
                 database, or was written by a newer lensscan.
         """
         db_path = Path(path)
+        named = f"`{option}` {db_path}" if option is not None else f"grade database {db_path}"
         if not create and not db_path.is_file():
-            raise UserError(f"{option} {db_path}: no such file")
+            raise UserError(f"{named}: no such file")
         if db_path.is_dir():
-            raise UserError(f"{option} {db_path}: is a folder, not an SQLite file")
+            raise UserError(f"{named}: is a folder, not an SQLite file")
         try:
             connection = sqlite3.connect(
                 db_path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
             )
         except sqlite3.OperationalError as exc:
-            raise UserError(f"{option} {db_path}: cannot open ({exc})") from None
+            raise UserError(f"{named}: cannot open ({exc})") from None
         connection.isolation_level = None  # transactions are explicit (BEGIN IMMEDIATE)
         try:
             _configure(connection)
-            _migrate(connection, db_path, option)
+            _migrate(connection, named)
         except sqlite3.DatabaseError as exc:
             connection.close()
-            raise UserError(f"{option} {db_path}: not an SQLite database ({exc})") from None
+            raise UserError(f"{named}: not an SQLite database ({exc})") from None
         except UserError:
             connection.close()
             raise
@@ -234,9 +236,15 @@ class GradeDB:
         return (rows[0][0], rows[0][1], int(rows[0][2])) if rows else None
 
     def bind_catalog(
-        self, path: str, sha256: str, candidates: Sequence[CandidateRecord], option: str = "--db"
+        self, path: str, sha256: str, candidates: Sequence[CandidateRecord], option: str = "db"
     ) -> None:
         """Record the catalog and its candidates, or check that the database grades it.
+
+        Args:
+            path: The catalog's path.
+            sha256: The catalog file's SHA-256.
+            candidates: The catalog's candidates.
+            option: The setting that named the database (``db``), for messages.
 
         Raises:
             UserError: If the database already grades another catalog.
@@ -246,9 +254,9 @@ class GradeDB:
             if row is not None:
                 if row[1] != sha256:
                     raise UserError(
-                        f"{option} {self.path}: holds grades of catalog {row[0]} (sha256 "
+                        f"`{option}` {self.path}: holds grades of catalog {row[0]} (sha256 "
                         f"{row[1][:12]}...), not of {path} (sha256 {sha256[:12]}...); use "
-                        "another --db"
+                        f"another `{option}`"
                     )
                 return
             connection.execute(
@@ -384,17 +392,18 @@ def _configure(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA foreign_keys = ON")
 
 
-def _migrate(connection: sqlite3.Connection, path: Path, option: str) -> None:
+def _migrate(connection: sqlite3.Connection, named: str) -> None:
+    """Bring the schema up to date; ``named`` is the file as messages name it."""
     connection.execute("BEGIN IMMEDIATE")
     try:
         application_id = connection.execute("PRAGMA application_id").fetchone()[0]
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         tables = connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
         if application_id != APPLICATION_ID and (application_id != 0 or tables):
-            raise UserError(f"{option} {path}: an SQLite file, but not a lensscan grade database")
+            raise UserError(f"{named}: an SQLite file, but not a lensscan grade database")
         if version > SCHEMA_VERSION:
             raise UserError(
-                f"{option} {path}: written by a newer lensscan (schema {version}; this one "
+                f"{named}: written by a newer lensscan (schema {version}; this one "
                 f"reads up to {SCHEMA_VERSION})"
             )
         for script in MIGRATIONS[version:]:

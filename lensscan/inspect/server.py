@@ -7,7 +7,7 @@ import ipaddress
 import socket
 from typing import Any
 
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -31,11 +31,11 @@ def bind_socket(host: str, port: int) -> socket.socket:
             machine's.
     """
     if not 0 <= port <= 65535:
-        raise UserError(f"--port {port}: must be between 0 and 65535")
+        raise SettingError("port", port, "must be between 0 and 65535")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise UserError(f"--host {host}: cannot resolve ({exc.strerror})") from None
+        raise UserError(f"`host` {host}: cannot resolve ({exc.strerror})") from None
     family, kind, proto, _, address = infos[0]
     listener = socket.socket(family, kind, proto)
     # A restarted server may take its port back at once; a port another process listens on
@@ -47,10 +47,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
     except OSError as exc:
         listener.close()
         if exc.errno == errno.EADDRINUSE:
-            raise UserError(
-                f"--port {port}: already in use on {host} (another server? choose another --port)"
+            raise SettingError(
+                "port", port, f"already in use on {host} (another server? choose another `port`)"
             ) from None
-        raise UserError(f"--host {host} --port {port}: cannot listen ({exc.strerror})") from None
+        raise UserError(f"`host` {host} `port` {port}: cannot listen ({exc.strerror})") from None
     return listener
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lensscan.errors import UserError
+from lensscan.errors import SettingError
 from lensscan.inspect.candidates import (
     CandidateCatalog,
     StampSource,
@@ -28,16 +28,16 @@ MAX_GRADER_NAME = 64
 MAX_COMMENT = 2000
 
 
-def check_grader_name(name: str, option: str = "--grader") -> str:
+def check_grader_name(name: str) -> str:
     """A grader name, stripped; at most :data:`MAX_GRADER_NAME` printable characters.
 
     Raises:
-        UserError: For an empty, too long or non-printable name.
+        SettingError: ```grader` <name>: ...`` for an empty, too long or non-printable name.
     """
     stripped = name.strip()
     if not stripped or len(stripped) > MAX_GRADER_NAME or not stripped.isprintable():
-        raise UserError(
-            f"{option} {name!r}: give a name of 1-{MAX_GRADER_NAME} printable characters"
+        raise SettingError(
+            "grader", name, f"give a name of 1-{MAX_GRADER_NAME} printable characters"
         )
     return stripped
 
@@ -216,7 +216,7 @@ def open_session(
     """
     name = check_grader_name(grader)
     if top is not None and top < 1:
-        raise UserError(f"--top {top}: must be at least 1")
+        raise SettingError("top", top, "must be at least 1")
     catalog = read_candidate_catalog(catalog_path)
     stamps = open_stamps(catalog, field_files, cutouts)
     db = open_bound_db(catalog, db_path, create=True)

@@ -160,7 +160,7 @@ def download_model(
             for the download.
     """
     if not timeout > 0:
-        raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
+        raise UserError(f"`timeout` {timeout:g}: must be a positive number of seconds")
     manifest = manifest if manifest is not None else load_manifest()
     entry = manifest.entry(name)
     target = destination_root(directory) / name
@@ -173,12 +173,12 @@ def download_model(
         if installed.resolve() == target.resolve():
             raise UserError(
                 f"{target}: already exists but differs from the published {name} ({problem}); "
-                "pass --force to replace it"
+                "pass `force` to replace it"
             )
         logger.info("%s differs from the published %s (%s); downloading", installed, name, problem)
     source = manifest.resolve_base_url(base_url)
     with new_folders_removed_on_failure(target.parent):
-        check_output_path(target, overwrite=True, option="--dir" if directory else "weights folder")
+        check_output_path(target, overwrite=True, option="dir" if directory else None)
         with atomic_output(target) as tmp:
             tmp.mkdir()
             for expected in entry.files:
@@ -284,8 +284,8 @@ def _content_length(response: Any) -> int | None:
 
 def _timeout_message(label: str, url: str, timeout: float) -> str:
     return (
-        f"{label}: no data from {url} for {timeout:g} s (timed out); retry, raise --timeout "
-        "or use a mirror (--base-url)"
+        f"{label}: no data from {url} for {timeout:g} s (timed out); retry, raise `timeout` "
+        "or use a mirror (`base_url`)"
     )
 
 
@@ -313,7 +313,7 @@ STATES = {
     "installed": "installed and matching the manifest (or a local model with a valid card)",
     "not installed": "published but not found in any weights folder",
     "differs": "installed, but its files differ from the manifest's (local or older copy)",
-    "corrupt": "model.safetensors does not match the SHA-256 in its card (--verify)",
+    "corrupt": "model.safetensors does not match the SHA-256 in its card (`verify`)",
     "invalid": "model.json is missing fields or not a valid card",
 }
 

@@ -103,7 +103,8 @@ class LensFinder:
         Args:
             bands: Band names of the input, in channel order.
             shape: (C, H, W) of one cutout.
-            source: The file or option the input came from, for the message.
+            source: Where the input came from, as the message names it: a file, or a setting
+                and its value (```data` x.zarr``).
 
         Raises:
             UserError: If the bands or the cutout size differ from the model's.

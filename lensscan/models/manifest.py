@@ -181,21 +181,21 @@ class Manifest:
         """The absolute base URL that relative file URLs are joined to.
 
         Args:
-            override: ``--base-url`` (a URL or a local folder); None falls back to
+            override: ``base_url`` (a URL or a local folder); None falls back to
                 ``$LENSSCAN_MIRROR``, then the manifest's ``base_url``.
 
         Raises:
             UserError: If no base URL is known or it has an unsupported scheme.
         """
         if override:
-            return absolute_base_url(override, Path.cwd(), "--base-url")
+            return absolute_base_url(override, Path.cwd(), "`base_url`")
         if os.environ.get(MIRROR_ENV):
             return absolute_base_url(os.environ[MIRROR_ENV], Path.cwd(), MIRROR_ENV)
         if self.base_url:
             here = self.location.parent if self.location is not None else Path.cwd()
             return absolute_base_url(self.base_url, here, f"manifest {self.source}: base_url")
         raise UserError(
-            f"manifest {self.source}: no base_url; pass --base-url or set {MIRROR_ENV} "
+            f"manifest {self.source}: no base_url; pass `base_url` or set {MIRROR_ENV} "
             "to a URL or folder holding NAME/model.safetensors and NAME/model.json"
         )
 
@@ -212,14 +212,15 @@ class Manifest:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
 
-def absolute_base_url(text: str, relative_to: Path, option: str) -> str:
+def absolute_base_url(text: str, relative_to: Path, origin: str) -> str:
     """Turn a base URL or folder into an absolute URL ending in ``/``.
 
     Args:
         text: ``http(s)://...``, ``file://...``, an absolute folder, or a path relative to
             ``relative_to``.
         relative_to: Folder that relative paths start from.
-        option: Where the text came from, for error messages.
+        origin: Where the text came from, as messages name it: a setting in backticks
+            (```base_url```), an environment variable or a manifest's field.
 
     Raises:
         UserError: If the URL has a scheme lensscan cannot fetch from.
@@ -229,7 +230,7 @@ def absolute_base_url(text: str, relative_to: Path, option: str) -> str:
     if len(scheme) > 1:
         if scheme not in URL_SCHEMES:
             raise UserError(
-                f"{option} {text}: unsupported URL scheme {scheme!r} "
+                f"{origin} {text}: unsupported URL scheme {scheme!r} "
                 f"(use {', '.join(s + '://' for s in URL_SCHEMES)} or a folder)"
             )
         url = text
@@ -288,17 +289,15 @@ def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
         UserError: If the file is missing, not JSON, or not a valid manifest.
     """
     location = Path(path) if path is not None else PACKAGED_MANIFEST
-    option = "--manifest " if path is not None else "manifest "
+    named = f"`manifest` {location}" if path is not None else f"manifest {location}"
     try:
         text = location.read_text()
     except OSError as exc:
-        raise UserError(f"{option}{location}: cannot read ({exc.strerror})") from None
+        raise UserError(f"{named}: cannot read ({exc.strerror})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UserError(
-            f"{option}{location}: not valid JSON ({exc.msg} at line {exc.lineno})"
-        ) from None
+        raise UserError(f"{named}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     manifest = manifest_from_dict(data, location.resolve())
     if manifest.base_url is None and manifest.location == PACKAGED_MANIFEST:
         # Read at call time: where the shipped models are depends on the install (and tests).

@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 from lensscan.models.compact_resnet import CompactResNet
 from lensscan.models.ecnn import EquivariantCNN
 from lensscan.naming import canonical_name
@@ -56,15 +56,19 @@ def register_encoder(
     return add
 
 
-def encoder_spec(name: str, option: str = "--encoder") -> EncoderSpec:
+def encoder_spec(name: str, option: str = "encoder") -> EncoderSpec:
     """Look up a registered encoder.
 
+    Args:
+        name: The encoder's registry name.
+        option: The setting that gave the name (``encoder``), for messages.
+
     Raises:
-        UserError: Naming the valid encoders, if ``name`` is not one.
+        SettingError: Naming the valid encoders, if ``name`` is not one.
     """
     key = canonical_name(name)
     if key not in ENCODERS:
-        raise UserError(f"{option} {name!r}: unknown encoder; choose one of {', '.join(ENCODERS)}")
+        raise SettingError(option, name, f"unknown encoder; choose one of {', '.join(ENCODERS)}")
     return ENCODERS[key]
 
 

@@ -87,7 +87,7 @@ def resolve_model_path(name_or_path: str | os.PathLike[str] | None) -> Path:
         raise UserError(
             f"no default model {DEFAULT_MODEL!r} found (searched {searched}); train one with "
             f"`lensscan train ... --out weights/{DEFAULT_MODEL}`, fetch one with "
-            f"`lensscan download {DEFAULT_MODEL}`, or name one with --model"
+            f"`lensscan download {DEFAULT_MODEL}`, or name one with `model`"
         )
     raise UserError(f"model {name!r}: not found (searched {searched})")
 
@@ -177,7 +177,13 @@ def load_model(
     """
     folder = resolve_model_path(name_or_path)
     card = read_card(folder)
-    encoder_spec(card.encoder, option=f"model card {folder / CARD_FILE}: encoder")
+    try:
+        encoder_spec(card.encoder)
+    except SettingError as exc:
+        # The card, not a setting, named the encoder.
+        raise UserError(
+            f"model card {folder / CARD_FILE}: encoder {exc.value!r}: {exc.problem}"
+        ) from None
     state = load_state(folder / WEIGHTS_FILE, card.weights_sha256)
     network = build_model_network(card.encoder, len(card.bands), card.encoder_options, card.members)
     load_network_state(network, state, f"model weights {folder / WEIGHTS_FILE}")

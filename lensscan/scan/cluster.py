@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 from lensscan.progress import logger
 
 BATCH_SYSTEMS = {
@@ -82,16 +82,16 @@ class ClusterSpec:
 
     @property
     def batch_settings_given(self) -> list[str]:
-        """Names of the batch-only settings that are set."""
+        """The batch-only settings that are set, by their names in a scan's settings."""
         values = {
-            "--jobs": self.jobs,
-            "--adapt": self.adapt,
-            "--queue": self.queue,
-            "--walltime": self.walltime,
-            "--cores": self.cores,
-            "--memory": self.memory,
-            "--gpus-per-job": self.gpus_per_job or None,
-            "--job-prologue": self.prologue or None,
+            "jobs": self.jobs,
+            "adapt": self.adapt,
+            "queue": self.queue,
+            "walltime": self.walltime,
+            "cores": self.cores,
+            "memory": self.memory,
+            "gpus_per_job": self.gpus_per_job or None,
+            "job_prologue": self.prologue or None,
         }
         return [name for name, value in values.items() if value is not None]
 
@@ -106,7 +106,7 @@ def parse_adapt(value: str | None) -> tuple[int, int] | None:
         return None
     match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", value)
     if not match or int(match[1]) > int(match[2]) or int(match[2]) < 1:
-        raise UserError(f"--adapt {value}: expected MIN:MAX jobs with 0 <= MIN <= MAX, MAX >= 1")
+        raise UserError(f"`adapt` {value}: expected MIN:MAX jobs with 0 <= MIN <= MAX, MAX >= 1")
     return int(match[1]), int(match[2])
 
 
@@ -122,13 +122,13 @@ def read_cluster_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(source.read_text())
     except FileNotFoundError:
-        raise UserError(f"--cluster-config {source}: no such file") from None
+        raise UserError(f"`cluster_config` {source}: no such file") from None
     except (OSError, yaml.YAMLError) as exc:
         detail = " ".join(str(exc).split())
-        raise UserError(f"--cluster-config {source}: cannot read YAML ({detail})") from None
+        raise UserError(f"`cluster_config` {source}: cannot read YAML ({detail})") from None
     if not isinstance(loaded, dict) or not isinstance(loaded.get("jobqueue", {}), dict):
         raise UserError(
-            f"--cluster-config {source}: expected dask config YAML with a 'jobqueue:' mapping"
+            f"`cluster_config` {source}: expected dask config YAML with a 'jobqueue:' mapping"
         )
     return loaded
 
@@ -154,19 +154,19 @@ def resolve_kind(spec: ClusterSpec, loaded: Mapping[str, Any] | None) -> str:
 
     Raises:
         UserError: For an unknown kind, or a config file naming several batch systems
-            without ``--cluster``.
+            without ``kind`` (the ``cluster`` setting).
     """
     if spec.kind is not None:
         if spec.kind not in CLUSTER_KINDS:
-            raise UserError(f"--cluster {spec.kind}: expected one of {', '.join(CLUSTER_KINDS)}")
+            raise UserError(f"`cluster` {spec.kind}: expected one of {', '.join(CLUSTER_KINDS)}")
         return spec.kind
     named = sorted(set((loaded or {}).get("jobqueue", {})) & set(BATCH_SYSTEMS))
     if len(named) == 1:
         return named[0]
     if len(named) > 1:
         raise UserError(
-            f"--cluster-config {spec.config_file}: sets up {', '.join(named)}; "
-            "choose one with --cluster"
+            f"`cluster_config` {spec.config_file}: sets up {', '.join(named)}; "
+            "choose one with `cluster`"
         )
     return "local"
 
@@ -181,21 +181,21 @@ def check_spec(spec: ClusterSpec, kind: str) -> None:
         given = spec.batch_settings_given
         if given:
             raise UserError(
-                f"{given[0]}: only for a batch --cluster ({', '.join(BATCH_SYSTEMS)}); "
-                "a local cluster takes --workers"
+                f"`{given[0]}`: only for a batch `cluster` ({', '.join(BATCH_SYSTEMS)}); "
+                "a local cluster takes `workers`"
             )
     if spec.workers < 0:
-        raise UserError(f"--workers {spec.workers}: must be 0 (in process) or more")
+        raise SettingError("workers", spec.workers, "must be 0 (in process) or more")
     if spec.threads_per_worker is not None and spec.threads_per_worker < 1:
-        raise UserError(f"--threads-per-worker {spec.threads_per_worker}: must be at least 1")
+        raise SettingError("threads_per_worker", spec.threads_per_worker, "must be at least 1")
     if spec.jobs is not None and spec.jobs < 1:
-        raise UserError(f"--jobs {spec.jobs}: must be at least 1")
+        raise SettingError("jobs", spec.jobs, "must be at least 1")
     if spec.jobs is not None and spec.adapt is not None:
-        raise UserError("--jobs/--adapt: give one of them, not both")
+        raise UserError("`jobs`/`adapt`: give one of them, not both")
     if spec.cores is not None and spec.cores < 1:
-        raise UserError(f"--cores {spec.cores}: must be at least 1")
+        raise SettingError("cores", spec.cores, "must be at least 1")
     if spec.gpus_per_job < 0:
-        raise UserError(f"--gpus-per-job {spec.gpus_per_job}: must be 0 or more")
+        raise SettingError("gpus_per_job", spec.gpus_per_job, "must be 0 or more")
 
 
 def gpu_directives(kind: str, gpus: int, cores: int | None, memory: str | None) -> dict[str, Any]:
@@ -203,7 +203,7 @@ def gpu_directives(kind: str, gpus: int, cores: int | None, memory: str | None) 
 
     Sites differ (generic GRES names, PBS Pro ``ngpus`` or Torque ``gpus``): these are the
     common spellings; a site that needs another sets ``job-extra-directives`` or
-    ``resource-spec`` in the config file and leaves ``--gpus-per-job`` out.
+    ``resource-spec`` in the config file and leaves ``gpus_per_job`` out.
 
     Args:
         kind: The batch system.
@@ -290,7 +290,7 @@ def make_batch_cluster(spec: ClusterSpec, kind: str) -> Any:
         import dask_jobqueue
     except ImportError:
         raise UserError(
-            f"--cluster {kind}: needs dask-jobqueue (pip install dask-jobqueue)"
+            f"`cluster` {kind}: needs dask-jobqueue (pip install dask-jobqueue)"
         ) from None
     cls = getattr(dask_jobqueue, BATCH_SYSTEMS[kind])
     try:
@@ -298,7 +298,7 @@ def make_batch_cluster(spec: ClusterSpec, kind: str) -> Any:
     except (ValueError, TypeError, KeyError) as exc:
         detail = " ".join(str(exc).split())
         raise UserError(
-            f"--cluster {kind}: dask-jobqueue refused the settings ({detail})"
+            f"`cluster` {kind}: dask-jobqueue refused the settings ({detail})"
         ) from None
 
 
@@ -346,7 +346,7 @@ def _existing(address: str) -> Iterator[Any]:
     try:
         client = Client(address, timeout="20s")
     except (OSError, TimeoutError, ValueError) as exc:
-        raise UserError(f"--scheduler {address}: cannot connect ({exc})") from None
+        raise UserError(f"`scheduler` {address}: cannot connect ({exc})") from None
     try:
         yield client
     finally:

@@ -72,7 +72,7 @@ def _positions_rows(
     opened: OpenedField, positions: SkyPositions, label: str
 ) -> dict[str, np.ndarray]:
     if opened.wcs is None:
-        raise UserError(f"{label}: no celestial WCS, so --positions cannot be placed on it")
+        raise UserError(f"{label}: no celestial WCS, so `positions` cannot be placed on it")
     x, y = icrs_to_pixel(opened.wcs, positions.ra, positions.dec)
     return {
         "input_row": np.arange(len(x)),
@@ -220,11 +220,11 @@ def make_cutouts(fields: Sequence[FieldSpec], config: CutoutsConfig) -> str:
         UserError: For a bad option, an unreadable field, or no object at all.
     """
     if not fields:
-        raise UserError("no field given (pass FIELD files or --band BAND=PATH options)")
+        raise UserError("no field given (pass field files or `band` BAND=PATH options)")
     check_ranges(detect_checks(config))
     out = check_output_path(config.out, overwrite=config.overwrite)
     geometry = _geometry(config.model)
-    positions = read_sky_positions(config.positions, "--positions") if config.positions else None
+    positions = read_sky_positions(config.positions, "positions") if config.positions else None
     work = out.with_name(f".{out.name}.work")
     cuts: list[_FieldCutouts] = []
     inputs: list[dict[str, str]] = []

@@ -88,7 +88,7 @@ class ColorCut:
         """
         match = _COLOR_CUT.match(text)
         if not match:
-            raise UserError(f"--color-cut {text}: expected BAND-BAND>VALUE, e.g. g-i>1.0")
+            raise UserError(f"`color_cut` {text}: expected BAND-BAND>VALUE, e.g. g-i>1.0")
         blue, red, op, value = match.groups()
         return cls(blue.lower(), red.lower(), op == ">", float(value))
 

@@ -62,7 +62,7 @@ def read_list(path: str | os.PathLike[str], name: str) -> list[tuple[int, str]]:
 
     Args:
         path: The list file.
-        name: How the message of an unreadable file names it (``--field-list FILE``).
+        name: How the message of an unreadable file names it (```field_list` FILE``).
 
     Raises:
         UserError: If the file cannot be read.
@@ -129,12 +129,12 @@ def hsc_patch_files(root: Path, tract: str, patch: str) -> dict[str, Path]:
 
 def _from_hsc_patches(path: str, root: Path) -> list[FieldSpec]:
     specs = []
-    for number, entry in read_list(path, f"--hsc-patches {path}"):
+    for number, entry in read_list(path, f"`hsc_patches` {path}"):
         match = HSC_PATCH_LINE.match(entry)
         label = f"{path}:{number}: tract {entry}"
         if not match:
             raise UserError(
-                f"--hsc-patches {path}:{number}: {entry!r} is not 'TRACT PATCH' (e.g. 9813 4,4)"
+                f"`hsc_patches` {path}:{number}: {entry!r} is not 'TRACT PATCH' (e.g. 9813 4,4)"
             )
         tract, patch = match["tract"], match["patch"]
         files = hsc_patch_files(root, tract, patch)
@@ -163,7 +163,7 @@ def expand_fields(sources: FieldSources) -> list[FieldSpec]:
         else:
             specs += expand_pattern(argument, "")
     for path in sources.field_lists:
-        specs += _from_list(path, f"--field-list {path}")
+        specs += _from_list(path, f"`field_list` {path}")
     root = Path(sources.hsc_root)
     for path in sources.hsc_patches:
         specs += _from_hsc_patches(path, root)

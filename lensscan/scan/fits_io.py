@@ -241,7 +241,7 @@ def open_field(
     if not all(b in siblings for b in missing):
         raise UserError(
             f"{image.path}: provides band(s) {','.join(names)} but the model needs "
-            f"{','.join(model_bands)} (give one file per band with --band BAND=PATH)"
+            f"{','.join(model_bands)} (give one file per band with `band` BAND=PATH)"
         )
     files = {names[0]: image} | {b: describe_image(siblings[b]) for b in missing}
     notes.append(
@@ -276,7 +276,7 @@ def open_band_files(
     missing = [b for b in model_bands if b not in normalised]
     if missing:
         raise UserError(
-            f"--band: the model needs band(s) {','.join(model_bands)}; missing {','.join(missing)}"
+            f"`band`: the model needs band(s) {','.join(model_bands)}; missing {','.join(missing)}"
         )
     notes = []
     unused = sorted(set(normalised) - set(model_bands))
@@ -287,7 +287,7 @@ def open_band_files(
         image = describe_image(normalised[band])
         if image.planes != 1:
             raise UserError(
-                f"--band {band}={image.path}: is a {image.planes}-plane cube, expected one band"
+                f"`band` {band}={image.path}: is a {image.planes}-plane cube, expected one band"
             )
         _check_size(image, window)
         files[band] = image
@@ -330,7 +330,7 @@ def _declared_bands(
         names = tuple(normalise_band(b) or b.lower() for b in bands_hint)
         if len(names) != image.planes:
             raise UserError(
-                f"--bands {','.join(bands_hint)}: {image.path} has {image.planes} plane(s), "
+                f"`bands` {','.join(bands_hint)}: {image.path} has {image.planes} plane(s), "
                 f"not {len(names)}"
             )
         return names
@@ -340,12 +340,12 @@ def _declared_bands(
     if image.planes == len(model_bands):
         assumptions.append(
             f"{image.path.name} does not name its band(s); assuming the model's "
-            f"{','.join(model_bands)} (pass --bands to say)"
+            f"{','.join(model_bands)} (pass `bands` to say)"
         )
         return tuple(model_bands)
     raise UserError(
         f"{image.path}: cannot tell which band(s) its {image.planes} plane(s) hold "
-        "(pass --bands, e.g. --bands g,r,i,z,y)"
+        "(pass `bands`, e.g. `bands` g,r,i,z,y)"
     )
 
 

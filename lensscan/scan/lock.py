@@ -43,7 +43,7 @@ def output_lock(catalog: Path) -> Iterator[None]:
             os.close(handle)
             raise UserError(
                 f"{catalog}: another lensscan scan (pid {holder}) is writing this catalog; "
-                "wait for it to finish or scan into another --out"
+                "wait for it to finish or scan into another `out`"
             ) from None
         # The holder before us may have removed the file after we opened it: lock the
         # file that is at the path now, not an unlinked one.

@@ -123,7 +123,7 @@ def _digest(value: Any) -> str:
 
 def _validate(config: ScanConfig) -> None:
     if config.mode not in SCAN_MODES:
-        raise UserError(f"--mode {config.mode}: expected one of {', '.join(SCAN_MODES)}")
+        raise UserError(f"`mode` {config.mode}: expected one of {', '.join(SCAN_MODES)}")
     separation = config.min_separation
     checks = [
         (
@@ -165,13 +165,13 @@ def _load_scorer(config: ScanConfig) -> tuple[Scorer, ModelRef]:
 
 
 def _catalog_paths(names: Sequence[str], config: ScanConfig, fmt: str) -> list[Path]:
-    """Catalog path of each field: ``--out`` itself for one field, else ``<folder>/<name>``."""
+    """Catalog path of each field: ``out`` itself for one field, else ``<folder>/<name>``."""
     out_format = format_of_path(config.out) if config.out else None
     if out_format is not None:
         if len(names) > 1:
-            raise UserError(f"--out {config.out}: several fields need a folder, not a file name")
+            raise UserError(f"`out` {config.out}: several fields need a folder, not a file name")
         if out_format != fmt:
-            raise UserError(f"--out {config.out}: suffix does not match --format {fmt}")
+            raise UserError(f"`out` {config.out}: suffix does not match `format` {fmt}")
         return [Path(config.out)]
     folder = Path(config.out) if config.out else Path("catalogs")
     return [folder / f"{name}{SUFFIXES[fmt]}" for name in names]
@@ -242,7 +242,7 @@ def _plan_positions(
     opened: OpenedField, positions: SkyPositions, size: int, label: str
 ) -> PositionPlan:
     if opened.wcs is None:
-        raise UserError(f"{label}: no celestial WCS, so --positions cannot be placed on it")
+        raise UserError(f"{label}: no celestial WCS, so `positions` cannot be placed on it")
     height, width = opened.inputs.shape
     x, y = icrs_to_pixel(opened.wcs, positions.ra, positions.dec)
     start_x, start_y = centred_window_start(x, size), centred_window_start(y, size)
@@ -320,7 +320,7 @@ def detect_checks(config: Any) -> list[tuple[str, Any, bool]]:
 
 
 def parse_color_cut(config: Any, bands: Sequence[str]) -> ColorCut | None:
-    """The colour cut of the settings, checked with ``--detect-bands`` against the bands.
+    """The colour cut of the settings, checked with ``detect_bands`` against the bands.
 
     Raises:
         UserError: If the cut is malformed or names a band the cutouts do not have.
@@ -330,7 +330,7 @@ def parse_color_cut(config: Any, bands: Sequence[str]) -> ColorCut | None:
     missing = sorted(wanted - set(bands))
     if missing:
         raise UserError(
-            f"--detect-bands/--color-cut: band(s) {','.join(missing)} not among the model's "
+            f"`detect_bands`/`color_cut`: band(s) {','.join(missing)} not among the model's "
             f"{','.join(bands)}"
         )
     return color_cut
@@ -421,7 +421,7 @@ def _plan(
     # (they may be left over from a run killed before its catalog was written).
     check_output_path(catalog, overwrite=config.overwrite)
     if position_starts is not None and len(positions.rows) == 0:
-        logger.warning("%s: none of the --positions fall inside the field", spec.label)
+        logger.warning("%s: none of the `positions` fall inside the field", spec.label)
         pending, resumed = [], False
     else:
         attrs = {
@@ -472,10 +472,10 @@ def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
     mode = "positions" if config.positions else config.mode
     stride = config.stride or max(size // 2, 1)
     if stride > size:
-        raise UserError(f"--stride {stride}: larger than the model's {size} px cutout")
+        raise UserError(f"`stride` {stride}: larger than the model's {size} px cutout")
     if mode == "grid" and (config.chunk_size % stride or config.chunk_size < stride):
         raise UserError(
-            f"--chunk-size {config.chunk_size}: must be a multiple of the stride {stride}"
+            f"`chunk_size` {config.chunk_size}: must be a multiple of the stride {stride}"
         )
     color_cut = parse_color_cut(config, scorer.bands)
     separation = config.min_separation
@@ -487,10 +487,10 @@ def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
     extra: list[dict[str, str]] = []
     positions = known = None
     if config.positions:
-        positions = read_sky_positions(config.positions, "--positions")
+        positions = read_sky_positions(config.positions, "positions")
         extra.append(_input_record("positions", config.positions))
     if config.known:
-        known = read_sky_positions(config.known, "--known")
+        known = read_sky_positions(config.known, "known")
         extra.append(_input_record("known", config.known))
     return ScanContext(
         config,
@@ -544,15 +544,15 @@ def _combined_path(
     if config.combined:
         path = Path(config.combined)
         if format_of_path(path) != fmt:
-            raise UserError(f"--combined {path}: suffix does not match --format {fmt}")
+            raise UserError(f"`combined` {path}: suffix does not match `format` {fmt}")
     elif n_fields > 1 and format_of_path(config.out or "") is None:
         path = Path(config.out or "catalogs") / f"{COMBINED_NAME}{SUFFIXES[fmt]}"
     else:
         return None
     if any(path.resolve() == c.resolve() for c in catalogs):
         raise UserError(
-            f"--combined {path}: is also a field's catalog; name the combined catalog "
-            "with --combined"
+            f"`combined` {path}: is also a field's catalog; name the combined catalog "
+            "with `combined`"
         )
     return path
 
@@ -583,7 +583,7 @@ def scan(
         UserError: For problems of the whole run (bad option, model not found, ...).
     """
     if not fields:
-        raise UserError("no field given (pass FIELD files or --band BAND=PATH options)")
+        raise UserError("no field given (pass field files or `band` BAND=PATH options)")
     context = _context(config, scorer)
     cluster = cluster_spec(config, context.scorer)
     validate_cluster(cluster)
@@ -593,7 +593,7 @@ def scan(
     if duplicates:
         raise UserError(
             f"several fields share the name {duplicates[0]!r} (their catalogs and work stores "
-            "would collide); scan them in separate runs with different --out"
+            "would collide); scan them in separate runs with different `out`"
         )
     catalogs = _catalog_paths(names, config, context.fmt)
     combined_path = _combined_path(config, context.fmt, len(fields), catalogs)
@@ -697,7 +697,7 @@ def _failure(label: str, error: BaseException) -> FieldResult:
 
 
 def parse_band_options(values: Sequence[str]) -> dict[str, Path]:
-    """Parse ``--band g=PATH`` options into band -> path.
+    """Parse ``band`` values (``g=PATH``) into band -> path.
 
     Raises:
         UserError: For a value without ``=`` or a band given twice.
@@ -706,9 +706,9 @@ def parse_band_options(values: Sequence[str]) -> dict[str, Path]:
     for value in values:
         band, sep, path = value.partition("=")
         if not sep or not band or not path:
-            raise UserError(f"--band {value}: expected BAND=PATH, e.g. --band g=calexp-HSC-G.fits")
+            raise UserError(f"`band` {value}: expected BAND=PATH, e.g. `band` g=calexp-HSC-G.fits")
         if band in bands:
-            raise UserError(f"--band {band}: given twice")
+            raise UserError(f"`band` {band}: given twice")
         bands[band] = Path(path)
     return bands
 
