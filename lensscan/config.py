@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lensscan.errors import UserError
+from lensscan.errors import UserError, check_ranges
 
 ConfigT = TypeVar("ConfigT")
 
@@ -34,7 +34,7 @@ SCAN_MODES = ("detect", "grid")
 """How ``lensscan scan`` chooses the cutouts to score when no ``--positions`` are given."""
 
 
-ENV_COMMANDS = ("simulate", "simulate-field", "cutouts", "scan", "evaluate", "train")
+ENV_COMMANDS = ("demo", "simulate", "simulate-field", "cutouts", "scan", "evaluate", "train")
 """Commands whose settings environment variables ``LENSSCAN_<COMMAND>_<SETTING>`` set."""
 
 
@@ -353,6 +353,32 @@ class CutoutsConfig(DetectionSettings):
     chunk_size: int = 1024
     max_mask_fraction: float = 0.5
     overwrite: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoConfig:
+    """Settings of ``lensscan demo`` (simulate a field, scan it, evaluate the catalog).
+
+    Attributes:
+        out: The demo folder to write.
+        model: Model name or weights folder; None means the default model.
+        size: Side of the simulated field in pixels (2048: about 6', 12 lenses).
+        seed: Seed of the field (the same seed gives the same field and catalog).
+        workers: Local Dask worker processes of the scan (0 runs it in this process).
+        device: Where to run the model (None: CUDA, MPS, then CPU).
+        overwrite: Replace an existing demo folder.
+    """
+
+    out: str = "demo"
+    model: str | None = None
+    size: int = 2048
+    seed: int = 0
+    workers: int = 1
+    device: str | None = None
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        check_ranges([("workers", self.workers, self.workers >= 0)])
 
 
 @dataclasses.dataclass(frozen=True)

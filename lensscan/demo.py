@@ -26,21 +26,17 @@ temporary name) so that the provenance of the catalog and report names paths tha
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lensscan.atomic import check_output_path, remove_path
-from lensscan.config import EvaluateConfig, ScanConfig
-from lensscan.errors import SettingError, UserError
+from lensscan.config import DemoConfig, EvaluateConfig, ScanConfig
+from lensscan.errors import UserError
 
 if TYPE_CHECKING:
     from lensscan.simulate.field import FieldRequest
 
-#: Side of the demo field in pixels: about 6' at 0.168"/px, 12 injected lenses by default,
-#: scanned in well under a minute on a laptop CPU.
-DEMO_SIZE = 2048
 #: Top candidates shown in the demo gallery.
 DEMO_GALLERY = 16
 
@@ -81,45 +77,35 @@ def _model_bands(model: str | None) -> str:
     return "".join(read_card(resolve_model_path(model)).bands)
 
 
-def run_demo(
-    out: str | os.PathLike[str],
-    *,
-    model: str | None = None,
-    size: int = DEMO_SIZE,
-    seed: int = 0,
-    workers: int = 1,
-    device: str | None = None,
-    overwrite: bool = False,
-) -> DemoOutcome:
+def run_demo(settings: DemoConfig) -> DemoOutcome:
     """Simulate a field, scan it and evaluate the catalog against the truth.
 
     Args:
-        out: The demo folder to write.
-        model: Model name or weights folder; None means the default model.
-        size: Side of the simulated field in pixels.
-        seed: Seed of the field (the same seed gives the same field and catalog).
-        workers: Local Dask worker processes of the scan (0 runs it in this process).
-        device: Where to run the model (None: CUDA, MPS, then CPU).
-        overwrite: Replace an existing demo folder.
+        settings: The demo's settings (folder, model, field size and seed, workers,
+            device, overwrite).
 
     Returns:
         What was written, with the evaluation's headline numbers.
 
     Raises:
-        UserError: If the folder exists without ``overwrite``, the model is not found, an
-            option is bad, or a step fails.
+        UserError: If the folder exists without ``overwrite``, the model is not found, a
+            setting is bad, or a step fails.
     """
     from lensscan.simulate.field import FieldRequest
 
-    final = check_output_path(out, overwrite=overwrite)
-    if workers < 0:
-        raise SettingError("workers", workers, "must be 0 or more")
-    bands = _model_bands(model)
-    request = FieldRequest(size=size, bands=bands, seed=seed)
+    final = check_output_path(settings.out, overwrite=settings.overwrite)
+    bands = _model_bands(settings.model)
+    request = FieldRequest(size=settings.size, bands=bands, seed=settings.seed)
     remove_path(final)
     final.mkdir(parents=True)
     try:
-        return _run_steps(final, request, model=model, workers=workers, device=device)
+        return _run_steps(
+            final,
+            request,
+            model=settings.model,
+            workers=settings.workers,
+            device=settings.device,
+        )
     except BaseException:
         remove_path(final)
         raise

@@ -11,6 +11,8 @@ from astropy.table import Table
 
 from lensscan import demo as demo_module
 from lensscan.cli import app
+from lensscan.config import DemoConfig
+from lensscan.errors import UserError
 
 FIELD_SIZE = 384
 
@@ -98,5 +100,37 @@ def test_failed_step_leaves_nothing_behind(
     monkeypatch.setattr("lensscan.evaluate.run.run_evaluation", failing_evaluation)
     out = tmp_path / "demo"
     with pytest.raises(OSError, match="disk full"):
-        demo_module.run_demo(out, model=str(published / "tiny-a"), size=FIELD_SIZE, workers=0)
+        demo_module.run_demo(
+            DemoConfig(out=str(out), model=str(published / "tiny-a"), size=FIELD_SIZE, workers=0)
+        )
     assert not out.exists()
+
+
+def test_settings_come_from_a_config_file_and_the_environment(
+    tmp_path: Path, runner, published: Path, monkeypatch
+) -> None:
+    out = tmp_path / "demo"
+    config = tmp_path / "demo.toml"
+    config.write_text(
+        f'out = "{out}"\nmodel = "{published / "tiny-a"}"\nsize = {FIELD_SIZE}\nseed = 3\n'
+    )
+    monkeypatch.setenv("LENSSCAN_DEMO_WORKERS", "0")
+    result = runner.invoke(app, ["demo", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    meta = Table.read(next((out / "catalog").glob("*.ecsv"))).meta
+    assert meta["settings"]["workers"] == 0
+    assert Table.read(out / "field" / "truth.ecsv").meta["seed"] == 3
+
+
+def test_a_wrong_type_in_the_config_file_is_one_line(tmp_path: Path, runner) -> None:
+    config = tmp_path / "demo.toml"
+    config.write_text('size = "big"\n')
+    result = runner.invoke(app, ["demo", "--config", str(config), "--out", str(tmp_path / "d")])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "size" in result.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_negative_workers_is_refused_by_the_settings() -> None:
+    with pytest.raises(UserError, match=r"^`workers` -1: out of range$"):
+        DemoConfig(workers=-1)

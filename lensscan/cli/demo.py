@@ -7,36 +7,48 @@ from pathlib import Path
 
 import typer
 
-from lensscan.demo import DEMO_SIZE
-
 
 def demo(
-    out: Path = typer.Option(Path("demo"), "--out", help="Demo folder to write."),
+    out: Path = typer.Option(None, "--out", help="Demo folder to write (default: demo)."),
     model: str = typer.Option(
         None, "--model", help="Model name or weights folder (default: the default model)."
     ),
-    size: int = typer.Option(DEMO_SIZE, "--size", help="Side of the simulated field in pixels."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the field."),
+    size: int = typer.Option(
+        None, "--size", help="Side of the simulated field in pixels (default 2048)."
+    ),
+    seed: int = typer.Option(None, "--seed", help="Seed of the field (default 0)."),
     workers: int = typer.Option(
-        1, "--workers", help="Local Dask worker processes of the scan (0 = run in this process)."
+        None,
+        "--workers",
+        help="Local Dask worker processes of the scan (default 1; 0 = run in this process).",
     ),
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or mps (default: best)."),
+    config: Path = typer.Option(
+        None, "--config", help="TOML file of settings (DemoConfig fields; options win)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing demo folder."),
 ) -> None:
     """Simulate an HSC-like field with lenses, scan it, and evaluate the catalog vs the truth."""
     from rich.console import Console
 
+    from lensscan.config import DemoConfig, resolve_config
     from lensscan.demo import run_demo
 
-    outcome = run_demo(
-        out,
-        model=model,
-        size=size,
-        seed=seed,
-        workers=workers,
-        device=device,
-        overwrite=overwrite,
+    settings = resolve_config(
+        DemoConfig,
+        config,
+        {
+            "out": str(out) if out is not None else None,
+            "model": model,
+            "size": size,
+            "seed": seed,
+            "workers": workers,
+            "device": device,
+            "overwrite": overwrite or None,
+        },
+        command="demo",
     )
+    outcome = run_demo(settings)
     typer.echo(outcome.field_summary)
     for line in outcome.scan_lines:
         typer.echo(line)
