@@ -9,6 +9,7 @@ from astropy.wcs import WCS
 from scan_helpers import tan_wcs
 
 from lensscan.scan.candidates import (
+    GROUP_CORE_MARGIN,
     GROUP_SCORE_RATIO,
     grid_peaks,
     group_detections,
@@ -51,6 +52,16 @@ def test_a_lens_system_split_by_the_deblender_is_listed_once_at_its_nucleus() ->
     assert 0.60 < GROUP_SCORE_RATIO * 0.97 <= 0.95
     np.testing.assert_array_equal(groups.index, [0, 3])
     np.testing.assert_array_equal(groups.size, [3, 1])
+
+
+def test_a_core_only_a_little_brighter_does_not_displace_the_best_scored() -> None:
+    # A bright arc's knot next to a deflector whose centroid the arc pulled aside: their
+    # cores are alike, so the best-scored detection stays the group's place.
+    x, y = np.array([100.0, 109.0]), np.zeros(2)
+    scores = np.array([0.99, 0.98])
+    for core, listed in ((1.2, 0), (GROUP_CORE_MARGIN, 1)):
+        groups = group_detections(x, y, scores, np.array([40.0, core * 40.0]), radius=32.0)
+        np.testing.assert_array_equal(groups.index, [listed])
 
 
 def test_grouping_lists_by_own_score_and_stops_at_the_limit() -> None:

@@ -59,8 +59,11 @@ def non_maximum_suppression(
 
 
 GROUP_SCORE_RATIO = 0.9
-"""A group is listed at its brightest-cored member among those scoring at least this
-fraction of the group's best score."""
+"""Members scoring at least this fraction of a group's best score may represent it."""
+GROUP_CORE_MARGIN = 1.5
+"""Another member represents a group instead of the best-scored one only when its core is
+at least this many times brighter: the deflector's nucleus is, while a bright arc's knot
+can be about as bright as a deflector whose centroid the arc pulled aside."""
 
 
 @dataclass(frozen=True)
@@ -90,11 +93,13 @@ def group_detections(
     counter-images, and a neighbour whose cutout holds the arcs scores high too. Greedily
     by score, the best detection not yet in a group and every other one within ``radius``
     form a group (the non-maximum suppression of :func:`non_maximum_suppression`). The
-    group is listed at the member with the brightest core (the putative deflector, whose
-    centre the finder was trained on) among those scoring at least
-    :data:`GROUP_SCORE_RATIO` of the best: an arc fragment scores as high as the lens
-    galaxy but is fainter at its peak, while a neighbour that sees the arcs from the side
-    of its cutout scores lower. The candidates are ordered by their own score.
+    group is listed at its best-scored member, or at the member with the brightest core
+    (the putative deflector, whose centre the finder was trained on) among those scoring
+    at least :data:`GROUP_SCORE_RATIO` of the best when that core is at least
+    :data:`GROUP_CORE_MARGIN` times the best-scored one's: an arc fragment can score as
+    high as the lens galaxy but is fainter at its centre, while a neighbour that sees the
+    arcs from the side of its cutout scores lower. The candidates are ordered by their own
+    score.
 
     Args:
         x: Column of each detection (pixels).
@@ -128,7 +133,10 @@ def group_detections(
         best = scores[order[rank]]
         strong = members[scores[order[members]] >= GROUP_SCORE_RATIO * best]
         core = np.nan_to_num(cores[order[strong]], nan=-np.inf)
-        chosen.append(order[strong[int(np.argmax(core))]])
+        brightest = int(np.argmax(core))
+        # strong[0] is the best-scored member itself.
+        clearly = core[brightest] >= GROUP_CORE_MARGIN * core[0]
+        chosen.append(order[strong[brightest if clearly else 0]])
         sizes.append(len(members))
     chosen_index = np.asarray(chosen, dtype=np.int64)
     by_score = np.lexsort((np.arange(len(chosen_index)), -scores[chosen_index]))[:limit]
