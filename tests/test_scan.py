@@ -370,15 +370,16 @@ def test_cli_mismatched_band_grids_refused(tmp_path: Path, runner) -> None:
     assert "i.fits: not on the pixel grid of band g: WCS differs" in result.stderr
 
 
+def _noise_field(path: Path) -> Path:
+    """A 70 x 70 i-band field of unit noise with a TAN WCS."""
+    rng = np.random.default_rng(1)
+    return write_plain(path, rng.normal(size=(70, 70)), tan_wcs((70, 70)), FILTER="i")
+
+
 def test_cli_several_fields_one_bad_others_scanned(
     tmp_path: Path, runner, tiny_model: Path
 ) -> None:
-    good = write_plain(
-        tmp_path / "good.fits",
-        np.random.default_rng(1).normal(size=(70, 70)),
-        tan_wcs((70, 70)),
-        FILTER="i",
-    )
+    good = _noise_field(tmp_path / "good.fits")
     bad = _write_text(tmp_path / "bad.fits")
     result, _ = _cli(
         runner,
@@ -405,12 +406,7 @@ def test_cli_several_fields_one_bad_others_scanned(
 def test_a_failed_field_names_options_on_the_command_line_and_settings_in_files(
     tmp_path: Path, runner, tiny_model: Path
 ) -> None:
-    good = write_plain(
-        tmp_path / "good.fits",
-        np.random.default_rng(1).normal(size=(70, 70)),
-        tan_wcs((70, 70)),
-        FILTER="i",
-    )
+    good = _noise_field(tmp_path / "good.fits")
     # Two planes and no band names: the field fails and its message names `bands`.
     cube = write_plain(tmp_path / "cube.fits", np.zeros((2, 70, 70)), tan_wcs((70, 70)))
     args = [good, cube, "--model", tiny_model, "--workers", "0", "--out", tmp_path / "cats"]
