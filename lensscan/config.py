@@ -8,7 +8,9 @@ variables, then command-line options) and saves the resolved settings beside its
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -16,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lensscan.errors import UserError, check_ranges
+from lensscan.errors import SettingError, UserError, check_ranges
 
 ConfigT = TypeVar("ConfigT")
 
@@ -32,6 +34,22 @@ distinct galaxies closer than 1" would share one cutout anyway."""
 
 SCAN_MODES = ("detect", "grid")
 """How ``lensscan scan`` chooses the cutouts to score when no ``--positions`` are given."""
+
+BATCH_SYSTEMS = {
+    "slurm": "SLURMCluster",
+    "pbs": "PBSCluster",
+    "sge": "SGECluster",
+    "lsf": "LSFCluster",
+}
+"""``cluster`` names of batch systems -> dask-jobqueue cluster class."""
+
+CLUSTER_KINDS = ("local", *BATCH_SYSTEMS)
+"""What a scan's ``cluster`` setting accepts."""
+
+# The limit is a decimal number, so that text such as "1.2.3" is refused here, not by float().
+_COLOR_CUT = re.compile(
+    r"^\s*([a-z])\s*-\s*([a-z])\s*([<>])\s*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))\s*$", re.IGNORECASE
+)
 
 
 ENV_COMMANDS = ("demo", "simulate", "simulate-field", "cutouts", "scan", "evaluate", "train")
@@ -213,6 +231,41 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return {k: plain(v) for k, v in dataclasses.asdict(config).items()}
 
 
+def parse_adapt(value: str | None) -> tuple[int, int] | None:
+    """Parse ``MIN:MAX`` jobs for adaptive scaling.
+
+    Raises:
+        UserError: Unless both are integers with 0 <= MIN <= MAX and MAX >= 1.
+    """
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", value)
+    if not match or int(match[1]) > int(match[2]) or int(match[2]) < 1:
+        raise UserError(f"`adapt` {value}: expected MIN:MAX jobs with 0 <= MIN <= MAX, MAX >= 1")
+    return int(match[1]), int(match[2])
+
+
+def parse_color_cut_text(text: str) -> tuple[str, str, bool, float]:
+    """The terms of a colour cut ``"g-i>1.0"``: bluer band, redder band, ``>``, limit.
+
+    Raises:
+        UserError: If the text is not ``BAND-BAND>VALUE`` or ``BAND-BAND<VALUE``.
+    """
+    match = _COLOR_CUT.match(text)
+    if not match:
+        raise UserError(f"`color_cut` {text}: expected BAND-BAND>VALUE, e.g. g-i>1.0")
+    blue, red, op, value = match.groups()
+    return blue.lower(), red.lower(), op == ">", float(value)
+
+
+def _chunk_checks(chunk_size: int, max_mask_fraction: float) -> list[tuple[str, Any, bool]]:
+    """Range checks of the chunking settings scan and cutouts share."""
+    return [
+        ("chunk_size", chunk_size, chunk_size >= 1),
+        ("max_mask_fraction", max_mask_fraction, 0 <= max_mask_fraction <= 1),
+    ]
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DetectionSettings:
     """How galaxies are detected and preselected (``lensscan scan`` and ``lensscan cutouts``).
@@ -233,6 +286,26 @@ class DetectionSettings:
     mag_limit: float = 22.5
     min_kron_radius: float = 0.8
     color_cut: str | None = None
+
+    def __post_init__(self) -> None:
+        check_ranges(
+            [
+                (
+                    "detect_threshold",
+                    self.detect_threshold,
+                    math.isfinite(self.detect_threshold) and self.detect_threshold > 0,
+                ),
+                ("min_area", self.min_area, self.min_area >= 1),
+                ("mag_limit", self.mag_limit, math.isfinite(self.mag_limit)),
+                (
+                    "min_kron_radius",
+                    self.min_kron_radius,
+                    math.isfinite(self.min_kron_radius) and self.min_kron_radius >= 0,
+                ),
+            ]
+        )
+        if self.color_cut:
+            parse_color_cut_text(self.color_cut)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -330,6 +403,61 @@ class ScanConfig(DetectionSettings):
     combined: str | None = None
     duplicate_radius: float = DUPLICATE_RADIUS_ARCSEC
 
+    def __post_init__(self) -> None:
+        if self.mode not in SCAN_MODES:
+            raise UserError(f"`mode` {self.mode}: expected one of {', '.join(SCAN_MODES)}")
+        super().__post_init__()
+        separation = self.min_separation
+        check_ranges(
+            [
+                (
+                    "threshold",
+                    self.threshold,
+                    math.isfinite(self.threshold) and 0 <= self.threshold <= 1,
+                ),
+                *_chunk_checks(self.chunk_size, self.max_mask_fraction),
+                ("batch_size", self.batch_size, self.batch_size >= 1),
+                (
+                    "min_separation",
+                    separation,
+                    separation is None or (math.isfinite(separation) and separation >= 0),
+                ),
+                (
+                    "match_radius",
+                    self.match_radius,
+                    math.isfinite(self.match_radius) and self.match_radius > 0,
+                ),
+                ("gallery", self.gallery, self.gallery >= 0),
+                ("top", self.top, self.top is None or self.top >= 1),
+                ("stride", self.stride, self.stride is None or self.stride >= 1),
+                ("retries", self.retries, self.retries >= 0),
+                (
+                    "duplicate_radius",
+                    self.duplicate_radius,
+                    math.isfinite(self.duplicate_radius) and self.duplicate_radius > 0,
+                ),
+            ]
+        )
+        self._check_cluster()
+
+    def _check_cluster(self) -> None:
+        """The settings of where the tasks run (those that need no cluster config file)."""
+        if self.cluster is not None and self.cluster not in CLUSTER_KINDS:
+            raise UserError(f"`cluster` {self.cluster}: expected one of {', '.join(CLUSTER_KINDS)}")
+        parse_adapt(self.adapt)
+        if self.workers < 0:
+            raise SettingError("workers", self.workers, "must be 0 (in process) or more")
+        if self.threads_per_worker is not None and self.threads_per_worker < 1:
+            raise SettingError("threads_per_worker", self.threads_per_worker, "must be at least 1")
+        if self.jobs is not None and self.jobs < 1:
+            raise SettingError("jobs", self.jobs, "must be at least 1")
+        if self.jobs is not None and self.adapt is not None:
+            raise UserError("`jobs`/`adapt`: give one of them, not both")
+        if self.cores is not None and self.cores < 1:
+            raise SettingError("cores", self.cores, "must be at least 1")
+        if self.gpus_per_job < 0:
+            raise SettingError("gpus_per_job", self.gpus_per_job, "must be 0 or more")
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CutoutsConfig(DetectionSettings):
@@ -353,6 +481,10 @@ class CutoutsConfig(DetectionSettings):
     chunk_size: int = 1024
     max_mask_fraction: float = 0.5
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_ranges(_chunk_checks(self.chunk_size, self.max_mask_fraction))
 
 
 @dataclasses.dataclass(frozen=True)

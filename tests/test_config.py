@@ -7,7 +7,13 @@ import pytest
 from astropy.io import fits
 
 from lensscan.cli import app
-from lensscan.config import EvaluateConfig, ScanConfig, TrainConfig, resolve_config
+from lensscan.config import (
+    CutoutsConfig,
+    EvaluateConfig,
+    ScanConfig,
+    TrainConfig,
+    resolve_config,
+)
 from lensscan.errors import UserError
 
 
@@ -84,3 +90,47 @@ def test_environment_variables_set_scan_settings_with_their_types() -> None:
     assert config.detect_bands == ("g", "r")
     with pytest.raises(UserError, match="LENSSCAN_SCAN_BATCH_SIZE='big'"):
         resolve_config(ScanConfig, None, {}, "scan", {"LENSSCAN_SCAN_BATCH_SIZE": "big"})
+
+
+def _refused(make, message: str) -> None:
+    """``make()`` raises at once, one line starting with ``message`` (a regular expression)."""
+    with pytest.raises(UserError, match=f"^{message}") as raised:
+        make()
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: ScanConfig(threshold=2), "`threshold` 2: out of range"),
+        (lambda: ScanConfig(threshold=float("nan")), "`threshold` nan: out of range"),
+        (lambda: ScanConfig(mode="sliding"), "`mode` sliding: expected one of detect, grid"),
+        (lambda: ScanConfig(detect_threshold=0), "`detect_threshold` 0: out of range"),
+        (lambda: ScanConfig(min_area=0), "`min_area` 0: out of range"),
+        (lambda: ScanConfig(chunk_size=0), "`chunk_size` 0: out of range"),
+        (lambda: ScanConfig(max_mask_fraction=1.5), "`max_mask_fraction` 1.5: out of range"),
+        (lambda: ScanConfig(min_separation=-1), "`min_separation` -1: out of range"),
+        (lambda: ScanConfig(top=0), "`top` 0: out of range"),
+        (lambda: ScanConfig(duplicate_radius=0), "`duplicate_radius` 0: out of range"),
+        (lambda: ScanConfig(color_cut="red"), "`color_cut` red: expected BAND-BAND>VALUE, e.g."),
+        (lambda: ScanConfig(color_cut="g-i>1.2.3"), "`color_cut` g-i>1.2.3: expected BAND-BAND"),
+        (lambda: ScanConfig(cluster="kubernetes"), "`cluster` kubernetes: expected one of local,"),
+        (lambda: ScanConfig(adapt="10:2"), "`adapt` 10:2: expected MIN:MAX jobs"),
+        (lambda: ScanConfig(adapt="0:0"), "`adapt` 0:0: expected MIN:MAX jobs"),
+        (lambda: ScanConfig(workers=-1), "`workers` -1: must be 0 \\(in process\\) or more"),
+        (lambda: ScanConfig(threads_per_worker=0), "`threads_per_worker` 0: must be at least 1"),
+        (lambda: ScanConfig(jobs=0), "`jobs` 0: must be at least 1"),
+        (lambda: ScanConfig(jobs=2, adapt="1:4"), "`jobs`/`adapt`: give one of them, not both"),
+        (lambda: ScanConfig(cores=0), "`cores` 0: must be at least 1"),
+        (lambda: ScanConfig(gpus_per_job=-1), "`gpus_per_job` -1: must be 0 or more"),
+        (lambda: CutoutsConfig(out="c.zarr", min_area=0), "`min_area` 0: out of range"),
+        (lambda: CutoutsConfig(out="c.zarr", chunk_size=0), "`chunk_size` 0: out of range"),
+        (lambda: CutoutsConfig(out="c.zarr", color_cut="g>i"), "`color_cut` g>i: expected"),
+    ],
+)
+def test_scan_and_cutouts_settings_refuse_a_bad_value_when_made(make, message) -> None:
+    _refused(make, message)
+
+
+def test_scan_and_cutouts_settings_take_what_their_checks_allow() -> None:
+    assert ScanConfig(mode="grid", adapt="0:4", cluster="slurm", color_cut="g-i<.5").adapt == "0:4"
