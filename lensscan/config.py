@@ -46,10 +46,15 @@ BATCH_SYSTEMS = {
 CLUSTER_KINDS = ("local", *BATCH_SYSTEMS)
 """What a scan's ``cluster`` setting accepts."""
 
+RESCALINGS = ("none", "minmax")
+"""What an evaluation's ``rescale`` setting accepts."""
+
 # The limit is a decimal number, so that text such as "1.2.3" is refused here, not by float().
 _COLOR_CUT = re.compile(
     r"^\s*([a-z])\s*-\s*([a-z])\s*([<>])\s*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))\s*$", re.IGNORECASE
 )
+
+_RECORD_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/+-]*$")
 
 
 ENV_COMMANDS = ("demo", "simulate", "simulate-field", "cutouts", "scan", "evaluate", "train")
@@ -256,6 +261,16 @@ def parse_color_cut_text(text: str) -> tuple[str, str, bool, float]:
         raise UserError(f"`color_cut` {text}: expected BAND-BAND>VALUE, e.g. g-i>1.0")
     blue, red, op, value = match.groups()
     return blue.lower(), red.lower(), op == ">", float(value)
+
+
+def check_rescaling(how: str) -> None:
+    """Refuse a ``rescale`` that is not one of :data:`RESCALINGS`.
+
+    Raises:
+        SettingError: ```rescale` <how>: choose one of none, minmax``.
+    """
+    if how not in RESCALINGS:
+        raise SettingError("rescale", how, f"choose one of {', '.join(RESCALINGS)}")
 
 
 def _chunk_checks(chunk_size: int, max_mask_fraction: float) -> list[tuple[str, Any, bool]]:
@@ -560,6 +575,47 @@ class EvaluateConfig:
     record_as: str | None = None
     headline: bool = False
     rescale: str = "none"
+
+    def __post_init__(self) -> None:
+        check_ranges(
+            [
+                ("bootstrap", self.bootstrap, self.bootstrap >= 0),
+                ("threshold", self.threshold, math.isfinite(self.threshold)),
+                ("batch_size", self.batch_size, self.batch_size >= 1),
+                ("montage_size", self.montage_size, self.montage_size >= 0),
+                (
+                    "match_radius",
+                    self.match_radius,
+                    math.isfinite(self.match_radius) and self.match_radius > 0,
+                ),
+            ]
+        )
+        check_rescaling(self.rescale)
+        if self.headline and self.record_as is None:
+            raise UserError("`headline`: needs `record_as` LABEL (the name of the measurement)")
+        if self.record_as is not None and not _RECORD_LABEL.match(self.record_as):
+            raise SettingError(
+                "record_as",
+                self.record_as,
+                "use letters, digits, spaces and ._:/+- (e.g. 'hsc test')",
+            )
+        self._check_kind()
+
+    def _check_kind(self) -> None:
+        """One kind of evaluation, with what it needs: a field's catalogs, or cutouts."""
+        if self.catalog is None and self.truth is None:
+            if self.data is None:
+                raise UserError("`data`: give a cutout store or labelled folder to evaluate on")
+            return
+        if self.models or self.data is not None:
+            raise UserError(
+                "`catalog`/`truth` evaluate a field catalog; `model`/`data` evaluate cutouts: "
+                "give one kind"
+            )
+        if self.record_as is not None:
+            raise UserError("`record_as`: records cutout metrics in model cards; not for `catalog`")
+        if self.truth is None or self.catalog is None:
+            raise UserError("`catalog` and `truth`: a field evaluation needs both catalogs")
 
 
 @dataclasses.dataclass(frozen=True)

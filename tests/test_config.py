@@ -134,3 +134,31 @@ def test_scan_and_cutouts_settings_refuse_a_bad_value_when_made(make, message) -
 
 def test_scan_and_cutouts_settings_take_what_their_checks_allow() -> None:
     assert ScanConfig(mode="grid", adapt="0:4", cluster="slurm", color_cut="g-i<.5").adapt == "0:4"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: EvaluateConfig(data="d", bootstrap=-1), "`bootstrap` -1: out of range"),
+        (lambda: EvaluateConfig(data="d", match_radius=0), "`match_radius` 0: out of range"),
+        (lambda: EvaluateConfig(data="d", rescale="log"), "`rescale` 'log': choose one of none,"),
+        (lambda: EvaluateConfig(data="d", headline=True), "`headline`: needs `record_as` LABEL"),
+        (lambda: EvaluateConfig(data="d", record_as="hsc!"), "`record_as` 'hsc!': use letters"),
+        (lambda: EvaluateConfig(), "`data`: give a cutout store or labelled folder"),
+        (lambda: EvaluateConfig(catalog="c"), "`catalog` and `truth`: a field evaluation needs"),
+        (
+            lambda: EvaluateConfig(catalog="c", truth="t", data="d"),
+            "`catalog`/`truth` evaluate a field catalog; .*: give one kind",
+        ),
+        (
+            lambda: EvaluateConfig(catalog="c", truth="t", record_as="x"),
+            "`record_as`: records cutout metrics in model cards; not for `catalog`",
+        ),
+    ],
+)
+def test_evaluate_settings_refuse_a_bad_value_when_made(make, message) -> None:
+    _refused(make, message)
+
+
+def test_evaluate_settings_take_what_their_checks_allow() -> None:
+    assert EvaluateConfig(catalog="c", truth="t").data is None
