@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lensscan.errors import SettingError, UserError, check_ranges
+from lensscan.naming import canonical_name
 
 ConfigT = TypeVar("ConfigT")
 
@@ -48,6 +49,9 @@ CLUSTER_KINDS = ("local", *BATCH_SYSTEMS)
 
 RESCALINGS = ("none", "minmax")
 """What an evaluation's ``rescale`` setting accepts."""
+
+SELECTION_RULES = ("val_auroc", "min_target_entropy", "last")
+"""Model-selection rules of ``train`` besides ``auto`` (:mod:`lensscan.training.selection`)."""
 
 # The limit is a decimal number, so that text such as "1.2.3" is refused here, not by float().
 _COLOR_CUT = re.compile(
@@ -618,6 +622,20 @@ class EvaluateConfig:
             raise UserError("`catalog` and `truth`: a field evaluation needs both catalogs")
 
 
+_TRAIN_NUMBERS = (
+    "epochs",
+    "batch_size",
+    "seed",
+    "max_eval",
+    "max_source",
+    "max_target",
+    "lr",
+    "weight_decay",
+    "amp",
+)
+"""The number and flag settings of :class:`TrainConfig` whose types it checks itself."""
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Settings of ``lensscan train`` (one encoder, one adaptation method, one run).
@@ -684,6 +702,47 @@ class TrainConfig:
     method_options: Mapping[str, float] = dataclasses.field(default_factory=dict)
     resume: bool = False
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        # A file's or a variable's values are type-checked by resolve_config; a Python
+        # caller's numbers are checked here, before any range check compares them.
+        hints = typing.get_type_hints(TrainConfig)
+        for name in _TRAIN_NUMBERS:
+            value = getattr(self, name)
+            if not _accepts(hints[name], value):
+                raise SettingError(
+                    name, value, f"does not fit its type ({_type_name(hints[name])})"
+                )
+        if not isinstance(self.method_options, Mapping):
+            raise SettingError(
+                "method_options", self.method_options, "expected a table of KEY = number"
+            )
+        if self.source is None and not (self.init_model and canonical_name(self.method) == "adabn"):
+            raise UserError(
+                "missing `source` (or set it in `config`); only `method` adabn with "
+                "`init_model` adapts without a source store"
+            )
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"`{name}` must be at least 1, got {getattr(self, name)}")
+        if self.batch_size < 2:
+            raise UserError("`batch_size` must be at least 2 (BatchNorm needs two items)")
+        if not self.lr > 0:
+            raise UserError(f"`lr` must be positive, got {self.lr}")
+        self._check_selection()
+
+    def _check_selection(self) -> None:
+        """The selection rule is known and has the data it compares epochs on."""
+        if self.selection != "auto" and self.selection not in SELECTION_RULES:
+            raise SettingError(
+                "selection",
+                self.selection,
+                f"unknown rule; choose one of auto, {', '.join(SELECTION_RULES)}",
+            )
+        if self.selection == "val_auroc" and self.val is None:
+            raise UserError("`selection` val_auroc needs labelled target-validation items (`val`)")
+        if self.selection == "min_target_entropy" and self.target is None:
+            raise UserError("`selection` min_target_entropy needs a target pool (`target`)")
 
 
 @dataclasses.dataclass(frozen=True)

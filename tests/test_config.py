@@ -46,7 +46,7 @@ def test_valid_files_resolve_with_lists_as_tuples(tmp_path) -> None:
     path.write_text('chunk_size = 512\nbands = ["g", "r"]\nthreshold = 1\n')
     config = resolve_config(ScanConfig, path)
     assert config.chunk_size == 512 and config.bands == ("g", "r") and config.threshold == 1
-    path.write_text('out = "w"\nlr = 1\n[method_options]\ntau = 0.9\n')
+    path.write_text('out = "w"\nsource = "s.zarr"\nlr = 1\n[method_options]\ntau = 0.9\n')
     assert resolve_config(TrainConfig, path).method_options == {"tau": 0.9}
 
 
@@ -162,3 +162,35 @@ def test_evaluate_settings_refuse_a_bad_value_when_made(make, message) -> None:
 
 def test_evaluate_settings_take_what_their_checks_allow() -> None:
     assert EvaluateConfig(catalog="c", truth="t").data is None
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: TrainConfig(out="w"), "missing `source` \\(or set it in `config`\\)"),
+        (lambda: TrainConfig(out="w", source="s", epochs=0), "`epochs` must be at least 1, got 0"),
+        (lambda: TrainConfig(out="w", source="s", batch_size=1), "`batch_size` must be at least 2"),
+        (lambda: TrainConfig(out="w", source="s", lr=0), "`lr` must be positive, got 0"),
+        (lambda: TrainConfig(out="w", source="s", epochs="3"), "`epochs` '3': does not fit its"),
+        (lambda: TrainConfig(out="w", source="s", amp=1), "`amp` 1: does not fit its type \\(bool"),
+        (
+            lambda: TrainConfig(out="w", source="s", method_options=[("tau", 1)]),
+            "`method_options` \\[\\('tau', 1\\)\\]: expected a table of KEY = number",
+        ),
+        (lambda: TrainConfig(out="w", source="s", selection="best"), "`selection` 'best': unknown"),
+        (
+            lambda: TrainConfig(out="w", source="s", selection="val_auroc"),
+            "`selection` val_auroc needs labelled target-validation items \\(`val`\\)",
+        ),
+        (
+            lambda: TrainConfig(out="w", source="s", selection="min_target_entropy"),
+            "`selection` min_target_entropy needs a target pool \\(`target`\\)",
+        ),
+    ],
+)
+def test_train_settings_refuse_a_bad_value_when_made(make, message) -> None:
+    _refused(make, message)
+
+
+def test_train_settings_take_what_their_checks_allow() -> None:
+    assert TrainConfig(out="w", init_model="default", method="adabn").source is None
