@@ -3,6 +3,12 @@
 Each command resolves its settings into one of these through :func:`resolve_config`
 (defaults, then a ``--config`` TOML file, then ``LENSSCAN_<COMMAND>_<SETTING>`` environment
 variables, then command-line options) and saves the resolved settings beside its output.
+
+Each dataclass checks its own values when it is made (ranges, allowed names, settings
+that contradict each other), raising :class:`~lensscan.errors.SettingError` or
+:class:`~lensscan.errors.UserError`, so that a bad setting fails at once whoever builds
+it. What needs more than the settings (a model's cutout size, files, the registries of
+encoders and methods) is checked by the command that has it.
 """
 
 from __future__ import annotations
@@ -52,6 +58,12 @@ RESCALINGS = ("none", "minmax")
 
 SELECTION_RULES = ("val_auroc", "min_target_entropy", "last")
 """Model-selection rules of ``train`` besides ``auto`` (:mod:`lensscan.training.selection`)."""
+
+SCENARIO_DOMAINS: Mapping[str, tuple[str, str]] = {
+    "deeplense": ("sim", "hsc"),
+    "survey": ("hsc-train", "hsc-heldout"),
+}
+"""Benchmark scenario -> (source domain, target domain) of its stores."""
 
 # The limit is a decimal number, so that text such as "1.2.3" is refused here, not by float().
 _COLOR_CUT = re.compile(
@@ -819,3 +831,50 @@ class BenchmarkConfig:
     max_eval: int = 16_384
     workers: int | None = None
     device: str | None = None
+
+    def __post_init__(self) -> None:
+        minimums = {
+            "seeds": (self.seeds, 1),
+            "leader_seeds": (self.leader_seeds, 0),
+            "leaders": (self.leaders, 0),
+            "epochs": (self.epochs, 1),
+            "batch_size": (self.batch_size, 2),
+            "max_eval": (self.max_eval, 1),
+            "data_seed": (self.data_seed, 0),
+        }
+        for setting, (value, minimum) in minimums.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                raise SettingError(setting, value, f"must be a whole number of at least {minimum}")
+        if self.workers is not None and self.workers < 1:
+            raise SettingError("workers", self.workers, "must be at least 1")
+        if not self.lr > 0:
+            raise SettingError("lr", self.lr, "must be positive")
+        if self.scenario not in SCENARIO_DOMAINS:
+            raise SettingError(
+                "scenario", self.scenario, f"choose one of {', '.join(SCENARIO_DOMAINS)}"
+            )
+        if self.init_model is not None and self.scenario != "survey":
+            raise UserError("`init_model`: only the survey scenario starts cells from a model")
+        for setting in ("methods", "encoders"):
+            if not any(name.strip() for name in getattr(self, setting)):
+                raise UserError(f"`{setting}`: give at least one name")
+        self._check_data_sizes()
+
+    def _check_data_sizes(self) -> None:
+        """Store sizes are whole numbers of cutouts; non-lens ratios are positive."""
+        sizes = {
+            "n_source": self.n_source,
+            "n_pool": self.n_pool,
+            "n_val": self.n_val,
+            "n_test": self.n_test,
+        }
+        for setting, value in sizes.items():
+            if not isinstance(value, int) or value < 1:
+                raise SettingError(setting, value, "must be a positive number of cutouts")
+        ratios = {
+            "source_nonlenses_per_lens": self.source_nonlenses_per_lens,
+            "target_nonlenses_per_lens": self.target_nonlenses_per_lens,
+        }
+        for setting, value in ratios.items():
+            if not math.isfinite(value) or value <= 0:
+                raise SettingError(setting, value, "must be a positive number")

@@ -8,6 +8,7 @@ from astropy.io import fits
 
 from lensscan.cli import app
 from lensscan.config import (
+    BenchmarkConfig,
     CutoutsConfig,
     EvaluateConfig,
     ScanConfig,
@@ -194,3 +195,28 @@ def test_train_settings_refuse_a_bad_value_when_made(make, message) -> None:
 
 def test_train_settings_take_what_their_checks_allow() -> None:
     assert TrainConfig(out="w", init_model="default", method="adabn").source is None
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: BenchmarkConfig(seeds=0), "`seeds` 0: must be a whole number of at least 1"),
+        (lambda: BenchmarkConfig(batch_size=1), "`batch_size` 1: must be a whole number of at"),
+        (lambda: BenchmarkConfig(workers=0), "`workers` 0: must be at least 1"),
+        (lambda: BenchmarkConfig(lr=0), "`lr` 0: must be positive"),
+        (lambda: BenchmarkConfig(scenario="other"), "`scenario` 'other': choose one of deeplense,"),
+        (lambda: BenchmarkConfig(init_model="default"), "`init_model`: only the survey scenario"),
+        (lambda: BenchmarkConfig(methods=(" ",)), "`methods`: give at least one name"),
+        (lambda: BenchmarkConfig(n_test=0), "`n_test` 0: must be a positive number of cutouts"),
+        (
+            lambda: BenchmarkConfig(target_nonlenses_per_lens=float("inf")),
+            "`target_nonlenses_per_lens` inf: must be a positive number",
+        ),
+    ],
+)
+def test_benchmark_settings_refuse_a_bad_value_when_made(make, message) -> None:
+    _refused(make, message)
+
+
+def test_benchmark_settings_take_what_their_checks_allow() -> None:
+    assert BenchmarkConfig(scenario="survey", init_model="default").init_model == "default"
