@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lensscan.errors import SettingError, UserError, check_ranges
+from lensscan.errors import SettingError, UserError, check_ranges, setting_references
 from lensscan.naming import canonical_name
 
 ConfigT = TypeVar("ConfigT")
@@ -105,10 +105,16 @@ def resolve_config(
         The resolved settings.
 
     Raises:
-        UserError: If the file cannot be read, or the file or the environment names an
-            unknown setting or a value of the wrong type.
+        UserError: If the file cannot be read, the file or the environment names an
+            unknown setting or a value of the wrong type, or the dataclass refuses a
+            value. The message of a value from the file or a variable starts with where
+            it came from: ```config` run.toml: `threshold` 2: out of range``,
+            ``LENSSCAN_SCAN_THRESHOLD='2': `threshold` 2: out of range``; an option's
+            value keeps the dataclass's message.
     """
     values: dict[str, Any] = {}
+    # Where each value from the file or the environment came from (options are not listed).
+    origins: dict[str, str] = {}
     names = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
     if toml_path is not None:
         path = Path(toml_path)
@@ -125,9 +131,15 @@ def resolve_config(
                 f"valid: {', '.join(sorted(names))}"
             )
         values.update(_checked_file_values(cls, loaded, path))
+        origins.update(dict.fromkeys(loaded, f"`config` {path}"))
     if command is not None:
-        values.update(_environment_values(cls, command, os.environ if environ is None else environ))
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        found = _environment_values(cls, command, os.environ if environ is None else environ)
+        values.update({name: value for name, (_, value) in found.items()})
+        origins.update({name: where for name, (where, _) in found.items()})
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    values.update(given)
+    for name in given:
+        origins.pop(name, None)
     required = [
         field.name
         for field in dataclasses.fields(cls)  # type: ignore[arg-type]
@@ -138,7 +150,15 @@ def resolve_config(
     if required:
         name = required[0]
         raise UserError(f"`{name}`: required (an option or a `config` setting)")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except UserError as exc:
+        named = [name for name in setting_references(str(exc)) if name in origins]
+        if not named:
+            raise
+        # A value from the file or a variable is on no command line: say where it was.
+        where = ", ".join(dict.fromkeys(origins[name] for name in named))
+        raise UserError(f"{where}: {exc}") from exc
 
 
 def _accepts(annotation: Any, value: Any) -> bool:
@@ -208,8 +228,13 @@ def _fitted(annotation: Any, value: Any, problem: str) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _environment_values(cls: type[Any], command: str, environ: Mapping[str, str]) -> dict[str, Any]:
+def _environment_values(
+    cls: type[Any], command: str, environ: Mapping[str, str]
+) -> dict[str, tuple[str, Any]]:
     """The settings given as ``LENSSCAN_<COMMAND>_<SETTING>`` variables, type-checked.
+
+    Returns:
+        Setting -> (the variable as messages name it, ``NAME='text'``, and its value).
 
     Raises:
         UserError: Naming the variable, for an unknown setting or a value of the wrong type.
@@ -220,7 +245,7 @@ def _environment_values(cls: type[Any], command: str, environ: Mapping[str, str]
     others.remove(prefix)
     hints = typing.get_type_hints(cls)
     fields = {field.name for field in dataclasses.fields(cls)}
-    values: dict[str, Any] = {}
+    values: dict[str, tuple[str, Any]] = {}
     for key, text in environ.items():
         if not key.startswith(prefix) or any(key.startswith(other) for other in others):
             continue
@@ -233,7 +258,8 @@ def _environment_values(cls: type[Any], command: str, environ: Mapping[str, str]
             value = text
         if not _accepts(hints[name], value) and _accepts(hints[name], text):
             value = text  # a number-like text for a text setting, e.g. a tract "9813"
-        values[name] = _fitted(hints[name], value, f"{key}={text!r}: does not fit setting {name}")
+        where = f"{key}={text!r}"
+        values[name] = (where, _fitted(hints[name], value, f"{where}: does not fit setting {name}"))
     return values
 
 

@@ -220,3 +220,103 @@ def test_benchmark_settings_refuse_a_bad_value_when_made(make, message) -> None:
 
 def test_benchmark_settings_take_what_their_checks_allow() -> None:
     assert BenchmarkConfig(scenario="survey", init_model="default").init_model == "default"
+
+
+def test_a_refused_value_names_the_file_or_variable_it_came_from(tmp_path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text("threshold = 2\njobs = 2\n")
+    with pytest.raises(UserError) as raised:
+        resolve_config(ScanConfig, path)
+    assert str(raised.value) == f"`config` {path}: `threshold` 2: out of range"
+    environ = {"LENSSCAN_SCAN_THRESHOLD": "2"}
+    with pytest.raises(UserError) as raised:
+        resolve_config(ScanConfig, None, {}, "scan", environ)
+    assert str(raised.value) == "LENSSCAN_SCAN_THRESHOLD='2': `threshold` 2: out of range"
+    # An option's value is the option's: the message stays the settings' own.
+    with pytest.raises(UserError) as raised:
+        resolve_config(ScanConfig, None, {"threshold": 2.0}, "scan", environ)
+    assert str(raised.value) == "`threshold` 2.0: out of range"
+    # A combination names where each of its settings came from that was not an option.
+    environ = {"LENSSCAN_SCAN_ADAPT": "1:4"}
+    with pytest.raises(UserError) as raised:
+        resolve_config(ScanConfig, path, {"threshold": 0.5}, "scan", environ)
+    assert str(raised.value) == (
+        f"`config` {path}, LENSSCAN_SCAN_ADAPT='1:4': `jobs`/`adapt`: give one of them, not both"
+    )
+    with pytest.raises(UserError) as raised:
+        resolve_config(ScanConfig, path, {"threshold": 0.5, "adapt": "1:4"})
+    assert str(raised.value) == f"`config` {path}: `jobs`/`adapt`: give one of them, not both"
+
+
+def test_an_option_replaces_a_bad_value_of_the_file_or_environment(tmp_path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text("threshold = 2\n")
+    environ = {"LENSSCAN_SCAN_MODE": "sliding"}
+    config = resolve_config(ScanConfig, path, {"threshold": 0.9, "mode": "grid"}, "scan", environ)
+    assert (config.threshold, config.mode) == (0.9, "grid")
+
+
+@pytest.mark.parametrize(
+    ("command", "text", "variable", "expected"),
+    [
+        (
+            ["scan", "field.fits"],
+            "threshold = 2\n",
+            ("LENSSCAN_SCAN_THRESHOLD", "2"),
+            "--threshold 2: out of range",
+        ),
+        (
+            ["scan", "field.fits"],
+            'mode = "sliding"\n',
+            ("LENSSCAN_SCAN_MODE", "sliding"),
+            "--mode sliding: expected one of detect, grid",
+        ),
+        (
+            ["cutouts", "field.fits", "--out", "c.zarr"],
+            None,  # cutouts takes no settings file
+            ("LENSSCAN_CUTOUTS_MIN_AREA", "0"),
+            "--min-area 0: out of range",
+        ),
+        (
+            ["evaluate", "--data", "."],
+            "bootstrap = -1\n",
+            ("LENSSCAN_EVALUATE_BOOTSTRAP", "-1"),
+            "--bootstrap -1: out of range",
+        ),
+        (
+            ["evaluate", "--data", "."],
+            'rescale = "log"\n',
+            ("LENSSCAN_EVALUATE_RESCALE", "log"),
+            "--rescale 'log': choose one of none, minmax",
+        ),
+        (
+            ["train", "--out", "w/x", "--source", "s.zarr"],
+            "batch_size = 1\n",
+            ("LENSSCAN_TRAIN_BATCH_SIZE", "1"),
+            "--batch-size must be at least 2 (BatchNorm needs two items)",
+        ),
+        (
+            ["train", "--out", "w/x", "--source", "s.zarr"],
+            "lr = 0\n",
+            ("LENSSCAN_TRAIN_LR", "0"),
+            "--lr must be positive, got 0",
+        ),
+    ],
+)
+def test_the_cli_names_the_file_or_variable_of_a_refused_value(
+    runner, tmp_path, monkeypatch, command, text, variable, expected
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    fits.writeto(tmp_path / "field.fits", np.zeros((8, 8), np.float32))
+    if text is not None:
+        path = tmp_path / "settings.toml"
+        path.write_text(text)
+        result = runner.invoke(app, [*command, "--config", str(path)])
+        assert result.exit_code == 2, result.output
+        assert result.output == f"lensscan: error: --config {path}: {expected}\n"
+    name, value = variable
+    monkeypatch.setenv(name, value)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    assert result.output == f"lensscan: error: {name}={value!r}: {expected}\n"
+    assert not (tmp_path / "w").exists() and not (tmp_path / "c.zarr").exists()
