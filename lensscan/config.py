@@ -3,12 +3,20 @@
 Each command resolves its settings into one of these through :func:`resolve_config`
 (defaults, then a ``--config`` TOML file, then ``LENSSCAN_<COMMAND>_<SETTING>`` environment
 variables, then command-line options) and saves the resolved settings beside its output.
+
+Each dataclass checks its own values when it is made (ranges, allowed names, settings
+that contradict each other), raising :class:`~lensscan.errors.SettingError` or
+:class:`~lensscan.errors.UserError`, so that a bad setting fails at once whoever builds
+it. What needs more than the settings (a model's cutout size, files, the registries of
+encoders and methods) is checked by the command that has it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -16,7 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lensscan.errors import UserError, check_ranges
+from lensscan.errors import SettingError, UserError, check_ranges, setting_references
+from lensscan.naming import canonical_name
 
 ConfigT = TypeVar("ConfigT")
 
@@ -32,6 +41,36 @@ distinct galaxies closer than 1" would share one cutout anyway."""
 
 SCAN_MODES = ("detect", "grid")
 """How ``lensscan scan`` chooses the cutouts to score when no ``--positions`` are given."""
+
+BATCH_SYSTEMS = {
+    "slurm": "SLURMCluster",
+    "pbs": "PBSCluster",
+    "sge": "SGECluster",
+    "lsf": "LSFCluster",
+}
+"""``cluster`` names of batch systems -> dask-jobqueue cluster class."""
+
+CLUSTER_KINDS = ("local", *BATCH_SYSTEMS)
+"""What a scan's ``cluster`` setting accepts."""
+
+RESCALINGS = ("none", "minmax")
+"""What an evaluation's ``rescale`` setting accepts."""
+
+SELECTION_RULES = ("val_auroc", "min_target_entropy", "last")
+"""Model-selection rules of ``train`` besides ``auto`` (:mod:`lensscan.training.selection`)."""
+
+SCENARIO_DOMAINS: Mapping[str, tuple[str, str]] = {
+    "deeplense": ("sim", "hsc"),
+    "survey": ("hsc-train", "hsc-heldout"),
+}
+"""Benchmark scenario -> (source domain, target domain) of its stores."""
+
+# The limit is a decimal number, so that text such as "1.2.3" is refused here, not by float().
+_COLOR_CUT = re.compile(
+    r"^\s*([a-z])\s*-\s*([a-z])\s*([<>])\s*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))\s*$", re.IGNORECASE
+)
+
+_RECORD_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/+-]*$")
 
 
 ENV_COMMANDS = ("demo", "simulate", "simulate-field", "cutouts", "scan", "evaluate", "train")
@@ -66,10 +105,16 @@ def resolve_config(
         The resolved settings.
 
     Raises:
-        UserError: If the file cannot be read, or the file or the environment names an
-            unknown setting or a value of the wrong type.
+        UserError: If the file cannot be read, the file or the environment names an
+            unknown setting or a value of the wrong type, or the dataclass refuses a
+            value. The message of a value from the file or a variable starts with where
+            it came from: ```config` run.toml: `threshold` 2: out of range``,
+            ``LENSSCAN_SCAN_THRESHOLD='2': `threshold` 2: out of range``; an option's
+            value keeps the dataclass's message.
     """
     values: dict[str, Any] = {}
+    # Where each value from the file or the environment came from (options are not listed).
+    origins: dict[str, str] = {}
     names = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
     if toml_path is not None:
         path = Path(toml_path)
@@ -86,9 +131,15 @@ def resolve_config(
                 f"valid: {', '.join(sorted(names))}"
             )
         values.update(_checked_file_values(cls, loaded, path))
+        origins.update(dict.fromkeys(loaded, f"`config` {path}"))
     if command is not None:
-        values.update(_environment_values(cls, command, os.environ if environ is None else environ))
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        found = _environment_values(cls, command, os.environ if environ is None else environ)
+        values.update({name: value for name, (_, value) in found.items()})
+        origins.update({name: where for name, (where, _) in found.items()})
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    values.update(given)
+    for name in given:
+        origins.pop(name, None)
     required = [
         field.name
         for field in dataclasses.fields(cls)  # type: ignore[arg-type]
@@ -99,7 +150,15 @@ def resolve_config(
     if required:
         name = required[0]
         raise UserError(f"`{name}`: required (an option or a `config` setting)")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except UserError as exc:
+        named = [name for name in setting_references(str(exc)) if name in origins]
+        if not named:
+            raise
+        # A value from the file or a variable is on no command line: say where it was.
+        where = ", ".join(dict.fromkeys(origins[name] for name in named))
+        raise UserError(f"{where}: {exc}") from exc
 
 
 def _accepts(annotation: Any, value: Any) -> bool:
@@ -169,8 +228,13 @@ def _fitted(annotation: Any, value: Any, problem: str) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _environment_values(cls: type[Any], command: str, environ: Mapping[str, str]) -> dict[str, Any]:
+def _environment_values(
+    cls: type[Any], command: str, environ: Mapping[str, str]
+) -> dict[str, tuple[str, Any]]:
     """The settings given as ``LENSSCAN_<COMMAND>_<SETTING>`` variables, type-checked.
+
+    Returns:
+        Setting -> (the variable as messages name it, ``NAME='text'``, and its value).
 
     Raises:
         UserError: Naming the variable, for an unknown setting or a value of the wrong type.
@@ -181,7 +245,7 @@ def _environment_values(cls: type[Any], command: str, environ: Mapping[str, str]
     others.remove(prefix)
     hints = typing.get_type_hints(cls)
     fields = {field.name for field in dataclasses.fields(cls)}
-    values: dict[str, Any] = {}
+    values: dict[str, tuple[str, Any]] = {}
     for key, text in environ.items():
         if not key.startswith(prefix) or any(key.startswith(other) for other in others):
             continue
@@ -194,7 +258,8 @@ def _environment_values(cls: type[Any], command: str, environ: Mapping[str, str]
             value = text
         if not _accepts(hints[name], value) and _accepts(hints[name], text):
             value = text  # a number-like text for a text setting, e.g. a tract "9813"
-        values[name] = _fitted(hints[name], value, f"{key}={text!r}: does not fit setting {name}")
+        where = f"{key}={text!r}"
+        values[name] = (where, _fitted(hints[name], value, f"{where}: does not fit setting {name}"))
     return values
 
 
@@ -211,6 +276,51 @@ def config_to_dict(config: Any) -> dict[str, Any]:
         return value
 
     return {k: plain(v) for k, v in dataclasses.asdict(config).items()}
+
+
+def parse_adapt(value: str | None) -> tuple[int, int] | None:
+    """Parse ``MIN:MAX`` jobs for adaptive scaling.
+
+    Raises:
+        UserError: Unless both are integers with 0 <= MIN <= MAX and MAX >= 1.
+    """
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", value)
+    if not match or int(match[1]) > int(match[2]) or int(match[2]) < 1:
+        raise UserError(f"`adapt` {value}: expected MIN:MAX jobs with 0 <= MIN <= MAX, MAX >= 1")
+    return int(match[1]), int(match[2])
+
+
+def parse_color_cut_text(text: str) -> tuple[str, str, bool, float]:
+    """The terms of a colour cut ``"g-i>1.0"``: bluer band, redder band, ``>``, limit.
+
+    Raises:
+        UserError: If the text is not ``BAND-BAND>VALUE`` or ``BAND-BAND<VALUE``.
+    """
+    match = _COLOR_CUT.match(text)
+    if not match:
+        raise UserError(f"`color_cut` {text}: expected BAND-BAND>VALUE, e.g. g-i>1.0")
+    blue, red, op, value = match.groups()
+    return blue.lower(), red.lower(), op == ">", float(value)
+
+
+def check_rescaling(how: str) -> None:
+    """Refuse a ``rescale`` that is not one of :data:`RESCALINGS`.
+
+    Raises:
+        SettingError: ```rescale` <how>: choose one of none, minmax``.
+    """
+    if how not in RESCALINGS:
+        raise SettingError("rescale", how, f"choose one of {', '.join(RESCALINGS)}")
+
+
+def _chunk_checks(chunk_size: int, max_mask_fraction: float) -> list[tuple[str, Any, bool]]:
+    """Range checks of the chunking settings scan and cutouts share."""
+    return [
+        ("chunk_size", chunk_size, chunk_size >= 1),
+        ("max_mask_fraction", max_mask_fraction, 0 <= max_mask_fraction <= 1),
+    ]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -233,6 +343,26 @@ class DetectionSettings:
     mag_limit: float = 22.5
     min_kron_radius: float = 0.8
     color_cut: str | None = None
+
+    def __post_init__(self) -> None:
+        check_ranges(
+            [
+                (
+                    "detect_threshold",
+                    self.detect_threshold,
+                    math.isfinite(self.detect_threshold) and self.detect_threshold > 0,
+                ),
+                ("min_area", self.min_area, self.min_area >= 1),
+                ("mag_limit", self.mag_limit, math.isfinite(self.mag_limit)),
+                (
+                    "min_kron_radius",
+                    self.min_kron_radius,
+                    math.isfinite(self.min_kron_radius) and self.min_kron_radius >= 0,
+                ),
+            ]
+        )
+        if self.color_cut:
+            parse_color_cut_text(self.color_cut)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -330,6 +460,61 @@ class ScanConfig(DetectionSettings):
     combined: str | None = None
     duplicate_radius: float = DUPLICATE_RADIUS_ARCSEC
 
+    def __post_init__(self) -> None:
+        if self.mode not in SCAN_MODES:
+            raise UserError(f"`mode` {self.mode}: expected one of {', '.join(SCAN_MODES)}")
+        super().__post_init__()
+        separation = self.min_separation
+        check_ranges(
+            [
+                (
+                    "threshold",
+                    self.threshold,
+                    math.isfinite(self.threshold) and 0 <= self.threshold <= 1,
+                ),
+                *_chunk_checks(self.chunk_size, self.max_mask_fraction),
+                ("batch_size", self.batch_size, self.batch_size >= 1),
+                (
+                    "min_separation",
+                    separation,
+                    separation is None or (math.isfinite(separation) and separation >= 0),
+                ),
+                (
+                    "match_radius",
+                    self.match_radius,
+                    math.isfinite(self.match_radius) and self.match_radius > 0,
+                ),
+                ("gallery", self.gallery, self.gallery >= 0),
+                ("top", self.top, self.top is None or self.top >= 1),
+                ("stride", self.stride, self.stride is None or self.stride >= 1),
+                ("retries", self.retries, self.retries >= 0),
+                (
+                    "duplicate_radius",
+                    self.duplicate_radius,
+                    math.isfinite(self.duplicate_radius) and self.duplicate_radius > 0,
+                ),
+            ]
+        )
+        self._check_cluster()
+
+    def _check_cluster(self) -> None:
+        """The settings of where the tasks run (those that need no cluster config file)."""
+        if self.cluster is not None and self.cluster not in CLUSTER_KINDS:
+            raise UserError(f"`cluster` {self.cluster}: expected one of {', '.join(CLUSTER_KINDS)}")
+        parse_adapt(self.adapt)
+        if self.workers < 0:
+            raise SettingError("workers", self.workers, "must be 0 (in process) or more")
+        if self.threads_per_worker is not None and self.threads_per_worker < 1:
+            raise SettingError("threads_per_worker", self.threads_per_worker, "must be at least 1")
+        if self.jobs is not None and self.jobs < 1:
+            raise SettingError("jobs", self.jobs, "must be at least 1")
+        if self.jobs is not None and self.adapt is not None:
+            raise UserError("`jobs`/`adapt`: give one of them, not both")
+        if self.cores is not None and self.cores < 1:
+            raise SettingError("cores", self.cores, "must be at least 1")
+        if self.gpus_per_job < 0:
+            raise SettingError("gpus_per_job", self.gpus_per_job, "must be 0 or more")
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CutoutsConfig(DetectionSettings):
@@ -353,6 +538,10 @@ class CutoutsConfig(DetectionSettings):
     chunk_size: int = 1024
     max_mask_fraction: float = 0.5
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_ranges(_chunk_checks(self.chunk_size, self.max_mask_fraction))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -429,6 +618,61 @@ class EvaluateConfig:
     headline: bool = False
     rescale: str = "none"
 
+    def __post_init__(self) -> None:
+        check_ranges(
+            [
+                ("bootstrap", self.bootstrap, self.bootstrap >= 0),
+                ("threshold", self.threshold, math.isfinite(self.threshold)),
+                ("batch_size", self.batch_size, self.batch_size >= 1),
+                ("montage_size", self.montage_size, self.montage_size >= 0),
+                (
+                    "match_radius",
+                    self.match_radius,
+                    math.isfinite(self.match_radius) and self.match_radius > 0,
+                ),
+            ]
+        )
+        check_rescaling(self.rescale)
+        if self.headline and self.record_as is None:
+            raise UserError("`headline`: needs `record_as` LABEL (the name of the measurement)")
+        if self.record_as is not None and not _RECORD_LABEL.match(self.record_as):
+            raise SettingError(
+                "record_as",
+                self.record_as,
+                "use letters, digits, spaces and ._:/+- (e.g. 'hsc test')",
+            )
+        self._check_kind()
+
+    def _check_kind(self) -> None:
+        """One kind of evaluation, with what it needs: a field's catalogs, or cutouts."""
+        if self.catalog is None and self.truth is None:
+            if self.data is None:
+                raise UserError("`data`: give a cutout store or labelled folder to evaluate on")
+            return
+        if self.models or self.data is not None:
+            raise UserError(
+                "`catalog`/`truth` evaluate a field catalog; `model`/`data` evaluate cutouts: "
+                "give one kind"
+            )
+        if self.record_as is not None:
+            raise UserError("`record_as`: records cutout metrics in model cards; not for `catalog`")
+        if self.truth is None or self.catalog is None:
+            raise UserError("`catalog` and `truth`: a field evaluation needs both catalogs")
+
+
+_TRAIN_NUMBERS = (
+    "epochs",
+    "batch_size",
+    "seed",
+    "max_eval",
+    "max_source",
+    "max_target",
+    "lr",
+    "weight_decay",
+    "amp",
+)
+"""The number and flag settings of :class:`TrainConfig` whose types it checks itself."""
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
@@ -496,6 +740,47 @@ class TrainConfig:
     method_options: Mapping[str, float] = dataclasses.field(default_factory=dict)
     resume: bool = False
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        # A file's or a variable's values are type-checked by resolve_config; a Python
+        # caller's numbers are checked here, before any range check compares them.
+        hints = typing.get_type_hints(TrainConfig)
+        for name in _TRAIN_NUMBERS:
+            value = getattr(self, name)
+            if not _accepts(hints[name], value):
+                raise SettingError(
+                    name, value, f"does not fit its type ({_type_name(hints[name])})"
+                )
+        if not isinstance(self.method_options, Mapping):
+            raise SettingError(
+                "method_options", self.method_options, "expected a table of KEY = number"
+            )
+        if self.source is None and not (self.init_model and canonical_name(self.method) == "adabn"):
+            raise UserError(
+                "missing `source` (or set it in `config`); only `method` adabn with "
+                "`init_model` adapts without a source store"
+            )
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"`{name}` must be at least 1, got {getattr(self, name)}")
+        if self.batch_size < 2:
+            raise UserError("`batch_size` must be at least 2 (BatchNorm needs two items)")
+        if not self.lr > 0:
+            raise UserError(f"`lr` must be positive, got {self.lr}")
+        self._check_selection()
+
+    def _check_selection(self) -> None:
+        """The selection rule is known and has the data it compares epochs on."""
+        if self.selection != "auto" and self.selection not in SELECTION_RULES:
+            raise SettingError(
+                "selection",
+                self.selection,
+                f"unknown rule; choose one of auto, {', '.join(SELECTION_RULES)}",
+            )
+        if self.selection == "val_auroc" and self.val is None:
+            raise UserError("`selection` val_auroc needs labelled target-validation items (`val`)")
+        if self.selection == "min_target_entropy" and self.target is None:
+            raise UserError("`selection` min_target_entropy needs a target pool (`target`)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -572,3 +857,50 @@ class BenchmarkConfig:
     max_eval: int = 16_384
     workers: int | None = None
     device: str | None = None
+
+    def __post_init__(self) -> None:
+        minimums = {
+            "seeds": (self.seeds, 1),
+            "leader_seeds": (self.leader_seeds, 0),
+            "leaders": (self.leaders, 0),
+            "epochs": (self.epochs, 1),
+            "batch_size": (self.batch_size, 2),
+            "max_eval": (self.max_eval, 1),
+            "data_seed": (self.data_seed, 0),
+        }
+        for setting, (value, minimum) in minimums.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                raise SettingError(setting, value, f"must be a whole number of at least {minimum}")
+        if self.workers is not None and self.workers < 1:
+            raise SettingError("workers", self.workers, "must be at least 1")
+        if not self.lr > 0:
+            raise SettingError("lr", self.lr, "must be positive")
+        if self.scenario not in SCENARIO_DOMAINS:
+            raise SettingError(
+                "scenario", self.scenario, f"choose one of {', '.join(SCENARIO_DOMAINS)}"
+            )
+        if self.init_model is not None and self.scenario != "survey":
+            raise UserError("`init_model`: only the survey scenario starts cells from a model")
+        for setting in ("methods", "encoders"):
+            if not any(name.strip() for name in getattr(self, setting)):
+                raise UserError(f"`{setting}`: give at least one name")
+        self._check_data_sizes()
+
+    def _check_data_sizes(self) -> None:
+        """Store sizes are whole numbers of cutouts; non-lens ratios are positive."""
+        sizes = {
+            "n_source": self.n_source,
+            "n_pool": self.n_pool,
+            "n_val": self.n_val,
+            "n_test": self.n_test,
+        }
+        for setting, value in sizes.items():
+            if not isinstance(value, int) or value < 1:
+                raise SettingError(setting, value, "must be a positive number of cutouts")
+        ratios = {
+            "source_nonlenses_per_lens": self.source_nonlenses_per_lens,
+            "target_nonlenses_per_lens": self.target_nonlenses_per_lens,
+        }
+        for setting, value in ratios.items():
+            if not math.isfinite(value) or value <= 0:
+                raise SettingError(setting, value, "must be a positive number")

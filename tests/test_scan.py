@@ -248,7 +248,8 @@ def test_cli_help(runner) -> None:
 def test_scan_and_evaluate_share_one_match_radius() -> None:
     from lensscan.config import MATCH_RADIUS_ARCSEC, EvaluateConfig
 
-    assert ScanConfig().match_radius == EvaluateConfig().match_radius == MATCH_RADIUS_ARCSEC
+    evaluate = EvaluateConfig(data="cutouts.zarr")  # an evaluation needs something to evaluate
+    assert ScanConfig().match_radius == evaluate.match_radius == MATCH_RADIUS_ARCSEC
 
 
 def test_cli_scans_and_writes_each_format(tmp_path: Path, runner, tiny_model: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from lensscan.config import TrainConfig
+from lensscan.config import SELECTION_RULES, TrainConfig
 from lensscan.data.store import write_store
 from lensscan.errors import UserError
 from lensscan.models import load_model
@@ -222,6 +222,12 @@ def test_bad_settings_fail_with_one_line_and_write_nothing(
     assert "\n" not in str(info.value)
     assert not (tmp_path / "weights" / "m").exists()
     assert not (tmp_path / "weights" / ".m.partial").exists()
+
+
+def test_the_settings_accept_the_selection_rules_there_are() -> None:
+    from lensscan.training.selection import RULES
+
+    assert tuple(RULES) == SELECTION_RULES
 
 
 def test_incompatible_stores_are_refused(tmp_path, stores) -> None:

@@ -11,7 +11,7 @@ Three stores, each from its own seed so that no item appears in two of them:
 
 The ``deeplense`` scenario's source is the simple ``sim`` domain and its target ``hsc``;
 the ``survey`` scenario's source is the labelled ``hsc-train`` family and its target the
-``hsc-heldout`` family (:data:`SCENARIO_DOMAINS`).
+``hsc-heldout`` family (:data:`~lensscan.config.SCENARIO_DOMAINS`).
 
 A store is named after its role, size and seed. An existing store is reused only if the
 settings it records (domain, size, bands, lens fraction, splits, seed, generator version)
@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from lensscan.config import BenchmarkConfig
+from lensscan.config import SCENARIO_DOMAINS, BenchmarkConfig
 from lensscan.data.store import LENS, NONLENS, CutoutStore
-from lensscan.errors import SettingError, UserError
+from lensscan.errors import UserError
 from lensscan.progress import logger
 from lensscan.simulate.cutouts import (
     GENERATOR_VERSION,
@@ -39,12 +39,6 @@ from lensscan.simulate.cutouts import (
     simulate_cutouts,
 )
 from lensscan.training.data import store_fingerprint
-
-#: Scenario -> (source domain, target domain) of its stores.
-SCENARIO_DOMAINS: Mapping[str, tuple[str, str]] = {
-    "deeplense": ("sim", "hsc"),
-    "survey": ("hsc-train", "hsc-heldout"),
-}
 
 SOURCE_SPLITS = "train=0.9,val=0.1"
 POOL_SPLITS = "pool=1"
@@ -110,26 +104,9 @@ def dataset_specs(config: BenchmarkConfig) -> dict[str, DatasetSpec]:
     """The three standard stores of a benchmark, checked to hold both classes where needed.
 
     Raises:
-        SettingError: On a bad size or ratio.
         UserError: On a bad band list, or a split that would lack lenses or non-lenses
             (naming the settings to raise).
     """
-    sizes = {
-        "n_source": config.n_source,
-        "n_pool": config.n_pool,
-        "n_val": config.n_val,
-        "n_test": config.n_test,
-    }
-    for setting, value in sizes.items():
-        if not isinstance(value, int) or value < 1:
-            raise SettingError(setting, value, "must be a positive number of cutouts")
-    ratios = {
-        "source_nonlenses_per_lens": config.source_nonlenses_per_lens,
-        "target_nonlenses_per_lens": config.target_nonlenses_per_lens,
-    }
-    for setting, value in ratios.items():
-        if not np.isfinite(value) or value <= 0:
-            raise SettingError(setting, value, "must be a positive number")
     total_eval = config.n_val + config.n_test
     eval_splits = f"val={config.n_val / total_eval!r},test={config.n_test / total_eval!r}"
     target_ratio = config.target_nonlenses_per_lens

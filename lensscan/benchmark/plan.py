@@ -20,9 +20,8 @@ from types import MappingProxyType
 from typing import Any
 
 from lensscan.adapt import method_class
-from lensscan.benchmark.datasets import SCENARIO_DOMAINS, DatasetSpec, dataset_specs
+from lensscan.benchmark.datasets import DatasetSpec, dataset_specs
 from lensscan.config import BenchmarkConfig, config_to_dict
-from lensscan.errors import SettingError, UserError
 from lensscan.models.registry import check_input_size, encoder_spec
 from lensscan.naming import canonical_name
 from lensscan.simulate.presets import get_preset
@@ -165,49 +164,24 @@ class BenchmarkPlan:
         return {name: settings[name] for name in RESULT_SETTINGS}
 
 
-def _unique(names: tuple[str, ...], setting: str) -> tuple[str, ...]:
-    cleaned = tuple(dict.fromkeys(canonical_name(name) for name in names if name.strip()))
-    if not cleaned:
-        raise UserError(f"`{setting}`: give at least one name")
-    return cleaned
-
-
-def _check_numbers(config: BenchmarkConfig) -> None:
-    minimums = {
-        "seeds": (config.seeds, 1),
-        "leader_seeds": (config.leader_seeds, 0),
-        "leaders": (config.leaders, 0),
-        "epochs": (config.epochs, 1),
-        "batch_size": (config.batch_size, 2),
-        "max_eval": (config.max_eval, 1),
-        "data_seed": (config.data_seed, 0),
-    }
-    for setting, (value, minimum) in minimums.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise SettingError(setting, value, f"must be a whole number of at least {minimum}")
-    if config.workers is not None and config.workers < 1:
-        raise SettingError("workers", config.workers, "must be at least 1")
-    if not config.lr > 0:
-        raise SettingError("lr", config.lr, "must be positive")
+def _unique(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Registry spellings of the names, in order, without blanks or repeats."""
+    return tuple(dict.fromkeys(canonical_name(name) for name in names if name.strip()))
 
 
 def make_plan(config: BenchmarkConfig) -> BenchmarkPlan:
-    """Check the settings and lay out the benchmark.
+    """Check the settings against the registries and lay out the benchmark.
+
+    The settings have checked their own values; the method and encoder names, the
+    encoders' input size and the data sets' classes are checked here.
 
     Raises:
         UserError: On an unknown method or encoder (listing the valid ones), an encoder
-            that cannot take the cutouts, a bad number, or data sets too small to hold
-            lenses and non-lenses in every labelled split.
+            that cannot take the cutouts, or data sets too small to hold lenses and
+            non-lenses in every labelled split.
     """
-    _check_numbers(config)
-    if config.scenario not in SCENARIO_DOMAINS:
-        raise SettingError(
-            "scenario", config.scenario, f"choose one of {', '.join(SCENARIO_DOMAINS)}"
-        )
-    if config.init_model is not None and config.scenario != "survey":
-        raise UserError("`init_model`: only the survey scenario starts cells from a model")
-    methods = _unique(tuple(config.methods), "methods")
-    encoders = _unique(tuple(config.encoders), "encoders")
+    methods = _unique(tuple(config.methods))
+    encoders = _unique(tuple(config.encoders))
     for method in methods:
         method_class(method, option="methods")
     cutout_size = get_preset("hsc").cutout_size

@@ -9,13 +9,11 @@ the data and its size, and when and with which lensscan version they were measur
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from lensscan.atomic import write_text_atomic
-from lensscan.errors import SettingError, UserError
 from lensscan.evaluate.metrics import RANKING_METRICS
 from lensscan.evaluate.report import json_ready
 from lensscan.models.manifest import HEADLINE_METRICS
@@ -23,22 +21,6 @@ from lensscan.models.weights import CARD_FILE, read_card
 
 #: Metrics copied into the card: those that need no threshold (AUROC, TPR0, TPR10, ...).
 RECORDED_METRICS = RANKING_METRICS
-
-_LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/+-]*$")
-
-
-def check_record_options(record_as: str | None, headline: bool) -> None:
-    """Check ``record_as`` and ``headline`` before any model runs.
-
-    Raises:
-        UserError: For an empty or odd label, or ``headline`` without ``record_as``.
-    """
-    if headline and record_as is None:
-        raise UserError("`headline`: needs `record_as` LABEL (the name of the measurement)")
-    if record_as is not None and not _LABEL_PATTERN.match(record_as):
-        raise SettingError(
-            "record_as", record_as, "use letters, digits, spaces and ._:/+- (e.g. 'hsc test')"
-        )
 
 
 def evaluation_record(model_entry: Mapping[str, Any], report: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,7 +66,8 @@ def record_in_cards(
         folders: The model folders, in the order of ``model_entries``.
         model_entries: The models' entries in the report.
         report: The cutout-evaluation report.
-        label: Name of the measurement, e.g. ``hsc test``.
+        label: Name of the measurement, e.g. ``hsc test`` (an evaluation's ``record_as``,
+            whose characters :class:`~lensscan.config.EvaluateConfig` checks).
         headline: Also make it the card's headline metrics.
     """
     for folder, entry in zip(folders, model_entries, strict=True):

@@ -15,11 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from lensscan.config import check_rescaling
 from lensscan.data.store import LENS, NONLENS, UNLABELLED
-from lensscan.errors import SettingError, UserError
-
-#: What ``--rescale`` accepts.
-RESCALINGS = ("none", "minmax")
+from lensscan.errors import UserError
 
 # Band names assumed for a folder of plain arrays, by channel count (as `lensscan import`).
 DEFAULT_FOLDER_BANDS: dict[int, tuple[str, ...]] = {3: ("g", "r", "i"), 1: ("i",)}
@@ -82,10 +80,9 @@ class EvaluationSet:
         many published cutout sets are stored.
 
         Raises:
-            SettingError: If ``how`` is not one of :data:`RESCALINGS`.
+            SettingError: If ``how`` is not one of :data:`~lensscan.config.RESCALINGS`.
         """
-        if how not in RESCALINGS:
-            raise SettingError("rescale", how, f"choose one of {', '.join(RESCALINGS)}")
+        check_rescaling(how)
         if how == "none":
             return self
         low = np.nanmin(self.images, axis=(2, 3), keepdims=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as _dt
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,10 +28,10 @@ import numpy as np
 
 from lensscan.atomic import atomic_output, check_output_path
 from lensscan.config import EvaluateConfig, config_to_dict
-from lensscan.errors import UserError, check_ranges
+from lensscan.errors import UserError
 from lensscan.evaluate import plots
 from lensscan.evaluate.bootstrap import CONFIDENCE_LEVEL, bootstrap_intervals, interval_notes
-from lensscan.evaluate.card_record import check_record_options, record_in_cards
+from lensscan.evaluate.card_record import record_in_cards
 from lensscan.evaluate.data import EvaluationSet, load_evaluation_set
 from lensscan.evaluate.field import (
     CANDIDATE_COLUMNS,
@@ -105,22 +104,6 @@ def default_report_dir() -> Path:
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
-
-
-def _check_settings(config: EvaluateConfig) -> None:
-    check_ranges(
-        [
-            ("bootstrap", config.bootstrap, config.bootstrap >= 0),
-            ("threshold", config.threshold, math.isfinite(config.threshold)),
-            ("batch_size", config.batch_size, config.batch_size >= 1),
-            ("montage_size", config.montage_size, config.montage_size >= 0),
-            (
-                "match_radius",
-                config.match_radius,
-                math.isfinite(config.match_radius) and config.match_radius > 0,
-            ),
-        ]
-    )
 
 
 def _load_models(config: EvaluateConfig, data: EvaluationSet) -> list[tuple[str, Any, str]]:
@@ -281,14 +264,12 @@ def _write_folder(config: EvaluateConfig, write: Callable[[Path], None]) -> Path
 
 
 def evaluate_cutouts(config: EvaluateConfig) -> EvaluationOutcome:
-    """Evaluate models on a labelled split and write the report folder.
+    """Evaluate models on the labelled split of ``config.data``; write the report folder.
 
     Raises:
         UserError: On a bad data path, split, band list or model, a split with only one
             class, cutouts that do not fit a model, or an unwritable report folder.
     """
-    if config.data is None:
-        raise UserError("`data`: give a cutout store or labelled folder to evaluate on")
     config = _resolve_output(config)
     data = load_evaluation_set(config.data, config.split, config.bands).rescaled(config.rescale)
     data.require_both_classes()
@@ -360,13 +341,11 @@ def _write_matches(path: Path, candidates: Any, truth: Any, match: Any) -> None:
 
 
 def evaluate_field(config: EvaluateConfig) -> EvaluationOutcome:
-    """Match a candidate catalog to a field's truth catalog and write the report folder.
+    """Match ``config.catalog`` to the field's ``config.truth``; write the report folder.
 
     Raises:
         UserError: On a missing or malformed catalog, a bad area or an unwritable folder.
     """
-    if config.truth is None or config.catalog is None:
-        raise UserError("`catalog` and `truth`: a field evaluation needs both catalogs")
     config = _resolve_output(config)
     candidates = read_catalog(config.catalog, CANDIDATE_COLUMNS, "catalog")
     truth = read_catalog(config.truth, TRUTH_COLUMNS, "truth")
@@ -426,19 +405,10 @@ def evaluate_field(config: EvaluateConfig) -> EvaluationOutcome:
 
 
 def run_evaluation(config: EvaluateConfig) -> EvaluationOutcome:
-    """Run a cutout or a field evaluation, as the settings ask.
+    """Run a cutout or a field evaluation, as the settings ask (they hold one kind).
 
     Raises:
-        UserError: If the settings mix the two kinds or name neither.
+        UserError: If the inputs cannot be read or evaluated, or the report folder written.
     """
-    _check_settings(config)
-    check_record_options(config.record_as, config.headline)
     field_mode = config.catalog is not None or config.truth is not None
-    if field_mode and (config.models or config.data is not None):
-        raise UserError(
-            "`catalog`/`truth` evaluate a field catalog; `model`/`data` evaluate cutouts: "
-            "give one kind"
-        )
-    if field_mode and config.record_as is not None:
-        raise UserError("`record_as`: records cutout metrics in model cards; not for `catalog`")
     return evaluate_field(config) if field_mode else evaluate_cutouts(config)

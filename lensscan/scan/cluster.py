@@ -19,33 +19,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lensscan.errors import SettingError, UserError
+from lensscan.config import BATCH_SYSTEMS
+from lensscan.errors import UserError
 from lensscan.progress import logger
-
-BATCH_SYSTEMS = {
-    "slurm": "SLURMCluster",
-    "pbs": "PBSCluster",
-    "sge": "SGECluster",
-    "lsf": "LSFCluster",
-}
-"""``--cluster`` names of batch systems -> dask-jobqueue cluster class."""
-
-CLUSTER_KINDS = ("local", *BATCH_SYSTEMS)
 
 
 @dataclass(frozen=True)
 class ClusterSpec:
-    """Where to run a scan's tasks.
+    """Where to run a scan's tasks (from a scan's settings, which check their values).
 
     Attributes:
         kind: ``local`` (a local cluster, or this process with ``workers=0``) or a batch
-            system of :data:`BATCH_SYSTEMS`.
+            system of :data:`~lensscan.config.BATCH_SYSTEMS`.
         scheduler: Address of a running scheduler; wins over ``kind``.
         workers: Local worker processes (``kind="local"``); 0 runs in this process.
         threads_per_worker: Threads per local worker; None shares the CPU cores.
@@ -96,20 +86,6 @@ class ClusterSpec:
         return [name for name, value in values.items() if value is not None]
 
 
-def parse_adapt(value: str | None) -> tuple[int, int] | None:
-    """Parse ``MIN:MAX`` jobs for adaptive scaling.
-
-    Raises:
-        UserError: Unless both are integers with 0 <= MIN <= MAX and MAX >= 1.
-    """
-    if value is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", value)
-    if not match or int(match[1]) > int(match[2]) or int(match[2]) < 1:
-        raise UserError(f"`adapt` {value}: expected MIN:MAX jobs with 0 <= MIN <= MAX, MAX >= 1")
-    return int(match[1]), int(match[2])
-
-
 def read_cluster_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a dask config file (YAML, dask's own layout with a ``jobqueue:`` section).
 
@@ -153,12 +129,10 @@ def resolve_kind(spec: ClusterSpec, loaded: Mapping[str, Any] | None) -> str:
     """The cluster kind: ``spec.kind``, else the one batch system the config file sets up.
 
     Raises:
-        UserError: For an unknown kind, or a config file naming several batch systems
-            without ``kind`` (the ``cluster`` setting).
+        UserError: For a config file naming several batch systems without ``kind`` (the
+            ``cluster`` setting).
     """
     if spec.kind is not None:
-        if spec.kind not in CLUSTER_KINDS:
-            raise UserError(f"`cluster` {spec.kind}: expected one of {', '.join(CLUSTER_KINDS)}")
         return spec.kind
     named = sorted(set((loaded or {}).get("jobqueue", {})) & set(BATCH_SYSTEMS))
     if len(named) == 1:
@@ -172,10 +146,13 @@ def resolve_kind(spec: ClusterSpec, loaded: Mapping[str, Any] | None) -> str:
 
 
 def check_spec(spec: ClusterSpec, kind: str) -> None:
-    """Refuse settings that do not fit the cluster kind or are out of range.
+    """Refuse batch settings for a local cluster.
+
+    The kind may come from the cluster config file, so this is checked here and not by
+    :class:`~lensscan.config.ScanConfig`, which checks the settings' values themselves.
 
     Raises:
-        UserError: Naming the first offending setting.
+        UserError: Naming the first batch setting given.
     """
     if kind == "local" and not spec.scheduler:
         given = spec.batch_settings_given
@@ -184,18 +161,6 @@ def check_spec(spec: ClusterSpec, kind: str) -> None:
                 f"`{given[0]}`: only for a batch `cluster` ({', '.join(BATCH_SYSTEMS)}); "
                 "a local cluster takes `workers`"
             )
-    if spec.workers < 0:
-        raise SettingError("workers", spec.workers, "must be 0 (in process) or more")
-    if spec.threads_per_worker is not None and spec.threads_per_worker < 1:
-        raise SettingError("threads_per_worker", spec.threads_per_worker, "must be at least 1")
-    if spec.jobs is not None and spec.jobs < 1:
-        raise SettingError("jobs", spec.jobs, "must be at least 1")
-    if spec.jobs is not None and spec.adapt is not None:
-        raise UserError("`jobs`/`adapt`: give one of them, not both")
-    if spec.cores is not None and spec.cores < 1:
-        raise SettingError("cores", spec.cores, "must be at least 1")
-    if spec.gpus_per_job < 0:
-        raise SettingError("gpus_per_job", spec.gpus_per_job, "must be 0 or more")
 
 
 def gpu_directives(kind: str, gpus: int, cores: int | None, memory: str | None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from lensscan.atomic import atomic_output, check_output_path, remove_path
 from lensscan.catalog.readers import SkyPositions, read_sky_positions
 from lensscan.config import CutoutsConfig, config_to_dict
 from lensscan.data.store import UNLABELLED, ImageBlocks, write_store
-from lensscan.errors import UserError, check_ranges
+from lensscan.errors import UserError
 from lensscan.progress import logger
 from lensscan.provenance import provenance, sha256_file
 from lensscan.scan.candidates import icrs_to_pixel, pixel_to_icrs
@@ -35,11 +35,7 @@ from lensscan.scan.detect_job import DetectJob
 from lensscan.scan.fits_io import OpenedField, open_band_files, open_field
 from lensscan.scan.plan import FieldSpec
 from lensscan.scan.runner import run_in_process
-from lensscan.scan.scanner import (
-    detect_checks,
-    detect_settings,
-    parse_color_cut,
-)
+from lensscan.scan.scanner import detect_settings, parse_color_cut
 from lensscan.scan.tiling import centred_window_start
 from lensscan.scan.workstore import SCORED, WorkStore
 
@@ -221,7 +217,6 @@ def make_cutouts(fields: Sequence[FieldSpec], config: CutoutsConfig) -> str:
     """
     if not fields:
         raise UserError("no field given (pass field files or `band` BAND=PATH options)")
-    check_ranges(detect_checks(config))
     out = check_output_path(config.out, overwrite=config.overwrite)
     geometry = _geometry(config.model)
     positions = read_sky_positions(config.positions, "positions") if config.positions else None

@@ -35,13 +35,12 @@ Coordinates are numpy 0-based pixels of the region (sep's convention too).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from lensscan.errors import UserError
+from lensscan.config import parse_color_cut_text
 
 BACKGROUND_MESH = 64
 """Side of sep's background meshes in pixels (about 11" at HSC's 0.168")."""
@@ -59,8 +58,6 @@ CORE_RADIUS_ARCSEC = 0.4
 """Radius of the aperture that measures an object's core (in the magnitude band): about
 half HSC's median seeing FWHM, so a galaxy's nucleus dominates it and an arc's fragment
 shows its low surface brightness."""
-
-_COLOR_CUT = re.compile(r"^\s*([a-z])\s*-\s*([a-z])\s*([<>])\s*([-+]?[0-9.]+)\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -86,11 +83,7 @@ class ColorCut:
         Raises:
             UserError: If the text is not ``BAND-BAND>VALUE`` or ``BAND-BAND<VALUE``.
         """
-        match = _COLOR_CUT.match(text)
-        if not match:
-            raise UserError(f"`color_cut` {text}: expected BAND-BAND>VALUE, e.g. g-i>1.0")
-        blue, red, op, value = match.groups()
-        return cls(blue.lower(), red.lower(), op == ">", float(value))
+        return cls(*parse_color_cut_text(text))
 
     def __str__(self) -> str:
         return f"{self.blue}-{self.red}{'>' if self.greater else '<'}{self.value:g}"

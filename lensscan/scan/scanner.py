@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -27,13 +26,13 @@ import numpy as np
 from lensscan.atomic import check_output_path
 from lensscan.catalog.readers import SkyPositions, read_sky_positions
 from lensscan.catalog.writers import DEFAULT_FORMAT, SUFFIXES, check_format, format_of_path
-from lensscan.config import SCAN_MODES, ScanConfig, config_to_dict
-from lensscan.errors import UserError, check_ranges
+from lensscan.config import ScanConfig, config_to_dict, parse_adapt
+from lensscan.errors import UserError
 from lensscan.progress import logger
 from lensscan.provenance import sha256_file
 from lensscan.scan.candidates import icrs_to_pixel
 from lensscan.scan.chunks import FieldJob
-from lensscan.scan.cluster import ClusterSpec, connect, parse_adapt
+from lensscan.scan.cluster import ClusterSpec, connect
 from lensscan.scan.cluster import validate as validate_cluster
 from lensscan.scan.detect import ColorCut, DetectSettings
 from lensscan.scan.detect_job import DetectJob
@@ -119,41 +118,6 @@ class ScanReport:
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _validate(config: ScanConfig) -> None:
-    if config.mode not in SCAN_MODES:
-        raise UserError(f"`mode` {config.mode}: expected one of {', '.join(SCAN_MODES)}")
-    separation = config.min_separation
-    checks = [
-        (
-            "threshold",
-            config.threshold,
-            math.isfinite(config.threshold) and 0 <= config.threshold <= 1,
-        ),
-        *detect_checks(config),
-        ("batch_size", config.batch_size, config.batch_size >= 1),
-        (
-            "min_separation",
-            separation,
-            separation is None or (math.isfinite(separation) and separation >= 0),
-        ),
-        (
-            "match_radius",
-            config.match_radius,
-            math.isfinite(config.match_radius) and config.match_radius > 0,
-        ),
-        ("gallery", config.gallery, config.gallery >= 0),
-        ("top", config.top, config.top is None or config.top >= 1),
-        ("stride", config.stride, config.stride is None or config.stride >= 1),
-        ("retries", config.retries, config.retries >= 0),
-        (
-            "duplicate_radius",
-            config.duplicate_radius,
-            math.isfinite(config.duplicate_radius) and config.duplicate_radius > 0,
-        ),
-    ]
-    check_ranges(checks)
 
 
 def _load_scorer(config: ScanConfig) -> tuple[Scorer, ModelRef]:
@@ -299,26 +263,6 @@ def detect_settings(
     )
 
 
-def detect_checks(config: Any) -> list[tuple[str, Any, bool]]:
-    """Range checks ``(setting, value, ok)`` of the detection settings of scan and cutouts."""
-    return [
-        (
-            "detect_threshold",
-            config.detect_threshold,
-            math.isfinite(config.detect_threshold) and config.detect_threshold > 0,
-        ),
-        ("min_area", config.min_area, config.min_area >= 1),
-        ("mag_limit", config.mag_limit, math.isfinite(config.mag_limit)),
-        (
-            "min_kron_radius",
-            config.min_kron_radius,
-            math.isfinite(config.min_kron_radius) and config.min_kron_radius >= 0,
-        ),
-        ("chunk_size", config.chunk_size, config.chunk_size >= 1),
-        ("max_mask_fraction", config.max_mask_fraction, 0 <= config.max_mask_fraction <= 1),
-    ]
-
-
 def parse_color_cut(config: Any, bands: Sequence[str]) -> ColorCut | None:
     """The colour cut of the settings, checked with ``detect_bands`` against the bands.
 
@@ -459,7 +403,6 @@ def _input_record(role: str, path: str) -> dict[str, str]:
 
 
 def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
-    _validate(config)
     fmt = check_format(
         config.format or (format_of_path(config.out) if config.out else None) or DEFAULT_FORMAT
     )

@@ -94,34 +94,23 @@ class Precision:
 
 
 def validate(config: TrainConfig) -> TrainConfig:
-    """Check names and numbers in the settings before anything is read.
+    """Check the registry names in the settings before anything is read.
+
+    The settings have checked their own values; what needs the registries of encoders
+    and methods, or the ``init_model``'s card, is checked here.
 
     Returns:
         The settings with method options as floats.
 
     Raises:
-        UserError: On an unknown encoder, method, option or selection rule, or a bad number.
+        UserError: On an unknown encoder, method or option, or a method without its data.
     """
-    _check_types(config)
     config = _resolve_names(config)
     encoder_spec(config.encoder)
     method = method_class(config.method)
     options = check_options(config.method, config.method_options)
-    if config.source is None and not (config.init_model and config.method == "adabn"):
-        raise UserError(
-            "missing `source` (or set it in `config`); only `method` adabn with `init_model` "
-            "adapts without a source store"
-        )
-    for name in ("epochs", "batch_size"):
-        if getattr(config, name) < 1:
-            raise UserError(f"`{name}` must be at least 1, got {getattr(config, name)}")
-    if config.batch_size < 2:
-        raise UserError("`batch_size` must be at least 2 (BatchNorm needs two items)")
-    if config.lr <= 0:
-        raise UserError(f"`lr` must be positive, got {config.lr}")
     if method.needs_target and config.target is None:
         raise UserError(f"`method` {config.method} needs an unlabelled target store (`target`)")
-    resolve_rule(config.selection, config.val is not None, config.target is not None)
     return replace(config, method_options=options)
 
 
@@ -142,27 +131,6 @@ def _resolve_names(config: TrainConfig) -> TrainConfig:
             )
         encoder = parent.encoder
     return replace(config, method=method, encoder=encoder or DEFAULT_ENCODER)
-
-
-def _check_types(config: TrainConfig) -> None:
-    """Numbers from a TOML file are not type-checked by the dataclass: check them here."""
-    expected = {
-        "epochs": int,
-        "batch_size": int,
-        "seed": int,
-        "max_eval": int,
-        "max_source": (int, type(None)),
-        "max_target": (int, type(None)),
-        "lr": (int, float),
-        "weight_decay": (int, float),
-        "amp": bool,
-    }
-    for name, types in expected.items():
-        value = getattr(config, name)
-        if not isinstance(value, types) or (types is int and isinstance(value, bool)):
-            raise UserError(f"setting {name}: {value!r} is not a valid {name.replace('_', ' ')}")
-    if not isinstance(config.method_options, Mapping):
-        raise UserError("setting method_options: expected a table of KEY = number")
 
 
 @contextlib.contextmanager
@@ -462,7 +430,7 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
         )
         method = build_method(config.method, context)
         precision = Precision(device, config.amp)
-        rule = resolve_rule(config.selection, data.val is not None, data.target is not None)
+        rule = resolve_rule(config.selection, data.val is not None)
         state = RunState()
         if config.resume and (folder / "checkpoint.pt").exists():
             state = _restore(

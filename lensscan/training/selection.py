@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from lensscan.errors import SettingError, UserError
 from lensscan.training.data import DomainData, TrainingData
 
 
@@ -66,23 +65,16 @@ RULES = {
 }
 
 
-def resolve_rule(name: str, has_val: bool, has_target: bool) -> SelectionRule:
+def resolve_rule(name: str, has_val: bool) -> SelectionRule:
     """The selection rule for a run (``auto``: val_auroc with ``val``, else last).
 
-    Raises:
-        SettingError: If the rule is unknown.
-        UserError: If the rule needs data the run does not have.
+    Args:
+        name: The ``selection`` setting, which :class:`~lensscan.config.TrainConfig` has
+            checked against the rules and the data the run has.
+        has_val: Whether the run has target-validation items.
     """
     if name == "auto":
         name = "val_auroc" if has_val else "last"
-    if name not in RULES:
-        raise SettingError(
-            "selection", name, f"unknown rule; choose one of auto, {', '.join(RULES)}"
-        )
-    if name == "val_auroc" and not has_val:
-        raise UserError("`selection` val_auroc needs labelled target-validation items (`val`)")
-    if name == "min_target_entropy" and not has_target:
-        raise UserError("`selection` min_target_entropy needs a target pool (`target`)")
     return RULES[name]
 
 
