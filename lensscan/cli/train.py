@@ -140,10 +140,7 @@ def train(
         "overwrite": overwrite or None,
     }
     overrides = {k: str(v) if isinstance(v, Path) else v for k, v in overrides.items()}
-    try:
-        settings = resolve_config(TrainConfig, config, overrides, command="train")
-    except TypeError:
-        raise UserError("missing --out (or set it in --config)") from None
+    settings = resolve_config(TrainConfig, config, overrides, command="train")
 
     from lensscan.models import load_model
     from lensscan.training import train as run_training
