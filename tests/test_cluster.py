@@ -180,7 +180,10 @@ class FlakyJob:
             raise OSError("transient read error")
         return index
 
-    def score(self, index: int) -> int:
+    def prepare(self, index: int) -> None:
+        return None
+
+    def score(self, index: int, prepared: None = None) -> int:
         (Path(self.folder) / f"done-{index}").touch()
         return index
 

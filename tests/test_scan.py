@@ -82,6 +82,33 @@ def test_dask_tiling_equals_a_naive_sliding_window(tmp_path: Path, odd_field) ->
     assert not (tmp_path / "out" / ".work" / "odd.zarr" / "tiles").exists()
 
 
+def test_in_process_chunks_are_read_and_prepared_on_the_helper_thread(
+    tmp_path: Path, odd_field, monkeypatch
+) -> None:
+    import threading
+
+    from lensscan.scan.chunks import FieldJob
+
+    path, image, bad = odd_field
+    threads: list[str] = []
+    real_prepare = FieldJob.prepare
+
+    def recording_prepare(job, index):
+        threads.append(threading.current_thread().name)
+        return real_prepare(job, index)
+
+    monkeypatch.setattr(FieldJob, "prepare", recording_prepare)
+    scorer = WeightedMeanScorer(("i",), input_size=64)
+    report = scan([FieldSpec(path=path)], _config(tmp_path), scorer=scorer)
+    assert not report.failed
+    # Every chunk's reading and bad-pixel fractions ran beside the model, not before it.
+    store = WorkStore(tmp_path / "out" / ".work" / "odd.zarr", mode="r")
+    assert len(threads) == len(store.status()) > 1
+    assert all(name.startswith("lensscan-stage") for name in threads)
+    expected_scores, _ = _naive_maps(image, bad, scorer, 32, 0.5)
+    np.testing.assert_allclose(store.read("score"), expected_scores, rtol=1e-5, atol=1e-6)
+
+
 def test_interrupted_scan_resumes_to_the_same_catalog(
     tmp_path: Path, odd_field, monkeypatch
 ) -> None:

@@ -1,7 +1,8 @@
 """The two tasks a field's chunk goes through, and the batched window forward pass.
 
 ``stage_chunk`` reads the chunk's region (with its halo) from the FITS files once and
-writes it to the Zarr work store; ``score_chunk`` reads it back and processes it. Both
+writes it to the Zarr work store; ``score_chunk`` reads it back (the job's ``prepare``,
+which the in-process runner calls ahead on its helper thread) and processes it. Both
 call the job's own ``stage`` and ``score`` (:class:`ChunkJob`): for grid and positions
 scans (:class:`FieldJob`, here) the model-size windows are cut in memory
 (``torch.Tensor.unfold`` views, on the GPU when the model is there, so no per-window copy
@@ -44,8 +45,15 @@ class ChunkJob(Protocol):
     def stage(self, index: int) -> int:
         """Copy chunk ``index``'s region into the work store; idempotent."""
 
-    def score(self, index: int) -> int:
-        """Process staged chunk ``index`` into the work store; idempotent."""
+    def prepare(self, index: int) -> Any:
+        """Read staged chunk ``index`` back and do the work before the model, or ``None``.
+
+        The in-process runner calls this on its helper thread, so that reading and
+        preparing the next chunk overlap with the model on the current one.
+        """
+
+    def score(self, index: int, prepared: Any = None) -> int:
+        """Process staged chunk ``index`` (``prepare``'s result, if given); idempotent."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,21 @@ class ChunkWindows:
         """(height, width) of the region."""
         y0, y1, x0, x1 = self.region
         return y1 - y0, x1 - x0
+
+
+@dataclass(frozen=True)
+class PreparedChunk:
+    """A staged chunk read back, ready for the model.
+
+    Attributes:
+        windows: The chunk's windows.
+        image: (C, h, w) float32 region (NaN where there is no data).
+        fractions: Bad-pixel fraction of each window.
+    """
+
+    windows: ChunkWindows
+    image: np.ndarray
+    fractions: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -148,23 +171,28 @@ class FieldJob:
         store.set_status(index, STAGED)
         return index
 
-    def score(self, index: int) -> int:
+    def prepare(self, index: int) -> PreparedChunk | None:
+        """A staged chunk's region and its windows' bad-pixel fractions (None if scored)."""
+        store = WorkStore(self.store)
+        if store.chunk_status(index) >= SCORED:
+            return None
+        windows = self.windows(index)
+        image, bad = store.read_tile(index, *windows.region_shape)
+        fractions = window_fractions(bad, windows.starts_y, windows.starts_x, self.size)
+        return PreparedChunk(windows, image, fractions)
+
+    def score(self, index: int, prepared: PreparedChunk | None = None) -> int:
         """Score a staged chunk's windows and write them into the score map."""
         store = WorkStore(self.store)
         if store.chunk_status(index) >= SCORED:
             return index
-        windows = self.windows(index)
-        image, bad = store.read_tile(index, *windows.region_shape)
+        chunk = prepared or self.prepare(index)
+        if chunk is None:
+            return index
         scores, fractions = score_region(
-            model_for(self.model),
-            image,
-            bad,
-            windows,
-            self.max_mask_fraction,
-            self.batch_size,
-            self.tta,
+            model_for(self.model), chunk, self.max_mask_fraction, self.batch_size, self.tta
         )
-        store.write_scores(windows.target, scores, fractions)
+        store.write_scores(chunk.windows.target, scores, fractions)
         store.set_status(index, SCORED)
         return index
 
@@ -240,11 +268,12 @@ def forward_windows(
 
     The region goes to the model's device once (pinned memory on CUDA); windows are cut
     there by indexing an ``unfold`` view, so each batch is one gather and nothing else is
-    copied. Infinite values become NaN (masked) for the model's normalisation.
+    copied.
 
     Args:
         scorer: The model.
-        image: (C, h, w) float32 region.
+        image: (C, h, w) float32 region, NaN where there is no data and never infinite
+            (the work store's tiles hold none).
         starts_y: Window row starts in the region.
         starts_x: Window column starts, paired with ``starts_y``.
         batch_size: Windows per forward pass.
@@ -266,18 +295,13 @@ def forward_windows(
             tile = tile.pin_memory().to(device, non_blocking=True)
         else:
             tile = tile.to(device)
-        tile = tile.masked_fill(torch.isinf(tile), float("nan"))
-        views = tile.unfold(1, size, 1).unfold(2, size, 1)  # (C, h-size+1, w-size+1, size, size)
+        # (h-size+1, w-size+1, C, size, size): indexing the first two axes gathers a batch
+        # straight into (N, C, size, size), one copy.
+        views = tile.unfold(1, size, 1).unfold(2, size, 1).permute(1, 2, 0, 3, 4)
         ys = torch.as_tensor(starts_y, dtype=torch.long).to(device)
         xs = torch.as_tensor(starts_x, dtype=torch.long).to(device)
         results = [
-            _batch_scores(
-                scorer,
-                views[:, ys[i : i + batch_size], xs[i : i + batch_size]]
-                .transpose(0, 1)
-                .contiguous(),
-                tta,
-            )
+            _batch_scores(scorer, views[ys[i : i + batch_size], xs[i : i + batch_size]], tta)
             for i in range(0, len(ys), batch_size)
         ]
         # One device-to-host copy per chunk keeps the GPU queue full between batches.
@@ -288,9 +312,7 @@ def forward_windows(
 
 def score_region(
     scorer: Scorer,
-    image: np.ndarray,
-    bad: np.ndarray,
-    windows: ChunkWindows,
+    chunk: PreparedChunk,
     max_mask_fraction: float,
     batch_size: int,
     tta: bool = False,
@@ -298,13 +320,13 @@ def score_region(
     """Scores and bad-pixel fractions of a chunk's windows (NaN score where skipped).
 
     Returns:
-        ``(scores, fractions)``, each shaped ``windows.shape``.
+        ``(scores, fractions)``, each shaped ``chunk.windows.shape``.
     """
-    fractions = window_fractions(bad, windows.starts_y, windows.starts_x, scorer.input_size)
+    windows, fractions = chunk.windows, chunk.fractions
     usable = fractions <= max_mask_fraction
     scores = np.full(len(fractions), np.nan, dtype=np.float64)
     scores[usable], _ = forward_windows(
-        scorer, image, windows.starts_y[usable], windows.starts_x[usable], batch_size, tta
+        scorer, chunk.image, windows.starts_y[usable], windows.starts_x[usable], batch_size, tta
     )
     return scores.reshape(windows.shape), fractions.reshape(windows.shape)
 
@@ -318,16 +340,17 @@ def stage_chunk(job: ChunkJob, index: int) -> int:
     return job.stage(index)
 
 
-def score_chunk(job: ChunkJob, index: int, staged: int | None = None) -> int:
+def score_chunk(job: ChunkJob, index: int, staged: Any = None) -> int:
     """Process a staged chunk and write its results into the work store (``job.score``).
 
     Args:
         job: The field's job.
         index: The chunk.
-        staged: Result of the chunk's stage task (only orders the two tasks).
+        staged: What staging gave: on Dask the stage task's result, the chunk index (it
+            only orders the two tasks); in process the chunk ``job.prepare`` read back.
 
     Returns:
         ``index``.
     """
-    del staged
-    return job.score(index)
+    prepared = None if staged is None or isinstance(staged, int) else staged
+    return job.score(index, prepared)

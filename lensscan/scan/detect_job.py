@@ -32,6 +32,21 @@ MIN_HALO = 128
 
 
 @dataclass(frozen=True)
+class StagedRegion:
+    """A staged chunk's region read back from the work store.
+
+    Attributes:
+        image: (C, h, w) float32 bands (NaN where there is no data).
+        bad: (h, w) bad pixels.
+        variance: (C, h, w) VARIANCE planes, or ``None``.
+    """
+
+    image: np.ndarray
+    bad: np.ndarray
+    variance: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class DetectJob:
     """Everything a worker needs to process a field's chunks in detect mode (picklable).
 
@@ -101,15 +116,26 @@ class DetectJob:
         store.set_status(index, STAGED)
         return index
 
-    def score(self, index: int) -> int:
+    def prepare(self, index: int) -> StagedRegion | None:
+        """A staged chunk's bands, bad pixels and VARIANCE read back (None if scored)."""
+        store = WorkStore(self.store)
+        if store.chunk_status(index) >= SCORED:
+            return None
+        y0, y1, x0, x1 = self.chunks[index].region
+        image, bad = store.read_tile(index, y1 - y0, x1 - x0)
+        return StagedRegion(image, bad, store.read_variance(index, y1 - y0, x1 - x0))
+
+    def score(self, index: int, prepared: StagedRegion | None = None) -> int:
         """Detect, preselect and score the objects chunk ``index`` owns; write them."""
         store = WorkStore(self.store)
         if store.chunk_status(index) >= SCORED:
             return index
+        region = prepared or self.prepare(index)
+        if region is None:
+            return index
         chunk = self.chunks[index]
-        y0, y1, x0, x1 = chunk.region
-        image, bad = store.read_tile(index, y1 - y0, x1 - x0)
-        variance = store.read_variance(index, y1 - y0, x1 - x0)
+        y0, _, x0, _ = chunk.region
+        image, bad, variance = region.image, region.bad, region.variance
         columns = self.measure(image, variance, bad, chunk)
         cy0, cy1, cx0, cx1 = chunk.core
         core_bad = bad[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]

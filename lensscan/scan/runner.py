@@ -28,13 +28,20 @@ from lensscan.scan.chunks import ChunkJob, score_chunk, stage_chunk
 FieldOutcome = tuple[int, BaseException | None]
 
 
+def _stage_and_prepare(job: ChunkJob, index: int) -> Any:
+    """Stage chunk ``index`` and read it back ready for the model (the helper thread's work)."""
+    stage_chunk(job, index)
+    return job.prepare(index)
+
+
 def run_in_process(
     jobs: Sequence[ChunkJob], pending: Mapping[int, Sequence[int]]
 ) -> Iterator[FieldOutcome]:
     """Process chunks one after another in this process (``--workers 0``).
 
-    One helper thread stages the next chunk (FITS -> Zarr) while the current one is
-    scored, so reading overlaps with inference as it does on Dask.
+    One helper thread stages the next chunk (FITS -> Zarr) and reads it back prepared
+    for the model (``job.prepare``) while the current one is scored, so everything but
+    the model's work overlaps with inference, as on Dask.
 
     Args:
         jobs: The fields' jobs.
@@ -52,11 +59,11 @@ def run_in_process(
     failed: set[int] = set()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensscan-stage") as reader:
 
-        def stage_ahead(n: int) -> Future[int] | None:
+        def stage_ahead(n: int) -> Future[Any] | None:
             if n >= len(steps) or steps[n][0] in failed:
                 return None
             f, index = steps[n]
-            return reader.submit(stage_chunk, jobs[f], index)
+            return reader.submit(_stage_and_prepare, jobs[f], index)
 
         ahead = stage_ahead(0)
         for n, (f, index) in enumerate(

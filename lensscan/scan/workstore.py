@@ -35,8 +35,8 @@ import numpy as np
 from lensscan.atomic import atomic_output
 from lensscan.progress import logger
 
-# 3: detections carry ``core``, which grouping needs.
-STORE_FORMAT = "lensscan-scan-work/3"
+# 3: detections carry ``core``, which grouping needs; 4: tiles hold no infinities.
+STORE_FORMAT = "lensscan-scan-work/4"
 PENDING, STAGED, SCORED = 0, 1, 2
 
 
@@ -195,8 +195,13 @@ class WorkStore:
         self.group["status"][index] = value
 
     def write_tile(self, index: int, image: np.ndarray, bad: np.ndarray) -> None:
-        """Store a chunk's region (smaller than the tile at the field's edges)."""
+        """Store a chunk's region (smaller than the tile at the field's edges).
+
+        Infinite pixels are stored as NaN (no data), which the models' normalisation
+        handles; staging does this once, off the scoring path.
+        """
         _, height, width = image.shape
+        image = np.where(np.isinf(image), np.float32(np.nan), image)
         self.group["tiles/image"][index, :, :height, :width] = image
         self.group["tiles/bad"][index, :height, :width] = bad
 
