@@ -386,10 +386,10 @@ class ScanConfig(DetectionSettings):
         top: Keep at most this many candidates per field (None: all).
         min_separation: Radius in arcsec within which candidates are one: grid windows
             keep the best (non-maximum suppression on the refined positions); detections
-            form a group listed once, at its brightest-cored member among the best scored
-            (see :func:`lensscan.scan.candidates.group_detections`). None means half a
-            cutout (closer cutouts see the same scene) in grid and detect modes, and none
-            for positions (each is its own).
+            form a group listed once, at its best-scored member or a clearly brighter
+            core (see :func:`lensscan.scan.candidates.group_detections`). None means half
+            a cutout (closer cutouts see the same scene). Catalogued positions are never
+            merged (each is its own).
         positions: CSV/ECSV of (ra, dec) to score cutouts centred on, instead of a grid.
         tta: Average each cutout's score over its 8 flips and 90-degree rotations.
         out: Catalog path (one field) or folder (several); None means ``catalogs/``.

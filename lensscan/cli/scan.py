@@ -67,8 +67,8 @@ def scan(
         None,
         "--min-separation",
         help="Candidates closer than this (arcsec) are one: grid windows keep the best, "
-        "detections form a lens system listed once (default: half a cutout; none for "
-        "--positions; 0 turns it off).",
+        "detections form a lens system listed once (default: half a cutout; 0 turns it "
+        "off; --positions are never merged).",
     ),
     max_mask_fraction: float = typer.Option(
         None,
