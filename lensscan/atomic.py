@@ -33,10 +33,15 @@ def check_output_path(
 
     Raises:
         UserError: ```<option>` <path>: already exists (pass `overwrite` to replace it)``
-            without ``overwrite``, or if the path's folder cannot be written.
+            without ``overwrite``, if the path is the current folder or one of its
+            parents, or if the path's folder cannot be written.
     """
     out = Path(path)
     named = f"`{option}` {out}" if option is not None else str(out)
+    # Replacing such a path would remove the folder the user works in (``--out .``).
+    here = Path.cwd().resolve()
+    if out.resolve() == here or out.resolve() in here.parents:
+        raise UserError(f"{named}: is the current folder or one of its parents; name an output")
     if out.exists() and not overwrite:
         raise UserError(f"{named}: already exists (pass `overwrite` to replace it)")
     parent = out.parent if str(out.parent) else Path(".")

@@ -153,7 +153,9 @@ def resolve_config(
     try:
         return cls(**values)
     except UserError as exc:
-        named = [name for name in setting_references(str(exc)) if name in origins]
+        # A SettingError is about its own setting; another error about the settings it names.
+        suspects = [exc.setting] if isinstance(exc, SettingError) else setting_references(str(exc))
+        named = [name for name in suspects if name in origins]
         if not named:
             raise
         # A value from the file or a variable is on no command line: say where it was.
@@ -544,6 +546,10 @@ class CutoutsConfig(DetectionSettings):
         check_ranges(_chunk_checks(self.chunk_size, self.max_mask_fraction))
 
 
+MIN_FIELD_SIZE = 128
+"""Smallest side of a simulated field in pixels (twice the 64 px cutout)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class DemoConfig:
     """Settings of ``lensscan demo`` (simulate a field, scan it, evaluate the catalog).
@@ -567,7 +573,11 @@ class DemoConfig:
     overwrite: bool = False
 
     def __post_init__(self) -> None:
-        check_ranges([("workers", self.workers, self.workers >= 0)])
+        if self.size < MIN_FIELD_SIZE:
+            raise SettingError("size", self.size, f"must be at least {MIN_FIELD_SIZE} pixels")
+        check_ranges(
+            [("seed", self.seed, self.seed >= 0), ("workers", self.workers, self.workers >= 0)]
+        )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -61,11 +61,6 @@ class SettingError(UserError):
         shown = repr(value) if isinstance(value, str) else str(value)
         super().__init__(f"`{setting}` {shown}: {problem}")
 
-    @property
-    def option(self) -> str:
-        """The command-line option of the setting (``--init-checkpoint``)."""
-        return option_name(self.setting)
-
 
 def check_ranges(checks: Iterable[tuple[str, Any, bool]]) -> None:
     """Raise for the first ``(setting, value, ok)`` that is not ok.

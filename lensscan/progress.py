@@ -34,10 +34,13 @@ class _CurrentStderrHandler(logging.StreamHandler):
 
 
 class _OptionsFormatter(logging.Formatter):
-    """Log lines that name settings by their command-line options (see ``errors.as_options``)."""
+    """Log lines that name settings by their command-line options (see ``errors.as_options``).
 
-    def format(self, record: logging.LogRecord) -> str:
-        return as_options(super().format(record))
+    Only the message is rewritten; a traceback logged with it is shown as it is.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        return as_options(super().formatMessage(record))
 
 
 def configure_logging(verbose: bool = False) -> None:

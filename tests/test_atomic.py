@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lensscan.atomic import atomic_output, check_output_path, write_text_atomic
@@ -39,3 +41,14 @@ def test_unwritable_folder_is_a_user_error(tmp_path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(UserError, match="cannot create folder"):
         check_output_path(blocker / "sub" / "out.zarr", overwrite=False)
+
+
+def test_the_current_folder_or_a_parent_is_never_an_output(tmp_path: Path, monkeypatch) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "keep.txt").write_text("data")
+    monkeypatch.chdir(work)
+    for path in ("", ".", "..", str(work)):
+        with pytest.raises(UserError, match="current folder or one of its parents"):
+            check_output_path(path, overwrite=True)
+    assert (work / "keep.txt").exists()

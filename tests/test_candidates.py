@@ -64,6 +64,17 @@ def test_a_core_only_a_little_brighter_does_not_displace_the_best_scored() -> No
         np.testing.assert_array_equal(groups.index, [listed])
 
 
+def test_a_core_at_or_below_the_sky_never_takes_a_group_over() -> None:
+    x, y = np.array([100.0, 109.0]), np.zeros(2)
+    scores = np.array([0.99, 0.98])
+    for cores, listed in (([-10.0, -9.0], 0), ([0.0, 1e-6], 1), ([-5.0, 20.0], 1)):
+        groups = group_detections(x, y, scores, np.array(cores), radius=32.0)
+        np.testing.assert_array_equal(groups.index, [listed])
+    # The leader stands even when the others' cores are NaN (an aperture all masked).
+    groups = group_detections(x, y, scores, np.array([1.0, np.nan]), radius=32.0)
+    np.testing.assert_array_equal(groups.index, [0])
+
+
 def test_grouping_lists_by_own_score_and_stops_at_the_limit() -> None:
     x = np.array([0.0, 5.0, 100.0, 200.0])
     scores = np.array([0.99, 0.9, 0.95, np.nan])

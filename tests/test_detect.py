@@ -208,11 +208,11 @@ def test_detect_mode_resumes_from_its_work_store(field, tmp_path: Path, monkeypa
     real_score = runner.score_chunk
     calls = []
 
-    def dying_score(job, index, staged=None):
+    def dying_score(job, index, staged=None, prepared=None):
         if len(calls) == 2:
             raise KeyboardInterrupt
         calls.append(index)
-        return real_score(job, index, staged)
+        return real_score(job, index, staged, prepared)
 
     monkeypatch.setattr(runner, "score_chunk", dying_score)
     with pytest.raises(KeyboardInterrupt):

@@ -38,3 +38,20 @@ def test_messages_name_settings_in_backticks_and_the_cli_shows_options() -> None
     assert setting_references(str(error)) == ["jobs", "adapt", "init_model", "overwrite"]
     # Only identifiers in backticks are settings; other text is left as it is.
     assert as_options("a `B` or ``c`` {'d': 1}") == "a `B` or ``c`` {'d': 1}"
+
+
+def test_log_lines_show_options_but_tracebacks_stay_as_they_are() -> None:
+    import logging
+    import sys
+
+    from lensscan.progress import _OptionsFormatter
+
+    try:
+        raise RuntimeError("bad `threshold`")
+    except RuntimeError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord(
+        "lensscan", logging.ERROR, __file__, 1, "`threshold` %s", ("x",), exc_info
+    )
+    text = _OptionsFormatter("%(message)s").format(record)
+    assert text.startswith("--threshold x\n") and text.endswith("RuntimeError: bad `threshold`")

@@ -188,9 +188,12 @@ def test_export_errors(runner, field, graded_db, tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2 and "holds grades of" in result.output
+    # DB is an argument here, so the messages name it in words, never as a --db option.
+    assert "use another grade database" in result.output and "--db" not in result.output
     missing = ["grades", "export", str(tmp_path / "none.sqlite"), "--catalog", str(field.catalog)]
     result = runner.invoke(app, [*missing, "--out", str(tmp_path / "g.ecsv")])
-    assert result.exit_code == 2 and "no such file" in result.output
+    assert result.exit_code == 2 and "grade database" in result.output
+    assert "no such file" in result.output and "--db" not in result.output
 
 
 def test_summary_text_and_json(runner, graded_db) -> None:

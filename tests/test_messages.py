@@ -18,7 +18,7 @@ import typer.main
 
 import lensscan
 from lensscan.cli import app
-from lensscan.errors import setting_references
+from lensscan.errors import option_name, setting_references
 
 PACKAGE = Path(lensscan.__file__).parent
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
@@ -86,12 +86,34 @@ def test_library_messages_mention_no_flag() -> None:
     assert not found, "\n".join(found)
 
 
+def _setting_error_names(path: Path) -> list[str]:
+    """Settings named literally by ``SettingError(name, ...)`` and ``check_ranges`` entries."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        called = getattr(node.func, "id", getattr(node.func, "attr", None))
+        if called == "SettingError" and node.args and isinstance(node.args[0], ast.Constant):
+            names.append(node.args[0].value)
+        elif called == "check_ranges" and node.args and isinstance(node.args[0], ast.List):
+            for check in node.args[0].elts:
+                if isinstance(check, ast.Tuple) and isinstance(check.elts[0], ast.Constant):
+                    names.append(check.elts[0].value)
+    return names
+
+
+# Settings that only Python callers can get wrong: the command line cannot give them.
+PYTHON_ONLY_SETTINGS = {"method_options": "train's options table, type-checked from the CLI"}
+
+
 def test_every_setting_a_message_names_is_an_option() -> None:
     options = _cli_options()
     unknown = []
     for path in _library_modules():
-        for text in _strings(path):
-            for setting in setting_references(text):
-                if "--" + setting.replace("_", "-") not in options:
-                    unknown.append(f"{path.relative_to(PACKAGE)}: `{setting}` in {text!r}")
+        module = path.relative_to(PACKAGE)
+        named = [(setting, text) for text in _strings(path) for setting in setting_references(text)]
+        named += [(setting, "SettingError/check_ranges") for setting in _setting_error_names(path)]
+        for setting, where in named:
+            if option_name(setting) not in options and setting not in PYTHON_ONLY_SETTINGS:
+                unknown.append(f"{module}: `{setting}` in {where!r}")
     assert not unknown, "\n".join(unknown)

@@ -128,11 +128,11 @@ def test_interrupted_scan_resumes_to_the_same_catalog(
     calls = {"n": 0}
     real_score = runner.score_chunk
 
-    def dying_score(job, index, staged=None):
+    def dying_score(job, index, staged=None, prepared=None):
         calls["n"] += 1
         if calls["n"] == 4:  # killed after staging chunk 4, before scoring it
             raise WorkerKilledError("killed")
-        return real_score(job, index, staged)
+        return real_score(job, index, staged, prepared)
 
     monkeypatch.setattr(runner, "score_chunk", dying_score)
     first = scan([FieldSpec(path=path)], _config(tmp_path / "run", top=20), scorer=scorer)
@@ -650,3 +650,16 @@ def test_an_all_zero_band_is_warned_about_and_treated_as_no_data(tmp_path: Path,
         )
         assert report.failed and "is masked or has no data" in report.failed[0].error
     assert "band(s) r hold only zeros; treated as no data" in caplog.text
+
+
+def test_staged_tiles_hold_no_infinities(tmp_path: Path) -> None:
+    from lensscan.scan.workstore import StoreLayout
+
+    layout = StoreLayout(
+        n_bands=1, n_chunks=1, tile_size=4, score_shape=(1, 1), score_chunks=(1, 1)
+    )
+    store, _ = WorkStore.prepare(tmp_path / "w.zarr", "key", layout, {}, fresh=True)
+    image = np.array([[[1.0, np.inf], [-np.inf, np.nan]]], dtype=np.float32)
+    store.write_tile(0, image, np.zeros((2, 2), bool))
+    tile, _ = store.read_tile(0, 2, 2)
+    assert tile[0, 0, 0] == 1.0 and np.isnan(tile[0, 0, 1:]).all() and np.isnan(tile[0, 1]).all()

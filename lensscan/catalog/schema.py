@@ -87,8 +87,9 @@ DETECTION_COLUMNS: tuple[ColumnSpec, ...] = (
         "group_size",
         "int64",
         None,
-        "Detections listed as this one candidate: itself and those within the grouping "
-        "radius (min_separation_arcsec) of the group's best; 1 when it stood alone",
+        "Detections listed as this one candidate: itself and those at or above the threshold "
+        "within the grouping radius (min_separation_arcsec) of the group's best; 1 when it "
+        "stood alone",
     ),
 )
 """Extra columns of a detect-mode scan (with :func:`magnitude_columns` of its bands)."""

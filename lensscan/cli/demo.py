@@ -24,7 +24,10 @@ def demo(
     ),
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or mps (default: best)."),
     config: Path = typer.Option(
-        None, "--config", help="TOML file of settings (DemoConfig fields; options win)."
+        None,
+        "--config",
+        help="TOML file of settings: out, model, size, seed, workers, device, overwrite "
+        "(options win).",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing demo folder."),
 ) -> None:

@@ -46,7 +46,7 @@ def export(
     stamps = None
     if cutouts is not None:
         stamps = open_stamps(graded, fields or [], from_cutouts, cutouts_option="from_cutouts")
-    with open_bound_db(graded, db, create=False) as database:
+    with open_bound_db(graded, db, create=False, option=None) as database:
         result = export_grades(
             graded, database, out, cutouts=cutouts, stamps=stamps, overwrite=overwrite
         )

@@ -236,7 +236,11 @@ class GradeDB:
         return (rows[0][0], rows[0][1], int(rows[0][2])) if rows else None
 
     def bind_catalog(
-        self, path: str, sha256: str, candidates: Sequence[CandidateRecord], option: str = "db"
+        self,
+        path: str,
+        sha256: str,
+        candidates: Sequence[CandidateRecord],
+        option: str | None = "db",
     ) -> None:
         """Record the catalog and its candidates, or check that the database grades it.
 
@@ -244,19 +248,21 @@ class GradeDB:
             path: The catalog's path.
             sha256: The catalog file's SHA-256.
             candidates: The catalog's candidates.
-            option: The setting that named the database (``db``), for messages.
+            option: The setting that named the database (``db``), for messages; None when
+                no setting did (a positional argument), which messages name in words.
 
         Raises:
             UserError: If the database already grades another catalog.
         """
+        named = f"`{option}`" if option is not None else "grade database"
         with self._transaction() as connection:
             row = connection.execute("SELECT path, sha256 FROM catalog").fetchone()
             if row is not None:
                 if row[1] != sha256:
                     raise UserError(
-                        f"`{option}` {self.path}: holds grades of catalog {row[0]} (sha256 "
+                        f"{named} {self.path}: holds grades of catalog {row[0]} (sha256 "
                         f"{row[1][:12]}...), not of {path} (sha256 {sha256[:12]}...); use "
-                        f"another `{option}`"
+                        f"another {named}"
                     )
                 return
             connection.execute(

@@ -63,16 +63,29 @@ def _float(value: Any) -> float:
 
 
 def open_bound_db(
-    catalog: CandidateCatalog, db_path: str | os.PathLike[str], *, create: bool
+    catalog: CandidateCatalog,
+    db_path: str | os.PathLike[str],
+    *,
+    create: bool,
+    option: str | None = "db",
 ) -> GradeDB:
     """Open the grade database of a catalog (binding a new database to it).
+
+    Args:
+        catalog: The catalog graded.
+        db_path: The database file.
+        create: Create the database if it does not exist.
+        option: The setting that named the database, for messages (None: a positional
+            argument, named in words).
 
     Raises:
         UserError: For a bad database, or one that grades another catalog.
     """
-    db = GradeDB.open(db_path, create=create)
+    db = GradeDB.open(db_path, create=create, option=option)
     try:
-        db.bind_catalog(str(catalog.path.resolve()), catalog.sha256, candidate_records(catalog))
+        db.bind_catalog(
+            str(catalog.path.resolve()), catalog.sha256, candidate_records(catalog), option
+        )
     except BaseException:
         db.close()
         raise

@@ -87,7 +87,7 @@ def resolve_model_path(name_or_path: str | os.PathLike[str] | None) -> Path:
         raise UserError(
             f"no default model {DEFAULT_MODEL!r} found (searched {searched}); train one with "
             f"`lensscan train ... --out weights/{DEFAULT_MODEL}`, fetch one with "
-            f"`lensscan download {DEFAULT_MODEL}`, or name one with `model`"
+            f"`lensscan download {DEFAULT_MODEL}`, or name another model"
         )
     raise UserError(f"model {name!r}: not found (searched {searched})")
 

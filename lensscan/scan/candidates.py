@@ -6,12 +6,44 @@ where they meet a WCS (always called with origin 0, so no FITS +1 is ever needed
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from lensscan.scan.tiling import WindowGrid
+
+
+def _greedy_groups(
+    x: np.ndarray, y: np.ndarray, scores: np.ndarray, radius: float
+) -> Iterator[np.ndarray]:
+    """Greedy grouping by score: the best detection left and its neighbours, repeated.
+
+    Yields each group's members (indices into the inputs), best-scored first, so the
+    first is the group's leader. A neighbour is strictly closer than ``radius`` to the
+    leader (one at exactly the radius stays apart) and not in an earlier group; with a
+    radius of 0 every detection is its own group. NaN scores are left out, and ties are
+    broken by input order, so the result is deterministic.
+    """
+    from scipy.spatial import cKDTree
+
+    valid = np.flatnonzero(np.isfinite(scores))
+    order = valid[np.lexsort((valid, -scores[valid]))]
+    if radius <= 0:
+        yield from (order[rank : rank + 1] for rank in range(len(order)))
+        return
+    points = np.column_stack([x, y]).astype(np.float64)[order]
+    tree = cKDTree(points)
+    grouped = np.zeros(len(order), dtype=bool)
+    for rank in range(len(order)):
+        if grouped[rank]:
+            continue
+        near = np.asarray(tree.query_ball_point(points[rank], np.nextafter(radius, 0)))
+        members = np.sort(near[~grouped[near]])
+        grouped[members] = True
+        yield order[members]
 
 
 def non_maximum_suppression(
@@ -36,26 +68,8 @@ def non_maximum_suppression(
     Returns:
         Indices of the kept detections, best first.
     """
-    from scipy.spatial import cKDTree
-
-    valid = np.flatnonzero(np.isfinite(scores))
-    order = valid[np.lexsort((valid, -scores[valid]))]
-    if min_separation <= 0:
-        return order[:limit]
-    points = np.column_stack([x, y]).astype(np.float64)
-    tree = cKDTree(points[order])
-    suppressed = np.zeros(len(order), dtype=bool)
-    kept: list[int] = []
-    for rank, index in enumerate(order):
-        if suppressed[rank]:
-            continue
-        kept.append(int(index))
-        if limit is not None and len(kept) >= limit:
-            break
-        # Strictly closer than min_separation: a neighbour at exactly the separation stays.
-        neighbours = tree.query_ball_point(points[index], np.nextafter(min_separation, 0))
-        suppressed[neighbours] = True
-    return np.asarray(kept, dtype=np.int64)
+    leaders = (members[0] for members in _greedy_groups(x, y, scores, min_separation))
+    return np.fromiter(itertools.islice(leaders, limit), dtype=np.int64)
 
 
 GROUP_SCORE_RATIO = 0.9
@@ -105,7 +119,8 @@ def group_detections(
         x: Column of each detection (pixels).
         y: Row of each detection (pixels).
         scores: Score of each detection (NaN never kept).
-        cores: Peak surface brightness of each detection (any unit shared by all).
+        cores: Core flux of each detection above the sky (any unit shared by all; one at
+            or below zero never takes a group over).
         radius: Detections closer than this to a group's best one join it (pixels; 0
             keeps every detection on its own).
         limit: Keep at most this many candidates.
@@ -113,30 +128,17 @@ def group_detections(
     Returns:
         The representative of each group and the group's size, best first.
     """
-    from scipy.spatial import cKDTree
-
-    valid = np.flatnonzero(np.isfinite(scores))
-    order = valid[np.lexsort((valid, -scores[valid]))]
-    if radius <= 0 or len(order) == 0:
-        return Groups(order[:limit], np.ones(len(order[:limit]), dtype=np.int64))
-    points = np.column_stack([x, y]).astype(np.float64)[order]
-    tree = cKDTree(points)
-    grouped = np.zeros(len(order), dtype=bool)
     chosen, sizes = [], []
-    for rank in range(len(order)):
-        if grouped[rank]:
-            continue
-        # Strictly closer than the radius, as in non_maximum_suppression.
-        near = np.asarray(tree.query_ball_point(points[rank], np.nextafter(radius, 0)))
-        members = np.sort(near[~grouped[near]])
-        grouped[members] = True
-        best = scores[order[rank]]
-        strong = members[scores[order[members]] >= GROUP_SCORE_RATIO * best]
-        core = np.nan_to_num(cores[order[strong]], nan=-np.inf)
+    for members in _greedy_groups(x, y, scores, radius):
+        best = scores[members[0]]
+        # The leader always qualifies, even for a negative score.
+        strong = members[(scores[members] >= GROUP_SCORE_RATIO * best) | (members == members[0])]
+        core = np.nan_to_num(cores[strong], nan=-np.inf)
         brightest = int(np.argmax(core))
-        # strong[0] is the best-scored member itself.
-        clearly = core[brightest] >= GROUP_CORE_MARGIN * core[0]
-        chosen.append(order[strong[brightest if clearly else 0]])
+        # strong[0] is the leader. A core at or below the sky is no nucleus: only a positive
+        # core can take over, and then from a leader's core counted as at least zero.
+        clearly = core[brightest] > 0 and core[brightest] >= GROUP_CORE_MARGIN * max(core[0], 0)
+        chosen.append(strong[brightest if clearly else 0])
         sizes.append(len(members))
     chosen_index = np.asarray(chosen, dtype=np.int64)
     by_score = np.lexsort((np.arange(len(chosen_index)), -scores[chosen_index]))[:limit]

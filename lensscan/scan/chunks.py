@@ -46,7 +46,7 @@ class ChunkJob(Protocol):
         """Copy chunk ``index``'s region into the work store; idempotent."""
 
     def prepare(self, index: int) -> Any:
-        """Read staged chunk ``index`` back and do the work before the model, or ``None``.
+        """Read staged chunk ``index`` back (with what the job can do ahead), or ``None``.
 
         The in-process runner calls this on its helper thread, so that reading and
         preparing the next chunk overlap with the model on the current one.
@@ -186,7 +186,7 @@ class FieldJob:
         store = WorkStore(self.store)
         if store.chunk_status(index) >= SCORED:
             return index
-        chunk = prepared or self.prepare(index)
+        chunk = prepared if prepared is not None else self.prepare(index)
         if chunk is None:
             return index
         scores, fractions = score_region(
@@ -340,17 +340,18 @@ def stage_chunk(job: ChunkJob, index: int) -> int:
     return job.stage(index)
 
 
-def score_chunk(job: ChunkJob, index: int, staged: Any = None) -> int:
+def score_chunk(job: ChunkJob, index: int, staged: int | None = None, prepared: Any = None) -> int:
     """Process a staged chunk and write its results into the work store (``job.score``).
 
     Args:
         job: The field's job.
         index: The chunk.
-        staged: What staging gave: on Dask the stage task's result, the chunk index (it
-            only orders the two tasks); in process the chunk ``job.prepare`` read back.
+        staged: Result of the chunk's stage task on Dask (only orders the two tasks).
+        prepared: In process, the chunk ``job.prepare`` read back ahead (else it is read
+            here).
 
     Returns:
         ``index``.
     """
-    prepared = None if staged is None or isinstance(staged, int) else staged
+    del staged
     return job.score(index, prepared)

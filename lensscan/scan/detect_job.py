@@ -130,7 +130,7 @@ class DetectJob:
         store = WorkStore(self.store)
         if store.chunk_status(index) >= SCORED:
             return index
-        region = prepared or self.prepare(index)
+        region = prepared if prepared is not None else self.prepare(index)
         if region is None:
             return index
         chunk = self.chunks[index]
@@ -153,7 +153,8 @@ class DetectJob:
         """The owned objects of a chunk's region, measured, preselected and scored.
 
         Args:
-            image: (C, h, w) region of the bands.
+            image: (C, h, w) region of the bands, NaN where there is no data and never
+                infinite (as the work store's tiles are; see ``WorkStore.write_tile``).
             variance: Their VARIANCE planes, or ``None``.
             bad: (h, w) bad pixels.
             chunk: The chunk the region belongs to.

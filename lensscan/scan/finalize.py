@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 REGION_RADIUS_ARCSEC = 2.0
 
 
-def _nms_pixels(plan: FieldPlan, context: ScanContext) -> float:
-    """The NMS radius in pixels (from the field's WCS, else the model's pixel scale)."""
+def _separation_pixels(plan: FieldPlan, context: ScanContext) -> float:
+    """``min_separation`` in pixels (from the field's WCS, else the model's pixel scale)."""
     scale = plan.opened.pixel_scale or context.scorer.pixel_scale or 1.0
     return context.min_separation / scale
 
@@ -53,7 +53,12 @@ def _grid_columns(
     scores, fractions = store.read("score"), store.read("mask_fraction")
     config = context.config
     peaks: Peaks = grid_peaks(
-        scores, fractions, plan.job.grid, config.threshold, _nms_pixels(plan, context), config.top
+        scores,
+        fractions,
+        plan.job.grid,
+        config.threshold,
+        _separation_pixels(plan, context),
+        config.top,
     )
     ra, dec = pixel_to_icrs(plan.opened.wcs, peaks.x, peaks.y)
     columns = {
@@ -133,7 +138,7 @@ def _detect_columns(
         objects["y"][listed],
         scores[listed],
         objects["core"][listed],
-        _nms_pixels(plan, context),
+        _separation_pixels(plan, context),
         limit=config.top,
     )
     kept = listed[groups.index]

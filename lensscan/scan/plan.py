@@ -151,7 +151,8 @@ class ScanContext:
 
     Attributes:
         mode: ``positions`` (``--positions`` given), else the configured mode.
-        min_separation: The NMS radius in arcsec, default resolved for the mode.
+        min_separation: The radius in arcsec within which candidates are one (grid
+            suppression, detect grouping), default resolved for the mode.
         color_cut: The parsed ``--color-cut`` (detect mode), or ``None``.
     """
 

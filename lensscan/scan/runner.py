@@ -39,9 +39,10 @@ def run_in_process(
 ) -> Iterator[FieldOutcome]:
     """Process chunks one after another in this process (``--workers 0``).
 
-    One helper thread stages the next chunk (FITS -> Zarr) and reads it back prepared
-    for the model (``job.prepare``) while the current one is scored, so everything but
-    the model's work overlaps with inference, as on Dask.
+    One helper thread stages the next chunk (FITS -> Zarr) and reads it back
+    (``job.prepare``: in grid and positions modes with its windows' bad-pixel fractions)
+    while the current one is scored, so reading overlaps with inference, as on Dask.
+    Detection stays on the main thread: sep holds the interpreter lock while it runs.
 
     Args:
         jobs: The fields' jobs.
@@ -73,11 +74,13 @@ def run_in_process(
             if f in failed or staged is None:
                 continue
             try:
-                score_chunk(jobs[f], index, staged.result())
+                score_chunk(jobs[f], index, prepared=staged.result())
             except Exception as exc:  # one field's failure must not stop the others
                 failed.add(f)
                 yield f, exc
                 continue
+            finally:
+                staged = None  # the scored chunk's pixels are not kept while a field ends
             remaining[f] -= 1
             if remaining[f] == 0:
                 yield f, None

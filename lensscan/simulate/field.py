@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from lensscan.atomic import atomic_output, check_output_path
+from lensscan.config import MIN_FIELD_SIZE
 from lensscan.errors import SettingError, UserError
 from lensscan.progress import logger
 from lensscan.provenance import provenance
@@ -58,7 +59,6 @@ PIXEL_CONVENTION = (
 
 PATCH_SIZE = 4200
 LENSES_PER_PATCH = 50
-MIN_SIZE = 128
 BRIGHT_GALAXY_MAG = 21.0  # brighter galaxies are drawn as cutout centrals (all types)
 GALAXY_MAG_RANGE = (16.0, 26.0)
 STAR_MAG_RANGE = (16.0, 25.0)
@@ -103,8 +103,8 @@ class FieldRequest:
     family: str = "hsc"
 
     def __post_init__(self) -> None:
-        if self.size < MIN_SIZE:
-            raise SettingError("size", self.size, f"must be at least {MIN_SIZE} pixels")
+        if self.size < MIN_FIELD_SIZE:
+            raise SettingError("size", self.size, f"must be at least {MIN_FIELD_SIZE} pixels")
         n_lenses = self.n_lenses
         if n_lenses is None:
             n_lenses = max(1, round(LENSES_PER_PATCH * (self.size / PATCH_SIZE) ** 2))
