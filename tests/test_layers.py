@@ -17,6 +17,7 @@ FORBIDDEN = {
     "lensscan.models": ("lensscan.scan", "lensscan.training", "lensscan.cli"),
     "lensscan.bands": ("lensscan.data", "lensscan.simulate", "lensscan.scan", "lensscan.cli"),
     "lensscan.pixels": ("lensscan.data", "lensscan.simulate", "lensscan.scan", "lensscan.cli"),
+    "lensscan.robust": ("lensscan.data", "lensscan.simulate", "lensscan.scan", "lensscan.cli"),
     "lensscan.catalog": ("lensscan.scan", "lensscan.training", "lensscan.cli"),
     "lensscan.evaluate": ("lensscan.scan", "lensscan.training", "lensscan.cli"),
     "lensscan.scan": ("lensscan.training", "lensscan.cli"),

@@ -20,8 +20,8 @@ import numpy as np
 
 from lensscan.atomic import atomic_output
 from lensscan.bands import wavelength_order
+from lensscan.robust import MAD_TO_SIGMA
 
-MAD_TO_SIGMA = 1.4826
 STRETCH_SIGMAS = 20.0
 LUPTON_Q = 8.0
 MONTAGE_COLUMNS = 8

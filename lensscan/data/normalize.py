@@ -34,9 +34,8 @@ import numpy as np
 import torch
 
 from lensscan.errors import UserError
+from lensscan.robust import MAD_TO_SIGMA
 
-#: 1 / Phi^-1(3/4): turns a median absolute deviation into a Gaussian sigma.
-MAD_TO_SIGMA = 1.4826
 #: Where :class:`RobustAsinh` may take its noise scale from.
 NOISE_ESTIMATES = ("border", "differences")
 

@@ -21,8 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from lensscan.bands import wavelength_order
+from lensscan.robust import MAD_TO_SIGMA
 
-MAD_TO_SIGMA = 1.4826
 #: Lupton softening Q and the stretch in noise sigmas of the composite.
 LUPTON_STRETCH_SIGMAS = 15.0
 UPPER_PERCENTILE = 99.5

@@ -27,6 +27,7 @@ from lensscan.config import MIN_FIELD_SIZE
 from lensscan.errors import SettingError, UserError
 from lensscan.progress import logger
 from lensscan.provenance import provenance
+from lensscan.robust import MAD_TO_SIGMA
 from lensscan.simulate.calexp import calexp_name, mask_bit, write_calexp
 from lensscan.simulate.components import Component
 from lensscan.simulate.conditions import ObservingConditions, draw_conditions
@@ -394,7 +395,9 @@ def render_field(
         sigma_px = psfs[band].fwhm / 2.355 / scale
         smoothed = ndimage.gaussian_filter(image[band], sigma_px)
         # Noise of the smoothed image, measured robustly from the image itself.
-        noise_level = 1.4826 * np.median(np.abs(smoothed[::7, ::7] - np.median(smoothed[::7, ::7])))
+        noise_level = MAD_TO_SIGMA * np.median(
+            np.abs(smoothed[::7, ::7] - np.median(smoothed[::7, ::7]))
+        )
         mask[band][smoothed > 5.0 * noise_level] |= mask_bit("DETECTED")
         no_data = scene.no_data[band]
         edge = ndimage.binary_dilation(no_data, iterations=EDGE_WIDTH_PX) & ~no_data

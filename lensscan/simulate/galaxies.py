@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from lensscan.robust import MAD_TO_SIGMA
 from lensscan.simulate.components import Component
 
 DISPLAY_GAMMA = 2.2
@@ -122,7 +123,7 @@ def _build_galaxy_library() -> tuple[GalaxyStamp, ...]:
     linear = (np.arange(256) / 255.0) ** DISPLAY_GAMMA  # the display gamma undone, per level
     luminance = linear[rgb].mean(axis=2)
     background = np.median(luminance)
-    noise = 1.4826 * np.median(np.abs(luminance - background))
+    noise = MAD_TO_SIGMA * np.median(np.abs(luminance - background))
     luminance = luminance - background
     detection = ndimage.gaussian_filter(luminance, 1.5) > _DETECTION_SIGMA * noise
     labels, _ = ndimage.label(detection)

@@ -59,6 +59,7 @@ from lensscan.data.store import LENS, NONLENS, UNLABELLED, ImageBlocks, write_st
 from lensscan.errors import SettingError, UserError, check_ranges
 from lensscan.progress import logger
 from lensscan.provenance import provenance
+from lensscan.robust import MAD_TO_SIGMA
 from lensscan.simulate.backgrounds import DEFAULT_ZERO_POINT, Backgrounds, open_backgrounds
 from lensscan.simulate.cutouts import (
     BLOCK_ITEMS,
@@ -481,7 +482,7 @@ def _clipped_median_mad(pixels: np.ndarray, clip: float = 2.5) -> tuple[float, f
         if pixels.size == 0:
             break
         median = float(np.median(pixels))
-        sigma = 1.4826 * float(np.median(np.abs(pixels - median)))
+        sigma = MAD_TO_SIGMA * float(np.median(np.abs(pixels - median)))
         kept = pixels[np.abs(pixels - median) <= clip * sigma]
         if kept.size == pixels.size:
             break
