@@ -183,15 +183,14 @@ class FieldJob:
 
     def score(self, index: int, prepared: PreparedChunk | None = None) -> int:
         """Score a staged chunk's windows and write them into the score map."""
-        store = WorkStore(self.store)
-        if store.chunk_status(index) >= SCORED:
-            return index
+        # prepare() returns None for a chunk already scored, which keeps this idempotent.
         chunk = prepared if prepared is not None else self.prepare(index)
         if chunk is None:
             return index
         scores, fractions = score_region(
             model_for(self.model), chunk, self.max_mask_fraction, self.batch_size, self.tta
         )
+        store = WorkStore(self.store)
         store.write_scores(chunk.windows.target, scores, fractions)
         store.set_status(index, SCORED)
         return index

@@ -127,9 +127,7 @@ class DetectJob:
 
     def score(self, index: int, prepared: StagedRegion | None = None) -> int:
         """Detect, preselect and score the objects chunk ``index`` owns; write them."""
-        store = WorkStore(self.store)
-        if store.chunk_status(index) >= SCORED:
-            return index
+        # prepare() returns None for a chunk already scored, which keeps this idempotent.
         region = prepared if prepared is not None else self.prepare(index)
         if region is None:
             return index
@@ -139,6 +137,7 @@ class DetectJob:
         columns = self.measure(image, variance, bad, chunk)
         cy0, cy1, cx0, cx1 = chunk.core
         core_bad = bad[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+        store = WorkStore(self.store)
         store.write_detections(index, columns, int(core_bad.size - core_bad.sum()))
         store.set_status(index, SCORED)
         return index
