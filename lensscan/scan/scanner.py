@@ -42,7 +42,7 @@ from lensscan.scan.fits_io import (
     open_band_files,
     open_field,
 )
-from lensscan.scan.lock import output_lock
+from lensscan.scan.lock import output_lock, work_store_lock
 from lensscan.scan.model_cache import (
     AUTO_DEVICES,
     ModelRef,
@@ -281,7 +281,11 @@ def parse_color_cut(config: Any, bands: Sequence[str]) -> ColorCut | None:
 
 
 def _plan(
-    spec: FieldSpec, catalog: Path, context: ScanContext, hashes: _Hashes
+    spec: FieldSpec,
+    catalog: Path,
+    context: ScanContext,
+    hashes: _Hashes,
+    locks: contextlib.ExitStack,
 ) -> FieldPlan | FieldResult:
     config, scorer = context.config, context.scorer
     opened = _open(spec, context)
@@ -355,6 +359,10 @@ def _plan(
         }
     )
     store_path = Path(job.store)
+    # The store is named by its field alone, so another scan of this field into the same
+    # folder (another catalog, maybe other settings) would use it too: hold it until our
+    # catalog is written, before reading or replacing it.
+    locks.enter_context(work_store_lock(store_path, spec.label))
     if catalog.exists() and not config.overwrite and store_path.exists():
         record = WorkStore(store_path, mode="r").attrs.get("catalog", {})
         if record.get("key") == catalog_key:
@@ -596,7 +604,7 @@ def _scan_fields(
     for f, (spec, catalog) in enumerate(zip(fields, catalogs, strict=True)):
         try:
             locks.enter_context(output_lock(catalog))
-            planned = _plan(spec, catalog, context, hashes)
+            planned = _plan(spec, catalog, context, hashes, locks)
         except Exception as exc:  # one field's failure must not stop the others
             results[f] = _failure(spec.label, exc)
             continue

@@ -1,0 +1,142 @@
+"""What issue 22 found: scans that corrupt each other, tracebacks, wrong zero points, domains.
+
+Each test reproduces one defect a new user or a hostile tester hit, with tiny data.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.table import Table
+from scan_helpers import tan_wcs, write_calexp
+
+from lensscan.cli import app
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """An untrained, fast 1-band model saved to disk (CLI tests load models by path)."""
+    from lensscan.models import create_lens_finder, save_model
+
+    folder = tmp_path_factory.mktemp("models") / "tiny-i"
+    finder = create_lens_finder(bands=("i",), input_size=32, widths=(4, 4, 4, 4))
+    return save_model(finder, folder, name="tiny-i")
+
+
+def galaxy_image(shape: tuple[int, int], n: int, seed: int = 1) -> np.ndarray:
+    """Noise with ``n`` round Gaussian galaxies, bright enough to pass a 22.5 mag limit."""
+    rng = np.random.default_rng(seed)
+    image = rng.normal(0, 0.05, size=shape).astype(np.float32)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    for _ in range(n):
+        x, y = rng.uniform(0, shape[1]), rng.uniform(0, shape[0])
+        flux, radius = rng.uniform(5, 200), rng.uniform(1, 4)
+        cut = slice(max(int(y) - 20, 0), int(y) + 20), slice(max(int(x) - 20, 0), int(x) + 20)
+        r2 = (xx[cut] - x) ** 2 + (yy[cut] - y) ** 2
+        image[cut] += flux / (2 * np.pi * radius**2) * np.exp(-r2 / (2 * radius**2))
+    return image
+
+
+def _rows(path: Path) -> Table:
+    table = Table.read(path)
+    table.meta = {}
+    return table
+
+
+def _same_rows(a: Path, b: Path) -> bool:
+    ta, tb = _rows(a), _rows(b)
+    if ta.colnames != tb.colnames or len(ta) != len(tb):
+        return False
+    for name in ta.colnames:
+        x, y = np.asarray(ta[name]), np.asarray(tb[name])
+        if x.dtype.kind == "f":
+            if not np.allclose(x, y, equal_nan=True, rtol=0, atol=0):
+                return False
+        elif not (x == y).all():
+            return False
+    return True
+
+
+# --- 1. Two scans of one field into one folder -------------------------------------------
+
+
+@pytest.mark.slow
+def test_two_concurrent_scans_of_one_field_give_the_right_catalog_or_refuse(
+    tmp_path: Path, runner, tiny_model: Path
+) -> None:
+    """Two processes scan one field into one folder, the second with another mag limit.
+
+    Before the work store was locked, the second discarded the first's half-written store:
+    the first wrote a wrong catalog or crashed (``KeyError``), and so did the second.
+    """
+    field = write_calexp(
+        tmp_path / "f.fits", galaxy_image((1024, 1024), 300), tan_wcs((1024, 1024))
+    )
+    common = ["--model", tiny_model, "--bands", "i", "--workers", "0", "--chunk-size", "128"]
+    common += ["--threshold", "0"]
+    settings = {"a": [], "b": ["--mag-limit", "22.0"]}
+    # Undisturbed references, one folder each.
+    for name, extra in settings.items():
+        out = tmp_path / "ref" / name / f"{name}.ecsv"
+        result = runner.invoke(
+            app, ["scan", str(field), *map(str, common), *extra, "--out", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def start(name: str) -> subprocess.Popen:
+        out = tmp_path / "run" / f"{name}.ecsv"
+        command = [sys.executable, "-m", "lensscan", "scan", str(field), *map(str, common)]
+        command += [*settings[name], "--out", str(out)]
+        return subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    first = start("a")
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "run" / ".work").exists():
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    second = start("b")
+    outcomes = {}
+    for name, process in (("a", first), ("b", second)):
+        stdout, stderr = process.communicate(timeout=120)
+        outcomes[name] = (process.returncode, stdout, stderr)
+    assert outcomes["a"][0] == 0, outcomes["a"]
+    assert _same_rows(tmp_path / "run" / "a.ecsv", tmp_path / "ref" / "a" / "a.ecsv")
+    code, _, stderr = outcomes["b"]
+    if code == 0:  # it started after the first was done: its own catalog, undisturbed
+        assert _same_rows(tmp_path / "run" / "b.ecsv", tmp_path / "ref" / "b" / "b.ecsv")
+    else:
+        assert code == 2 and "Traceback" not in stderr, stderr
+        lines = stderr.strip().splitlines()
+        assert lines[-1].startswith("lensscan: error: ") and "another lensscan scan" in lines[-1]
+        assert "is scanning this field" in lines[-1] and "--work-dir" in lines[-1]
+        assert not (tmp_path / "run" / "b.ecsv").exists()
+
+
+def test_a_scan_of_a_field_whose_work_store_is_in_use_refuses_in_one_line(
+    tmp_path: Path, runner, tiny_model: Path
+) -> None:
+    from lensscan.scan.lock import lock_path, work_store_lock
+
+    field = write_calexp(tmp_path / "f.fits", galaxy_image((96, 96), 5), tan_wcs((96, 96)))
+    store = tmp_path / "run" / ".work" / "f.zarr"
+    args = ["scan", str(field), "--model", str(tiny_model), "--bands", "i", "--workers", "0"]
+    args += ["--out", str(tmp_path / "run" / "b.ecsv")]
+    with work_store_lock(store, "f.fits"):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        errors = [line for line in result.stderr.splitlines() if line.startswith("lensscan:")]
+        assert len(errors) == 1 and "is scanning this field with the work store" in errors[0]
+        assert not (tmp_path / "run" / "b.ecsv").exists()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert not lock_path(store).exists()
