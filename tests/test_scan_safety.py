@@ -140,3 +140,68 @@ def test_a_scan_of_a_field_whose_work_store_is_in_use_refuses_in_one_line(
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert not lock_path(store).exists()
+
+
+# --- 2. No tracebacks for user mistakes ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("*.nomatch", "*.nomatch: no file matches the pattern"),
+        ("f.fits[1]", "f.fits[1]: CFITSIO extension syntax ([1]) is not supported"),
+    ],
+)
+def test_a_single_field_that_cannot_be_found_is_one_line(
+    tmp_path: Path, runner, tiny_model: Path, monkeypatch, argument: str, message: str
+) -> None:
+    write_calexp(tmp_path / "f.fits", galaxy_image((96, 96), 5), tan_wcs((96, 96)))
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run" / "a.ecsv"
+    args = ["scan", argument, "--model", str(tiny_model), "--workers", "0", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(f"lensscan: error: {message}"), errors
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_scan_says_how_to_resume_without_tracebacks(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    import signal
+
+    field = write_calexp(
+        tmp_path / "f.fits", galaxy_image((1024, 1024), 300), tan_wcs((1024, 1024))
+    )
+    command = [sys.executable, "-m", "lensscan", "scan", str(field), "--model", str(tiny_model)]
+    command += ["--bands", "i", "--workers", "1", "--chunk-size", "128", "--out", "run/a.ecsv"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list((tmp_path / "run" / ".work").glob("f.zarr/status/c/*")):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no chunk scored in 60 s"
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole group
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "lensscan: interrupted; the chunks done are kept in the .work folder beside each "
+        "catalog: run the same command again to resume"
+    )

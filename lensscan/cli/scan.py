@@ -6,6 +6,9 @@ from pathlib import Path
 
 import typer
 
+#: The shell's exit status of a process ended by SIGINT (128 + 2).
+INTERRUPTED_EXIT_CODE = 130
+
 
 def scan(
     fields: list[str] = typer.Argument(
@@ -260,7 +263,18 @@ def scan(
         hsc_root=hsc_root,
     )
     specs = expand_fields(sources) + field_specs([], band or [])
-    report = run_scan(specs, settings, list_files=sources.files)
+    try:
+        report = run_scan(specs, settings, list_files=sources.files)
+    except KeyboardInterrupt:
+        # Chunks already scored stay in the work stores, and a rerun with the same
+        # settings resumes them: say so instead of printing a traceback.
+        stores = settings.work_dir or "the .work folder beside each catalog"
+        typer.echo(
+            f"lensscan: interrupted; the chunks done are kept in {stores}: run the same "
+            "command again to resume",
+            err=True,
+        )
+        raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
     if len(report.results) == 1 and report.failed:
         raise UserError(report.failed[0].error)
     # A failed field's line carries the library's message, naming settings: show options.

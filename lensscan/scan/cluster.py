@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,6 +321,26 @@ def _existing(address: str) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
+def _sigint_ignored_by_children() -> Iterator[None]:
+    """Start worker processes that ignore SIGINT, then restore this process's handler.
+
+    Ctrl-C reaches every process of the terminal's group. Only this process should act on
+    it (stop, close the cluster, say how to resume); workers that raise KeyboardInterrupt
+    print tracebacks. A spawned Python keeps an ignored SIGINT ignored, so the workers
+    started inside the block never see it. Outside the main thread (a notebook's worker
+    thread) signal handlers cannot be changed, and nothing is done.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def _local(spec: ClusterSpec) -> Iterator[Any]:
     if spec.workers == 0:
         yield None
@@ -333,15 +355,14 @@ def _local(spec: ClusterSpec) -> Iterator[Any]:
         threads,
         f", one of {gpus} GPUs each" if gpus else "",
     )
-    with (
-        LocalCluster(
+    with _sigint_ignored_by_children():
+        cluster = LocalCluster(
             n_workers=spec.workers,
             threads_per_worker=threads,
             processes=True,
             dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+        )
+    with cluster, Client(cluster) as client:
         if gpus > 1:
             from lensscan.scan.gpu_slot import GpuSlot
 

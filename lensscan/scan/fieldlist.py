@@ -28,6 +28,8 @@ from lensscan.scan.plan import FieldSpec
 from lensscan.scan.survey_files import HSC_CALEXP_NAME
 
 GLOB_CHARACTERS = re.compile(r"[*?\[]")
+# CFITSIO's extended file-name syntax: ``file.fits[1]``, ``file.fits[SCI]``, ``file.fits[1][x>0]``.
+CFITSIO_SUFFIX = re.compile(r"^(?P<file>.+?)(?P<selector>(\[[^\]]*\])+)$")
 HSC_PATCH_LINE = re.compile(r"^\s*(?P<tract>\d+)(?:\s+|,)(?P<patch>\d+,\d+)\s*$")
 
 
@@ -93,7 +95,18 @@ def expand_pattern(entry: str, origin: str) -> list[FieldSpec]:
         return [FieldSpec(path=Path(entry))]
     matches = sorted(glob.glob(entry, recursive=True))
     if not matches:
-        return [FieldSpec(source=entry, problem=f"{origin}{entry}: no file matches the pattern")]
+        cfitsio = CFITSIO_SUFFIX.match(entry)
+        if cfitsio and Path(cfitsio["file"]).is_file():
+            # The HDU is found from the file's layout (IMAGE, MASK, VARIANCE or the first
+            # image), so a selector is refused rather than half-honoured.
+            problem = (
+                f"{origin}{entry}: CFITSIO extension syntax ({cfitsio['selector']}) is not "
+                f"supported; give the file alone ({cfitsio['file']}), whose image HDU is found "
+                "from its layout"
+            )
+        else:
+            problem = f"{origin}{entry}: no file matches the pattern"
+        return [FieldSpec(source=entry, problem=problem)]
     return [FieldSpec(path=Path(m)) for m in matches]
 
 

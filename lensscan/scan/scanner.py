@@ -130,6 +130,8 @@ def _load_scorer(config: ScanConfig) -> tuple[Scorer, ModelRef]:
 
 def _catalog_paths(names: Sequence[str], config: ScanConfig, fmt: str) -> list[Path]:
     """Catalog path of each field: ``out`` itself for one field, else ``<folder>/<name>``."""
+    if not names:  # every field failed before planning (say, a pattern that matched nothing)
+        return []
     out_format = format_of_path(config.out) if config.out else None
     if out_format is not None:
         if len(names) > 1:
