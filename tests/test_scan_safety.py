@@ -205,3 +205,26 @@ def test_ctrl_c_during_a_scan_says_how_to_resume_without_tracebacks(
         "lensscan: interrupted; the chunks done are kept in the .work folder beside each "
         "catalog: run the same command again to resume"
     )
+
+
+# --- 7. The Dask dashboard's port -----------------------------------------------------------
+
+
+def test_a_local_cluster_does_not_bind_the_dashboard_port(recwarn) -> None:
+    import socket
+
+    from lensscan.scan.cluster import ClusterSpec, connect
+
+    with socket.socket() as held:
+        try:
+            held.bind(("127.0.0.1", 8787))
+        except OSError:
+            pytest.skip("port 8787 is in use by another program")
+        held.listen()
+        with connect(ClusterSpec(workers=1, threads_per_worker=1)) as client:
+            assert client.submit(sum, [1, 2]).result() == 3
+            ports = [
+                s.getsockname()[1] for s in client.cluster.scheduler.http_server._sockets.values()
+            ]
+    assert 8787 not in ports
+    assert not [w for w in recwarn if "8787" in str(w.message)], [str(w.message) for w in recwarn]

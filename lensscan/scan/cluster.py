@@ -361,6 +361,10 @@ def _local(spec: ClusterSpec) -> Iterator[Any]:
             threads_per_worker=threads,
             processes=True,
             dashboard_address=None,
+            # Without a dashboard the scheduler still serves HTTP (health, metrics) on
+            # the dashboard's default port, 8787, which a second scan or any other Dask
+            # program may hold: bind a free local port instead.
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         )
     with cluster, Client(cluster) as client:
         if gpus > 1:
