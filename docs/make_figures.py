@@ -71,7 +71,11 @@ def montage(
     rows = int(np.ceil(len(labels) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.6), dpi=80)
     central_types = None
-    if domain.startswith("hsc"):
+    if domain == "hsc-galsim":
+        from lensscan.simulate.galsim_family.population import CENTRAL_TYPE_CODES
+
+        central_types = CENTRAL_TYPE_CODES
+    elif domain.startswith("hsc"):
         from lensscan.simulate.priors import CENTRAL_TYPE_CODES
 
         central_types = CENTRAL_TYPE_CODES
@@ -220,6 +224,7 @@ def main(which: str = "all") -> None:
         montage("hsc", DOCS / "montage_hsc.png")
         montage("hsc-train", DOCS / "montage_hsc_train.png", n_nonlenses=20)
         montage("hsc-heldout", DOCS / "montage_hsc_heldout.png", n_nonlenses=20)
+        montage("hsc-galsim", DOCS / "montage_hsc_galsim.png", n_nonlenses=20)
     if which in ("all", "field"):
         field_view(DOCS / "field.png")
     if which in ("all", "inject"):

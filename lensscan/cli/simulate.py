@@ -18,8 +18,9 @@ def simulate(
         "--domain",
         help=(
             "'sim' (simple sims), 'hsc' (HSC Wide-like), 'hsc-train' (randomised training "
-            "family, balanced), 'hsc-heldout' (held-out family for honest tests) or 'inject' "
-            "(simulated arcs painted onto the real cutouts of --backgrounds)."
+            "family, balanced), 'hsc-heldout' (held-out family for honest tests), "
+            "'hsc-galsim' (independent test family rendered by GalSim; never for training) or "
+            "'inject' (simulated arcs painted onto the real cutouts of --backgrounds)."
         ),
     ),
     n: int = typer.Option(
@@ -33,7 +34,7 @@ def simulate(
         None,
         "--lens-fraction",
         help="Lens fraction in [0,1] (default 1/3 sim, 1/2 hsc-train and inject, "
-        "1/101 hsc and hsc-heldout).",
+        "1/101 hsc, hsc-heldout and hsc-galsim).",
     ),
     splits: str = typer.Option(
         None,

@@ -91,6 +91,9 @@ DOMAINS: Mapping[str, DomainSpec] = {
     "hsc-heldout": DomainSpec(
         _HSC_GENERATOR, preset="hsc", family="hsc-heldout", caches=_GALAXY_CACHE
     ),
+    # An independent test family: GalSim rendering, lenstronomy power-law lenses, its own
+    # populations and hard negatives; for testing only.
+    "hsc-galsim": DomainSpec("lensscan.simulate.galsim_family.domain:GalSimDomain", preset="hsc"),
 }
 
 
