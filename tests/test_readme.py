@@ -1,8 +1,11 @@
-"""The README and what runs: CI runs its test command verbatim, and its examples are real.
+"""The README, the documentation pages and what runs: CI runs the README's test command
+verbatim, and the examples are real.
 
-Every ``lensscan ...`` example parses with the CLI as written (names, option values,
-required options), names models that exist or that another example makes, and the cheap
-ones run as written.
+Every ``lensscan ...`` example of the README (its shell blocks and the example column of its
+commands table) and of the documentation's Markdown pages (their shell blocks) parses with
+the CLI as written (names, option values, required options), names models that exist or that
+another example makes, and the cheap ones run as written. The README has an example of every
+command, and its links to files of the repository lead somewhere.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def test_dockerfile_installs_with_the_shared_script() -> None:
     assert 'ENTRYPOINT ["lensscan"]' in dockerfile
 
 
-# --- every `lensscan ...` example of the README ---
+# --- every `lensscan ...` example of the README and of the documentation ---
 
 #: A model the README names only to illustrate an option (grid mode needs a model trained on
 #: off-centre windows, which no example trains).
@@ -68,16 +71,36 @@ RUN_AS_WRITTEN = [
 ]
 
 
-def _readme_examples() -> list[list[str]]:
-    """The argument lists (``lensscan`` dropped) of the README's shell examples."""
+#: The documentation's Markdown pages whose shell blocks are checked: every page but the
+#: generated ones (docs/commands/, written by the build) and the build output.
+DOCS_PAGES = sorted(
+    path
+    for path in (REPO_ROOT / "docs").rglob("*.md")
+    if not {"commands", "_build"} & set(path.relative_to(REPO_ROOT / "docs").parts[:1])
+)
+
+
+def _examples(markdown: str, table_section: str | None = None) -> list[list[str]]:
+    """The argument lists (``lensscan`` dropped) of a page's shell examples.
+
+    With ``table_section``, the ``lensscan ...`` code spans of the tables under that heading
+    count too (the README's commands table gives one example per command).
+    """
+    lines = []
+    for body in _shell_blocks(markdown):
+        lines += body.replace("\\\n", " ").splitlines()
+    if table_section is not None:
+        section = markdown.split(f"\n## {table_section}\n", 1)[1].split("\n## ", 1)[0]
+        for row in section.splitlines():
+            if row.startswith("|"):
+                lines += re.findall(r"`(lensscan [^`]+)`", row)
     examples = []
-    for body in _shell_blocks((REPO_ROOT / "README.md").read_text()):
-        for line in body.replace("\\\n", " ").splitlines():
-            for words in _shell_commands(line):
-                while words and re.match(r"^[A-Z_]+=", words[0]):
-                    words = words[1:]
-                if words and words[0] == "lensscan":
-                    examples.append(words[1:])
+    for line in lines:
+        for words in _shell_commands(line):
+            while words and re.match(r"^[A-Z_]+=", words[0]):
+                words = words[1:]
+            if words and words[0] == "lensscan":
+                examples.append(words[1:])
     return examples
 
 
@@ -110,7 +133,14 @@ def _shell_commands(line: str) -> list[list[str]]:
     return commands
 
 
-EXAMPLES = _readme_examples()
+README_EXAMPLES = _examples((REPO_ROOT / "README.md").read_text(), table_section="Commands")
+DOCS_EXAMPLES = {
+    str(path.relative_to(REPO_ROOT)): _examples(path.read_text()) for path in DOCS_PAGES
+}
+EXAMPLES = README_EXAMPLES + [args for found in DOCS_EXAMPLES.values() for args in found]
+LABELLED = [("README.md", args) for args in README_EXAMPLES] + [
+    (page, args) for page, found in DOCS_EXAMPLES.items() for args in found
+]
 
 
 def _resolve(args: list[str]) -> tuple[typer.core.TyperCommand, list[str], list[str]]:
@@ -123,8 +153,9 @@ def _resolve(args: list[str]) -> tuple[typer.core.TyperCommand, list[str], list[
 
 
 def test_the_readme_has_examples_of_every_command() -> None:
+    assert len(README_EXAMPLES) >= len(ROOT.commands)
     assert len(EXAMPLES) > 50
-    used = {tuple(_resolve(args)[1]) for args in EXAMPLES}
+    used = {tuple(_resolve(args)[1]) for args in README_EXAMPLES}
     for name, command in ROOT.commands.items():
         if isinstance(command, typer.core.TyperGroup):
             assert any(path[:1] == (name,) and len(path) == 2 for path in used), name
@@ -132,11 +163,19 @@ def test_the_readme_has_examples_of_every_command() -> None:
             assert (name,) in used, name
 
 
-@pytest.mark.parametrize("args", EXAMPLES, ids=" ".join)
-def test_readme_example_parses_as_written(args: list[str]) -> None:
+def test_the_documentation_has_pages_with_examples() -> None:
+    pages = {str(path.relative_to(REPO_ROOT / "docs")) for path in DOCS_PAGES}
+    assert {"index.md", "getting-started.md", "conventions.md"} <= pages
+    assert sum(len(found) for found in DOCS_EXAMPLES.values()) > 50
+
+
+@pytest.mark.parametrize(
+    ("page", "args"), LABELLED, ids=[f"{page}: {' '.join(args)}" for page, args in LABELLED]
+)
+def test_example_parses_as_written(page: str, args: list[str]) -> None:
     command, path, rest = _resolve(args)
     assert not isinstance(command, typer.core.TyperGroup), (
-        f"lensscan {' '.join(args)}: no such command"
+        f"{page}: lensscan {' '.join(args)}: no such command"
     )
     if "..." in rest:
         # An outline ("lensscan train ... --val graded.zarr"): its options must still exist.
@@ -170,7 +209,18 @@ def test_cheap_readme_examples_run_as_written(runner, tmp_path, monkeypatch) -> 
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     for example in RUN_AS_WRITTEN:
         args = shlex.split(example)[1:]
-        assert args in EXAMPLES, f"{example!r} is no longer in the README"
+        assert args in EXAMPLES, f"{example!r} is no longer in the README or the docs"
         result = runner.invoke(app, args)
         assert result.exit_code == 0, (example, result.output)
     assert (tmp_path / "data" / "small" / "calexp-HSC-I-9813-4,4.fits").is_file()
+
+
+def test_the_readme_links_to_files_that_exist() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    local = [t for t in targets if not re.match(r"^[a-z]+://", t)]
+    assert local, "the README links to no documentation page"
+    generated = ("docs/commands/",)  # written when the documentation is built
+    for target in local:
+        if not target.startswith(generated):
+            assert (REPO_ROOT / target).exists(), f"README links to {target}, which does not exist"
