@@ -228,3 +228,79 @@ def test_a_local_cluster_does_not_bind_the_dashboard_port(recwarn) -> None:
             ]
     assert 8787 not in ports
     assert not [w for w in recwarn if "8787" in str(w.message)], [str(w.message) for w in recwarn]
+
+
+# --- 3. inspect opens the catalogs scan writes -------------------------------------------
+
+
+def _scan(tmp_path: Path, specs, scorer, **changes):
+    from lensscan.config import ScanConfig
+    from lensscan.scan.scanner import scan
+
+    settings = {"workers": 0, "threshold": 0.0, "chunk_size": 96, "mode": "grid"}
+    settings["min_separation"] = 0.0
+    report = scan(specs, ScanConfig(**(settings | changes)), scorer=scorer)
+    assert not report.failed, report.lines()
+    return report
+
+
+def _check_stamps(catalog_path: Path, images: dict[str, np.ndarray]) -> None:
+    """Every candidate's stamp opens from the catalog alone and holds the field's pixels."""
+    from lensscan.inspect.candidates import open_stamps, read_candidate_catalog
+    from lensscan.scan.tiling import centred_window_start
+
+    catalog = read_candidate_catalog(catalog_path)
+    stamps = open_stamps(catalog)
+    size = catalog.stamp_size
+    assert len(catalog) and size == 32
+    for row in range(len(catalog)):
+        record = catalog.table[row]
+        image = images[str(record["field"])]
+        y0 = int(centred_window_start(np.array(record["y"]), size))
+        x0 = int(centred_window_start(np.array(record["x"]), size))
+        inside = image[..., max(y0, 0) : y0 + size, max(x0, 0) : x0 + size]
+        stamp = stamps.stamp(row)[..., max(-y0, 0) :, max(-x0, 0) :]
+        np.testing.assert_array_equal(stamp[..., : inside.shape[-2], : inside.shape[-1]], inside)
+
+
+def test_inspect_opens_a_catalog_scanned_from_one_file_per_band(tmp_path: Path) -> None:
+    from scan_helpers import WeightedMeanScorer, write_plain
+
+    from lensscan.scan.plan import FieldSpec
+
+    wcs = tan_wcs((96, 96))
+    cube = np.stack([galaxy_image((96, 96), 5, seed=s) for s in range(3)])
+    # Names that are not HSC's, headers that name no band: only the scan knew the bands.
+    paths = {b: write_plain(tmp_path / f"plane{k}.fits", cube[k], wcs) for k, b in enumerate("gri")}
+    scorer = WeightedMeanScorer(("g", "r", "i"), input_size=32)
+    out = tmp_path / "out" / "c.ecsv"
+    _scan(tmp_path, [FieldSpec(band_paths=paths)], scorer, out=str(out))
+    _check_stamps(out, {"plane0": cube})
+
+
+def test_inspect_opens_a_catalog_scanned_with_a_band_override(tmp_path: Path) -> None:
+    from scan_helpers import WeightedMeanScorer, write_plain
+
+    from lensscan.scan.plan import FieldSpec
+
+    image = galaxy_image((96, 96), 5)
+    path = write_plain(tmp_path / "f.fits", image, tan_wcs((96, 96)), FILTER="HSC-G")
+    out = tmp_path / "out" / "c.ecsv"
+    scorer = WeightedMeanScorer(("i",), input_size=32)
+    _scan(tmp_path, [FieldSpec(path=path)], scorer, out=str(out), bands=("i",))
+    _check_stamps(out, {"f": image[None]})
+
+
+def test_inspect_opens_a_combined_catalog_of_several_fields(tmp_path: Path) -> None:
+    from scan_helpers import WeightedMeanScorer, write_plain
+
+    from lensscan.scan.plan import FieldSpec
+
+    images = {name: galaxy_image((96, 96), 5, seed=seed) for seed, name in enumerate(("f1", "f2"))}
+    specs = [
+        FieldSpec(path=write_plain(tmp_path / f"{n}.fits", im, tan_wcs((96, 96), ra=150 + k)))
+        for k, (n, im) in enumerate(images.items())
+    ]
+    scorer = WeightedMeanScorer(("i",), input_size=32)
+    report = _scan(tmp_path, specs, scorer, out=str(tmp_path / "out"), bands=("i",))
+    _check_stamps(report.combined.path, {n: im[None] for n, im in images.items()})

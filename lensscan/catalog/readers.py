@@ -164,6 +164,34 @@ ASTROPY_FORMATS = {"ecsv": "ascii.ecsv", "csv": "ascii.csv", "fits": "fits", "pa
 """lensscan catalog format -> astropy's reader name."""
 
 
+def catalog_metadata(path: str | os.PathLike[str], table: Any) -> dict[str, Any]:
+    """The metadata lensscan wrote with a catalog, wherever its format keeps it.
+
+    ECSV and Parquet keep it in the table's ``meta``, FITS as JSON in ``PROVJSON``, CSV in
+    the ``<catalog>.meta.json`` file beside it.
+
+    Raises:
+        UserError: If a CSV's metadata file is not valid JSON.
+    """
+    import json
+
+    from lensscan.catalog.writers import meta_sidecar
+
+    meta = dict(table.meta)
+    if "PROVJSON" in meta:
+        try:
+            return json.loads(meta["PROVJSON"])
+        except (TypeError, ValueError):
+            return meta
+    sidecar = meta_sidecar(Path(path))
+    if not meta and sidecar.is_file():
+        try:
+            return json.loads(sidecar.read_text())
+        except ValueError:
+            raise UserError(f"{sidecar}: not valid JSON catalog metadata") from None
+    return meta
+
+
 def read_candidates(path: str | os.PathLike[str], fmt: str) -> Any:
     """Read back a candidate catalog lensscan wrote in format ``fmt`` (its rows only).
 

@@ -10,7 +10,6 @@ k is catalog row k.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from lensscan.catalog.readers import read_table
-from lensscan.catalog.writers import meta_sidecar
+from lensscan.catalog.readers import catalog_metadata, read_table
 from lensscan.errors import UserError
 from lensscan.provenance import sha256_file
 
@@ -61,7 +59,12 @@ class CandidateCatalog:
     @property
     def stamp_size(self) -> int:
         """Side of a stamp in pixels: the scan's window."""
-        window = self.meta.get("window") or (self.meta.get("model") or {}).get("input_size")
+        # A combined catalog records the run's settings, where the scan put the window.
+        window = (
+            self.meta.get("window")
+            or (self.meta.get("model") or {}).get("input_size")
+            or (self.meta.get("settings") or {}).get("window")
+        )
         return int(window) if window else DEFAULT_STAMP_SIZE
 
     @property
@@ -69,6 +72,12 @@ class CandidateCatalog:
         """Pixel scale in arcsec, if the catalog records it."""
         scale = self.meta.get("pixel_scale_arcsec")
         return None if scale is None else float(scale)
+
+    @property
+    def field_sources(self) -> dict[str, dict[str, Any]]:
+        """Field name -> how the scan opened it (``file`` and ``bands``, or ``band_files``)."""
+        sources = self.meta.get("field_sources") if isinstance(self.meta, dict) else None
+        return dict(sources) if isinstance(sources, dict) else {}
 
     @property
     def fields(self) -> list[str]:
@@ -82,22 +91,6 @@ class CandidateCatalog:
         ranks = np.empty(len(self.order), dtype=np.int64)
         ranks[self.order] = np.arange(1, len(self.order) + 1)
         return ranks
-
-
-def _read_meta(path: Path, table: Any) -> dict[str, Any]:
-    meta = dict(table.meta)
-    if "PROVJSON" in meta:  # a FITS catalog keeps the whole record as JSON
-        try:
-            return json.loads(meta["PROVJSON"])
-        except (TypeError, ValueError):
-            return meta
-    sidecar = meta_sidecar(path)
-    if not meta and sidecar.is_file():
-        try:
-            return json.loads(sidecar.read_text())
-        except ValueError:
-            raise UserError(f"{sidecar}: not valid JSON catalog metadata") from None
-    return meta
 
 
 def read_candidate_catalog(path: str | os.PathLike[str], option: str | None = None):
@@ -131,7 +124,7 @@ def read_candidate_catalog(path: str | os.PathLike[str], option: str | None = No
         path=source,
         sha256=sha256_file(source),
         table=table,
-        meta=_read_meta(source, table),
+        meta=catalog_metadata(source, table),
         order=order,
     )
 
@@ -221,6 +214,8 @@ def open_stamps(
             )
         return _store_stamps(catalog, cutouts, cutouts_option)
     given = [Path(p) for p in field_files]
+    if not given and catalog.field_sources:
+        return _recorded_stamps(catalog)
     files = given or recorded_field_files(catalog)
     if not files:
         raise UserError(
@@ -263,17 +258,62 @@ def _field_stamps(catalog: CandidateCatalog, files: Sequence[Path], explicit: bo
             continue
         if not path.is_file():
             raise UserError(f"FIELD {path}: no such file")
-        inputs = open_field(path, bands, size).inputs
-        recorded = catalog.meta.get("image_shape")
-        if recorded and tuple(recorded) != tuple(inputs.shape):
-            raise UserError(
-                f"FIELD {path}: is {inputs.shape[0]}x{inputs.shape[1]} pixels but CATALOG "
-                f"{catalog.path} was scanned from a {recorded[0]}x{recorded[1]} image"
-            )
+        # Band names the scan was told for this file's planes (its header does not say).
+        hint = catalog.field_sources.get(name, {}).get("bands")
+        inputs = open_field(path, bands, size, hint).inputs
+        _check_shape(catalog, inputs, f"FIELD {path}")
         opened.setdefault(name, inputs)
     missing = [name for name in wanted if name not in opened]
     if missing or not opened:
         raise UserError(
             f"CATALOG {catalog.path}: no FITS file given for field(s) {', '.join(missing)}"
         )
+    return FieldStamps(catalog=catalog, fields=opened, bands=bands, size=size)
+
+
+def _check_shape(catalog: CandidateCatalog, inputs: Any, label: str) -> None:
+    """Refuse a field whose size differs from the one the (single-field) catalog recorded."""
+    recorded = catalog.meta.get("image_shape")
+    if recorded and tuple(recorded) != tuple(inputs.shape):
+        raise UserError(
+            f"{label}: is {inputs.shape[0]}x{inputs.shape[1]} pixels but CATALOG "
+            f"{catalog.path} was scanned from a {recorded[0]}x{recorded[1]} image"
+        )
+
+
+def _recorded_stamps(catalog: CandidateCatalog) -> FieldStamps:
+    """Stamps from the field files the catalog records, opened as the scan opened them.
+
+    Raises:
+        UserError: If a field's files are not recorded or no longer exist.
+    """
+    from lensscan.scan.fits_io import open_band_files, open_field
+
+    bands = catalog.bands
+    if not bands:
+        raise UserError(f"CATALOG {catalog.path}: does not say which bands were scanned")
+    sources = catalog.field_sources
+    size = catalog.stamp_size
+    opened: dict[str, Any] = {}
+    for name in catalog.fields or list(sources):
+        source = sources.get(name) or {}
+        if source.get("band_files"):
+            files = [Path(p) for p in source["band_files"].values()]
+        elif source.get("file"):
+            files = [Path(source["file"])]
+        else:
+            files = []
+        gone = [str(p) for p in files if not p.is_file()]
+        if not files or gone:
+            raise UserError(
+                f"CATALOG {catalog.path}: the files of field {name} "
+                + (f"no longer exist ({', '.join(gone)})" if gone else "are not recorded")
+                + "; pass the FIELD.fits files"
+            )
+        if source.get("band_files"):
+            inputs = open_band_files(source["band_files"], bands, size).inputs
+        else:
+            inputs = open_field(source["file"], bands, size, source.get("bands")).inputs
+        _check_shape(catalog, inputs, f"FIELD {files[0]}")
+        opened[name] = inputs
     return FieldStamps(catalog=catalog, fields=opened, bands=bands, size=size)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lensscan.catalog.readers import read_candidates
+from lensscan.catalog.readers import catalog_metadata, read_candidates
 from lensscan.catalog.schema import COMBINED_COLUMNS, typed_column
 from lensscan.catalog.writers import write_catalog
 from lensscan.errors import UserError
@@ -142,9 +142,14 @@ def combine_catalogs(
         {"role": "field catalog", "path": str(p.resolve()), "sha256": sha256_file(p)}
         for p in catalogs
     ]
+    # Each field's way back to its pixels, so a combined catalog opens in `inspect` alone.
+    sources: dict[str, Any] = {}
+    for path, table in zip(catalogs, tables, strict=True):
+        sources |= catalog_metadata(path, table).get("field_sources") or {}
     combined.meta = record | {
         "combined": True,
         "fields": sorted(set(field)),
+        "field_sources": sources,
         "duplicate_radius_arcsec": radius_arcsec,
         "n_candidates_in": len(merged),
         "n_duplicates_removed": int(duplicates.sum()),

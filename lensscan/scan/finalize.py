@@ -171,6 +171,20 @@ def _detect_columns(
     return columns, counts
 
 
+def field_source(plan: FieldPlan, context: ScanContext) -> dict[str, Any]:
+    """How to open the field again, as the scan did (what ``inspect`` reads to cut stamps).
+
+    A field read from one file records that file and the band names given for its planes
+    (``bands``, when the header did not say); any other field (one file per band, or an
+    HSC calexp with its sibling bands) records the file of each band.
+    """
+    inputs = plan.opened.inputs
+    if plan.spec.path is not None and len(inputs.files) == 1:
+        bands = context.config.bands
+        return {"file": str(inputs.files[0].resolve()), "bands": list(bands) if bands else None}
+    return {"band_files": {b.band: str(Path(b.data.path).resolve()) for b in inputs.bands}}
+
+
 def _metadata(
     plan: FieldPlan, context: ScanContext, settings: dict[str, Any], counts: dict[str, int]
 ) -> dict[str, Any]:
@@ -182,6 +196,7 @@ def _metadata(
     card = getattr(scorer, "card", None)
     return record | {
         "field": plan.opened.inputs.name,
+        "field_sources": {plan.opened.inputs.name: field_source(plan, context)},
         "bands": list(plan.opened.inputs.band_names),
         "mode": plan.mode,
         "model": {
