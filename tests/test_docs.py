@@ -78,6 +78,9 @@ def test_the_api_reference_documents_the_three_packages(built_site) -> None:
     for package, name in (("models", "load_model"), ("scan", "tiling"), ("catalog", "schema")):
         page = (built_site / "api" / f"{package}.html").read_text()
         assert name in page, (package, name)
+        # autodoc's reStructuredText was parsed as such, not shown as Markdown text.
+        assert ".. py:" not in page and ":param " not in page, package
+        assert 'class="sig sig-object py"' in page, package
 
 
 def test_the_readme_images_are_in_the_docs_folder() -> None:

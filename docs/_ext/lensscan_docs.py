@@ -311,6 +311,18 @@ class ModelCards(SphinxDirective):
         return self.parse_text_to_nodes(model_cards_markdown())
 
 
+def escape_bars(
+    app_: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    """Keep a docstring's ``|G|`` (the order of a group, lensscan.models.ecnn) as written.
+
+    reStructuredText reads ``|word|`` as a substitution reference, which the docstrings never
+    mean; escaping the bars shows them as typed.
+    """
+    for k, line in enumerate(lines):
+        lines[k] = re.sub(r"(?<![`\\])\|(\w+)\|", r"\\|\1\\|", line)
+
+
 class ApiPackage(SphinxDirective):
     """``{api-package} lensscan.scan``: autodoc of a package and of each of its modules."""
 
@@ -321,12 +333,13 @@ class ApiPackage(SphinxDirective):
         """An ``automodule`` of the package (no members) and one section per module."""
         name = self.arguments[0]
         package = importlib.import_module(name)
-        text = [f"```{{automodule}} {name}\n:no-members:\n```\n"]
+        # autodoc writes reStructuredText, so its directives sit in eval-rst blocks.
+        text = [f"```{{eval-rst}}\n.. automodule:: {name}\n   :no-members:\n```\n"]
         for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
             if info.name.startswith("_"):
                 continue
             module = f"{name}.{info.name}"
-            text.append(f"## `{module}`\n\n```{{automodule}} {module}\n```\n")
+            text.append(f"## `{module}`\n\n```{{eval-rst}}\n.. automodule:: {module}\n```\n")
         return self.parse_text_to_nodes("\n".join(text), allow_section_headings=True)
 
 
@@ -355,6 +368,7 @@ def setup(app_: Sphinx) -> dict[str, Any]:
     """Register the generators with Sphinx."""
     app_.connect("builder-inited", generate_command_pages)
     app_.connect("source-read", drop_empty_globs)
+    app_.connect("autodoc-process-docstring", escape_bars)
     app_.add_directive("lensscan-command", LensscanCommand)
     app_.add_directive("model-cards", ModelCards)
     app_.add_directive("api-package", ApiPackage)
