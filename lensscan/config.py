@@ -422,6 +422,10 @@ class ScanConfig(DetectionSettings):
             catalog folder when the run has several fields.
         duplicate_radius: Candidates of different fields closer than this (arcsec) are one
             object seen in two overlapping fields; the higher score is kept.
+        force_bands: Take each per-band file as the band it is given as, even when its
+            name or BAND/FILTER header says another band.
+        force_domain: Scan a field whose pixel scale or bands are far from the model's
+            (the mismatch is still recorded in the catalog).
     """
 
     mode: str = "detect"
@@ -461,6 +465,8 @@ class ScanConfig(DetectionSettings):
     retries: int = 2
     combined: str | None = None
     duplicate_radius: float = DUPLICATE_RADIUS_ARCSEC
+    force_bands: bool = False
+    force_domain: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in SCAN_MODES:
@@ -679,6 +685,7 @@ _TRAIN_NUMBERS = (
     "max_target",
     "lr",
     "weight_decay",
+    "restyle",
     "amp",
 )
 """The number and flag settings of :class:`TrainConfig` whose types it checks itself."""
@@ -710,6 +717,10 @@ class TrainConfig:
         device: cpu, cuda, cuda:N or mps; None picks CUDA, MPS, then CPU.
         amp: Mixed precision (bf16, else fp16) on CUDA.
         max_source: Use at most this many source items (a seeded random subset).
+        restyle: Share of the source training items shown as display images (a random
+            non-linear stretch, clipping, 8-bit quantisation and per-band [0, 1] scaling,
+            :mod:`lensscan.data.restyle`), as published lens samples and citizen-science
+            cutouts are; 0 shows every item as flux.
         max_target: Use at most this many target-pool items.
         max_eval: At most this many items for the per-epoch validation and target criteria.
         init_checkpoint: Safetensors file to initialise the encoder from (matched by name).
@@ -742,6 +753,7 @@ class TrainConfig:
     device: str | None = None
     amp: bool = True
     max_source: int | None = None
+    restyle: float = 0.0
     max_target: int | None = None
     max_eval: int = 4096
     init_checkpoint: str | None = None
@@ -777,6 +789,8 @@ class TrainConfig:
             raise UserError("`batch_size` must be at least 2 (BatchNorm needs two items)")
         if not self.lr > 0:
             raise UserError(f"`lr` must be positive, got {self.lr}")
+        if not 0.0 <= self.restyle <= 1.0:
+            raise UserError(f"`restyle` must be in [0, 1], got {self.restyle}")
         self._check_selection()
 
     def _check_selection(self) -> None:

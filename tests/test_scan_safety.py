@@ -304,3 +304,58 @@ def test_inspect_opens_a_combined_catalog_of_several_fields(tmp_path: Path) -> N
     scorer = WeightedMeanScorer(("i",), input_size=32)
     report = _scan(tmp_path, specs, scorer, out=str(tmp_path / "out"), bands=("i",))
     _check_stamps(report.combined.path, {n: im[None] for n, im in images.items()})
+
+
+# --- 4. The zero point from the header; FILTER against `--band` ----------------------------
+
+
+@pytest.mark.parametrize("card", [{"MAGZERO": 29.0}, {"MAGZPT": 29.0}, {"FLUXMAG0": 10**11.6}])
+def test_detection_magnitudes_use_the_header_zero_point(tmp_path: Path, card: dict) -> None:
+    from scan_helpers import WeightedMeanScorer, write_plain
+
+    from lensscan.scan.plan import FieldSpec
+
+    image = galaxy_image((128, 128), 8)
+    scorer = WeightedMeanScorer(("i",), input_size=32)
+    tables = {}
+    for name, cards in (("plain", {}), ("declared", card)):
+        path = write_plain(
+            tmp_path / f"{name}.fits", image, tan_wcs((128, 128)), FILTER="i", **cards
+        )
+        out = tmp_path / "out" / f"{name}.ecsv"
+        _scan(
+            tmp_path,
+            [FieldSpec(path=path)],
+            scorer,
+            out=str(out),
+            mode="detect",
+            mag_limit=40.0,
+            min_kron_radius=0.0,
+        )
+        tables[name] = Table.read(out)
+    plain, declared = tables["plain"], tables["declared"]
+    assert len(plain) > 0 and len(plain) == len(declared)
+    # Same image, same fluxes: the magnitudes differ by the zero points' difference alone.
+    np.testing.assert_allclose(declared["mag_i"], plain["mag_i"] + 2.0, atol=1e-9)
+    assert plain.meta["zero_points"]["i"]["value"] == 27.0
+    assert plain.meta["zero_points"]["i"]["source"].startswith("default")
+    assert declared.meta["zero_points"]["i"]["value"] == pytest.approx(29.0)
+    assert declared.meta["zero_points"]["i"]["source"].startswith(f"header {next(iter(card))}=")
+
+
+def test_a_band_file_whose_filter_contradicts_its_band_is_refused_unless_forced(
+    tmp_path: Path, runner, tiny_model: Path
+) -> None:
+    from scan_helpers import write_plain
+
+    path = write_plain(tmp_path / "r.fits", galaxy_image((96, 96), 5), tan_wcs((96, 96)))
+    path = write_plain(path, galaxy_image((96, 96), 5), tan_wcs((96, 96)), FILTER="HSC-R")
+    args = ["scan", "--band", f"i={path}", "--model", str(tiny_model), "--workers", "0"]
+    args += ["--out", str(tmp_path / "out" / "c.ecsv")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and "the file says it holds band r" in errors[0], errors
+    assert "--force-bands" in errors[0]
+    result = runner.invoke(app, [*args, "--force-bands"])
+    assert result.exit_code == 0, result.output

@@ -194,6 +194,18 @@ def scan(
         "--retries",
         help="Times a chunk task that failed is retried before its field fails (default 2).",
     ),
+    force_bands: bool = typer.Option(
+        False,
+        "--force-bands",
+        help="Take each --band file as the band given even when its name or FILTER header "
+        "says another.",
+    ),
+    force_domain: bool = typer.Option(
+        False,
+        "--force-domain",
+        help="Scan a field whose pixel scale or bands are far from the model's (the catalog "
+        "records the mismatch).",
+    ),
     config: Path = typer.Option(
         None, "--config", help="TOML file of settings (options override it)."
     ),
@@ -253,6 +265,8 @@ def scan(
             "gpus_per_job": gpus_per_job,
             "job_prologue": tuple(job_prologue) if job_prologue else None,
             "retries": retries,
+            "force_bands": force_bands or None,
+            "force_domain": force_domain or None,
         },
         command="scan",
     )

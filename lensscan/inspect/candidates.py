@@ -311,7 +311,8 @@ def _recorded_stamps(catalog: CandidateCatalog) -> FieldStamps:
                 + "; pass the FIELD.fits files"
             )
         if source.get("band_files"):
-            inputs = open_band_files(source["band_files"], bands, size).inputs
+            # The scan took these files as these bands (perhaps forced): so do we.
+            inputs = open_band_files(source["band_files"], bands, size, force_bands=True).inputs
         else:
             inputs = open_field(source["file"], bands, size, source.get("bands")).inputs
         _check_shape(catalog, inputs, f"FIELD {files[0]}")

@@ -108,6 +108,8 @@ class DetectSettings:
         min_kron_radius: Keep objects with a Kron radius of at least this (arcsec).
         color_cut: Optional colour cut.
         pixel_scale: Arcsec per pixel of the field.
+        zero_points: AB zero point of each band of the field, in the field's band order
+            (empty: :data:`ZERO_POINT` for every band).
     """
 
     bands: tuple[str, ...]
@@ -118,6 +120,7 @@ class DetectSettings:
     min_kron_radius: float
     color_cut: ColorCut | None
     pixel_scale: float
+    zero_points: tuple[float, ...] = ()
 
 
 def _background_subtracted(plane: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,7 +238,8 @@ def detect_objects(
         else:
             flux = np.zeros(0)
         columns[f"flux_{band}"] = flux
-        columns[f"mag_{band}"] = magnitudes(flux)
+        zero_point = settings.zero_points[c] if settings.zero_points else ZERO_POINT
+        columns[f"mag_{band}"] = magnitudes(flux, zero_point)
     columns |= {
         "kron_radius": kron * np.sqrt(a * b),
         "ellipticity": 1.0 - b / a,
@@ -246,11 +250,11 @@ def detect_objects(
     return columns
 
 
-def magnitudes(flux: np.ndarray) -> np.ndarray:
-    """AB magnitudes of zero-point-27 fluxes; NaN where the flux is not positive."""
+def magnitudes(flux: np.ndarray, zero_point: float = ZERO_POINT) -> np.ndarray:
+    """AB magnitudes of fluxes at ``zero_point``; NaN where the flux is not positive."""
     flux = np.asarray(flux, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(flux > 0, ZERO_POINT - 2.5 * np.log10(flux), np.nan)
+        return np.where(flux > 0, zero_point - 2.5 * np.log10(flux), np.nan)
 
 
 def preselect(

@@ -219,6 +219,10 @@ def _metadata(
         "detection": (
             {**asdict(plan.job.settings), "halo": plan.job.halo} if plan.mode == "detect" else None
         ),
+        "zero_points": {
+            band: dict(zip(("value", "source"), plan.opened.zero_point(band), strict=True))
+            for band in plan.opened.inputs.band_names
+        },
         "run_key": plan.run_key,
         "notes": [*plan.opened.notes, *plan.opened.assumptions],
         **counts,

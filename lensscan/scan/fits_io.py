@@ -24,8 +24,14 @@ import numpy as np
 from lensscan.bands import normalise_band
 from lensscan.errors import UserError
 from lensscan.pixels import wcs_pixel_scale
+from lensscan.scan.detect import ZERO_POINT
 from lensscan.scan.hdu import HduData, ImageFile, MaskPlane, describe_image
-from lensscan.scan.survey_files import field_name, header_band_names, hsc_siblings
+from lensscan.scan.survey_files import (
+    field_name,
+    header_band_names,
+    header_zero_point,
+    hsc_siblings,
+)
 from lensscan.scan.tiling import centred_window_start
 
 EMPTY_BAND_SAMPLE_ROWS = 16
@@ -153,6 +159,8 @@ class OpenedField:
         pixel_scale: Pixel scale in arcsec (from the WCS), or ``None``.
         notes: Lines to show the user (bands found, bands ignored).
         assumptions: Guesses the user should check (shown as warnings).
+        zero_points: Band -> (AB zero point, the header card it came from), for the bands
+            whose files declare one.
     """
 
     inputs: FieldInputs
@@ -160,6 +168,18 @@ class OpenedField:
     pixel_scale: float | None
     notes: tuple[str, ...] = field(default=())
     assumptions: tuple[str, ...] = field(default=())
+    zero_points: dict[str, tuple[float, str]] = field(default_factory=dict)
+
+    def zero_point(self, band: str) -> tuple[float, str]:
+        """A band's AB zero point and where it came from: its file's header, else HSC's 27.
+
+        Magnitudes (and so a magnitude limit or colour cut) are only right at the image's
+        own zero point; a DECam CCD in counts has about 30, not the HSC coadds' 27.
+        """
+        found = self.zero_points.get(band)
+        if found is not None:
+            return found[0], f"header {found[1]}"
+        return ZERO_POINT, "default (HSC coadd, FLUXMAG0 = 10**10.8)"
 
 
 def _check_size(image: ImageFile, window: int) -> None:
@@ -255,22 +275,27 @@ def open_band_files(
     band_paths: Mapping[str, str | os.PathLike[str]],
     model_bands: Sequence[str],
     window: int,
+    force_bands: bool = False,
 ) -> OpenedField:
     """Open one field given as one 2-D file per band (``--band g=PATH ...``).
 
     The files must share one pixel grid (shape and WCS). Bands the model does not use are
-    ignored, with a note.
+    ignored, with a note. A file whose name or header (``BAND``, ``FILTER``) says another
+    band than the one it is given as is refused unless ``force_bands``: an HSC-R file
+    given as g would be scored as g without a word.
 
     Args:
         band_paths: Band name -> file.
         model_bands: The bands the model needs, in its order.
         window: The model's cutout size.
+        force_bands: Take each file as the band it is given as, whatever it declares.
 
     Returns:
         The opened field, named after the file of the model's first band.
 
     Raises:
-        UserError: On a missing band, a grid mismatch or an unreadable file.
+        UserError: On a missing band, a band its file contradicts, a grid mismatch or an
+            unreadable file.
     """
     normalised = {(normalise_band(b) or b.lower()): Path(p) for b, p in band_paths.items()}
     missing = [b for b in model_bands if b not in normalised]
@@ -290,6 +315,13 @@ def open_band_files(
                 f"`band` {band}={image.path}: is a {image.planes}-plane cube, expected one band"
             )
         _check_size(image, window)
+        declared = header_band_names(image)
+        if declared is not None and declared[0] != band and not force_bands:
+            raise UserError(
+                f"`band` {band}={image.path}: the file says it holds band {declared[0]} (its "
+                f"name or BAND/FILTER header); give it as {declared[0]}, or set "
+                "`force_bands` to take it as given"
+            )
         files[band] = image
     return _from_band_files(field_name(normalised[model_bands[0]]), files, model_bands, notes)
 
@@ -358,6 +390,12 @@ def _assemble(
 ) -> OpenedField:
     reference = images[0]
     unique_files = tuple(dict.fromkeys(image.path for image in images))
+    declared = {image.data.path: header_zero_point(image) for image in images}
+    zero_points = {
+        plane.band: found
+        for plane in planes
+        if (found := declared.get(plane.data.path)) is not None
+    }
     masks = tuple(dict.fromkeys(image.mask for image in images if image.mask is not None))
     inputs = FieldInputs(
         name=name,
@@ -372,4 +410,5 @@ def _assemble(
         pixel_scale=wcs_pixel_scale(reference.wcs),
         notes=tuple(notes),
         assumptions=tuple(assumptions),
+        zero_points=zero_points,
     )

@@ -34,7 +34,7 @@ from lensscan.scan.candidates import icrs_to_pixel
 from lensscan.scan.chunks import FieldJob
 from lensscan.scan.cluster import ClusterSpec, connect
 from lensscan.scan.cluster import validate as validate_cluster
-from lensscan.scan.detect import ColorCut, DetectSettings
+from lensscan.scan.detect import ZERO_POINT, ColorCut, DetectSettings
 from lensscan.scan.detect_job import DetectJob
 from lensscan.scan.finalize import write_field_outputs
 from lensscan.scan.fits_io import (
@@ -166,7 +166,9 @@ def _open(spec: FieldSpec, context: ScanContext) -> OpenedField:
     if spec.path is not None:
         opened = open_field(spec.path, scorer.bands, scorer.input_size, context.config.bands)
     else:
-        opened = open_band_files(spec.band_paths or {}, scorer.bands, scorer.input_size)
+        opened = open_band_files(
+            spec.band_paths or {}, scorer.bands, scorer.input_size, context.config.force_bands
+        )
     check = getattr(scorer, "check_input", None)
     if check is not None:
         check(
@@ -184,6 +186,15 @@ def _open(spec: FieldSpec, context: ScanContext) -> OpenedField:
         opened = replace(opened, inputs=replace(opened.inputs, no_data_bands=empty))
     for note in opened.notes:
         logger.info("%s: %s", opened.inputs.name, note)
+    declared = [
+        f"{band}={value:.3f} ({card})"
+        for band, (value, card) in opened.zero_points.items()
+        if abs(value - ZERO_POINT) > 1e-3
+    ]
+    if declared:
+        logger.info(
+            "%s: magnitudes at the header's zero point(s) %s", spec.label, ", ".join(declared)
+        )
     for assumption in opened.assumptions:
         logger.warning("%s: %s", opened.inputs.name, assumption)
     if opened.wcs is None:
@@ -262,6 +273,7 @@ def detect_settings(
         min_kron_radius=config.min_kron_radius,
         color_cut=color_cut,
         pixel_scale=scale,
+        zero_points=tuple(opened.zero_point(band)[0] for band in bands),
     )
 
 

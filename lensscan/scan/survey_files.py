@@ -1,7 +1,8 @@
-"""Survey file naming: HSC calexp names, sibling band files, band names a file declares."""
+"""Survey file naming: HSC calexp names, sibling bands, the bands and zero point a file declares."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -40,6 +41,33 @@ def header_band_names(image: ImageFile) -> tuple[str, ...] | None:
             band = normalise_band(header.get(key, "") or "")
             if band:
                 return (band,)
+    return None
+
+
+ZERO_POINT_KEYWORDS = ("MAGZERO", "MAGZPT", "FLUXMAG0")
+"""Header keywords of an image's AB zero point, in the order they are looked for (FLUXMAG0
+is a flux, the others magnitudes)."""
+
+
+def header_zero_point(image: ImageFile) -> tuple[float, str] | None:
+    """The AB zero point a file declares, with the card it came from, or ``None``.
+
+    The image HDU's header is searched before the primary one (HSC coadds keep FLUXMAG0
+    in the primary, DECam's community pipeline MAGZERO); the first keyword of
+    :data:`ZERO_POINT_KEYWORDS` with a usable value wins. ``FLUXMAG0`` is the flux of a
+    zero-magnitude source, so its zero point is ``2.5 log10(FLUXMAG0)``.
+    """
+    for header in (image.header, image.primary_header):
+        for key in ZERO_POINT_KEYWORDS:
+            try:
+                value = float(header.get(key))
+            except (TypeError, ValueError):
+                continue
+            if key == "FLUXMAG0":
+                if value > 0 and math.isfinite(value):
+                    return 2.5 * math.log10(value), f"{key}={value:g}"
+            elif math.isfinite(value) and value > 0:
+                return value, f"{key}={value:g}"
     return None
 
 
