@@ -58,6 +58,7 @@ class Recipe:
         epochs: Training epochs of every member.
         batch_size: Items per step.
         lr: Learning rate.
+        restyle: Share of training items shown as display images (``TrainConfig.restyle``).
         n_test: Items of each test store.
         test_lens_fraction: Lens fraction of the test stores.
         in_family_seed: Seed of the in-family test store.
@@ -78,6 +79,7 @@ class Recipe:
     epochs: int = 8
     batch_size: int = 64
     lr: float = 1e-3
+    restyle: float = 0.0
     n_test: int = 20_200
     test_lens_fraction: float = 1.0 / 101.0
     bootstrap: int = 1000
@@ -116,6 +118,16 @@ RECIPES: Mapping[str, Recipe] = MappingProxyType(
             encoder="ecnn",
             member_seeds=(0,),
             epochs=4,
+        ),
+        "hsc-gri-restyled": Recipe(
+            name="hsc-gri-restyled",
+            description="gri ensemble of three small_cnn on the hsc-train family, a third of "
+            "the items shown as 8-bit display images",
+            bands="gri",
+            train_seed=101,
+            in_family_seed=303,
+            out_of_family_seed=202,
+            restyle=1.0 / 3.0,
         ),
         "hsc-i": Recipe(
             name="hsc-i",
@@ -185,6 +197,7 @@ def _train_member(recipe: Recipe, store: Path, out: Path, seed: int, device: str
             epochs=recipe.epochs,
             batch_size=recipe.batch_size,
             lr=recipe.lr,
+            restyle=recipe.restyle,
             seed=seed,
             device=device,
             resume=True,

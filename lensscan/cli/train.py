@@ -82,6 +82,12 @@ def train(
         None, "--device", help="cpu, cuda, cuda:N or mps (default: best available)."
     ),
     max_source: int = typer.Option(None, "--max-source", help="Use at most N source items."),
+    restyle: float = typer.Option(
+        None,
+        "--restyle",
+        help="Share of source training items shown as 8-bit display-stretched images "
+        "(0-1, default 0).",
+    ),
     max_target: int = typer.Option(None, "--max-target", help="Use at most N target-pool items."),
     selection: str = typer.Option(
         None, "--selection", help="auto, val_auroc, last or min_target_entropy (default auto)."
@@ -130,6 +136,7 @@ def train(
         "seed": seed,
         "device": device,
         "max_source": max_source,
+        "restyle": restyle,
         "max_target": max_target,
         "selection": selection,
         "method_options": _parse_options(option),

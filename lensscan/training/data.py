@@ -18,6 +18,7 @@ import torch
 
 from lensscan.config import TrainConfig
 from lensscan.data.normalize import Normalisation
+from lensscan.data.restyle import restyle
 from lensscan.data.store import LENS, NONLENS, CutoutStore
 from lensscan.errors import UserError
 from lensscan.models.registry import check_input_size
@@ -125,12 +126,22 @@ def _subset(indices: np.ndarray, limit: int | None, rng: np.random.Generator) ->
 
 
 def _normalised(
-    store: CutoutStore, indices: np.ndarray, norm: Normalisation, device: torch.device
+    store: CutoutStore,
+    indices: np.ndarray,
+    norm: Normalisation,
+    device: torch.device,
+    restyled: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
 ) -> torch.Tensor:
-    chunks = [
-        norm(torch.from_numpy(store.read_images(indices[i : i + _CHUNK])).to(device))
-        for i in range(0, len(indices), _CHUNK)
-    ]
+    """Items read and normalised in chunks; those flagged in ``restyled`` as display images."""
+    chunks = []
+    for i in range(0, len(indices), _CHUNK):
+        images = store.read_images(indices[i : i + _CHUNK])
+        if restyled is not None and rng is not None:
+            flagged = restyled[i : i + _CHUNK]
+            if flagged.any():
+                images[flagged] = restyle(images[flagged], rng)
+        chunks.append(norm(torch.from_numpy(images).to(device)))
     return torch.cat(chunks)
 
 
@@ -153,11 +164,21 @@ def _labelled_domain(
     setting: str,
     norm: Normalisation,
     device: torch.device,
+    restyle_share: float = 0.0,
+    seed: np.random.SeedSequence | None = None,
 ) -> DomainData:
-    """Normalised images and their labels, on the device."""
+    """Normalised images and their labels, on the device.
+
+    A seeded ``restyle_share`` of the items is shown as display images (see
+    :mod:`lensscan.data.restyle`).
+    """
     labels = _labels(store, indices, setting, split)
+    restyled, rng = None, None
+    if restyle_share > 0:
+        rng = np.random.default_rng(seed)
+        restyled = rng.uniform(size=len(indices)) < restyle_share
     return DomainData(
-        _normalised(store, indices, norm, device),
+        _normalised(store, indices, norm, device, restyled, rng),
         torch.from_numpy(labels.astype(np.float32)).to(device),
         store.path,
         split,
@@ -265,7 +286,7 @@ def load_training_data(
         UserError: If a store is missing, empty, unlabelled where labels are needed, or its
             bands, cutout size or pixel scale do not fit the others or the encoder.
     """
-    seeds = np.random.SeedSequence(config.seed).spawn(4)
+    seeds = np.random.SeedSequence(config.seed).spawn(5)
     # Keyed by setting; the first is the one the others must match.
     stores = {"source": CutoutStore.open(config.source, "source")}
     if config.target is not None:
@@ -283,7 +304,16 @@ def load_training_data(
         raise UserError(
             f"`source` {source_store.path}: needs at least 2 items, found {len(source_idx)}"
         )
-    source = _labelled_domain(source_store, source_idx, source_split, "source", norm, device)
+    source = _labelled_domain(
+        source_store,
+        source_idx,
+        source_split,
+        "source",
+        norm,
+        device,
+        restyle_share=config.restyle,
+        seed=seeds[4],
+    )
 
     val = None
     val_idx = np.zeros(0, np.int64)
