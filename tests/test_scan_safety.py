@@ -359,3 +359,56 @@ def test_a_band_file_whose_filter_contradicts_its_band_is_refused_unless_forced(
     assert "--force-bands" in errors[0]
     result = runner.invoke(app, [*args, "--force-bands"])
     assert result.exit_code == 0, result.output
+
+
+# --- 5. Fields far from the model's domain ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scale", "cards", "phrase"),
+    [
+        (1.2, {"FILTER": "i"}, "is 7.14x off the model's 0.168"),
+        (0.168, {"FILTER": "IRAC1"}, "band i is read from a file whose filter is 'IRAC1'"),
+    ],
+    ids=["pixel scale", "filter"],
+)
+def test_a_field_far_from_the_model_is_refused_unless_forced(
+    tmp_path: Path, runner, tiny_model: Path, scale: float, cards: dict, phrase: str
+) -> None:
+    from scan_helpers import write_plain
+
+    shape = (96, 96)
+    path = write_plain(
+        tmp_path / "f.fits", galaxy_image(shape, 5), tan_wcs(shape, scale=scale), **cards
+    )
+    out = tmp_path / "out" / "c.ecsv"
+    args = ["scan", str(path), "--model", str(tiny_model), "--workers", "0", "--out", str(out)]
+    args += ["--mode", "grid", "--threshold", "0"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and "far from the model's domain" in errors[0], errors
+    assert phrase in errors[0] and "--force-domain" in errors[0]
+    assert not out.exists()
+    result = runner.invoke(app, [*args, "--force-domain"])
+    assert result.exit_code == 0, result.output
+    domain = Table.read(out).meta["domain"]
+    assert domain["forced"] is True and phrase in domain["mismatches"][0]
+    assert domain["field_pixel_scale"] == pytest.approx(scale)
+
+
+def test_a_field_in_the_model_domain_records_no_mismatch(
+    tmp_path: Path, runner, tiny_model: Path
+) -> None:
+    from scan_helpers import write_plain
+
+    path = write_plain(
+        tmp_path / "f.fits", galaxy_image((96, 96), 5), tan_wcs((96, 96)), FILTER="HSC-I"
+    )
+    out = tmp_path / "out" / "c.ecsv"
+    args = ["scan", str(path), "--model", str(tiny_model), "--workers", "0", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--mode", "grid", "--threshold", "0"])
+    assert result.exit_code == 0, result.output
+    domain = Table.read(out).meta["domain"]
+    assert domain["mismatches"] == [] and domain["forced"] is False
+    assert domain["filters"] == {"i": "HSC-I"}

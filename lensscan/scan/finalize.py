@@ -32,6 +32,7 @@ from lensscan.scan.candidates import (
     group_detections,
     pixel_to_icrs,
 )
+from lensscan.scan.domain import domain_mismatches
 from lensscan.scan.plan import FieldPlan, FieldResult, ScanContext, side_outputs
 from lensscan.scan.workstore import WorkStore
 
@@ -185,6 +186,19 @@ def field_source(plan: FieldPlan, context: ScanContext) -> dict[str, Any]:
     return {"band_files": {b.band: str(Path(b.data.path).resolve()) for b in inputs.bands}}
 
 
+def _domain(plan: FieldPlan, context: ScanContext) -> dict[str, Any]:
+    """How the field compares with the model's domain (a field with mismatches was forced)."""
+    scorer = context.scorer
+    mismatches = domain_mismatches(plan.opened, scorer.bands, scorer.pixel_scale)
+    return {
+        "model_pixel_scale": scorer.pixel_scale,
+        "field_pixel_scale": plan.opened.pixel_scale,
+        "filters": dict(plan.opened.filters),
+        "mismatches": mismatches,
+        "forced": bool(mismatches),
+    }
+
+
 def _metadata(
     plan: FieldPlan, context: ScanContext, settings: dict[str, Any], counts: dict[str, int]
 ) -> dict[str, Any]:
@@ -219,6 +233,7 @@ def _metadata(
         "detection": (
             {**asdict(plan.job.settings), "halo": plan.job.halo} if plan.mode == "detect" else None
         ),
+        "domain": _domain(plan, context),
         "zero_points": {
             band: dict(zip(("value", "source"), plan.opened.zero_point(band), strict=True))
             for band in plan.opened.inputs.band_names

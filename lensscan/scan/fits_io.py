@@ -27,6 +27,7 @@ from lensscan.pixels import wcs_pixel_scale
 from lensscan.scan.detect import ZERO_POINT
 from lensscan.scan.hdu import HduData, ImageFile, MaskPlane, describe_image
 from lensscan.scan.survey_files import (
+    declared_filter,
     field_name,
     header_band_names,
     header_zero_point,
@@ -161,6 +162,8 @@ class OpenedField:
         assumptions: Guesses the user should check (shown as warnings).
         zero_points: Band -> (AB zero point, the header card it came from), for the bands
             whose files declare one.
+        filters: Band -> the filter its one-plane file names (HSC name, BAND or FILTER),
+            as written, for the bands whose files name one.
     """
 
     inputs: FieldInputs
@@ -169,6 +172,7 @@ class OpenedField:
     notes: tuple[str, ...] = field(default=())
     assumptions: tuple[str, ...] = field(default=())
     zero_points: dict[str, tuple[float, str]] = field(default_factory=dict)
+    filters: dict[str, str] = field(default_factory=dict)
 
     def zero_point(self, band: str) -> tuple[float, str]:
         """A band's AB zero point and where it came from: its file's header, else HSC's 27.
@@ -390,6 +394,7 @@ def _assemble(
 ) -> OpenedField:
     reference = images[0]
     unique_files = tuple(dict.fromkeys(image.path for image in images))
+    filters = {image.data.path: declared_filter(image) for image in images}
     declared = {image.data.path: header_zero_point(image) for image in images}
     zero_points = {
         plane.band: found
@@ -411,4 +416,9 @@ def _assemble(
         notes=tuple(notes),
         assumptions=tuple(assumptions),
         zero_points=zero_points,
+        filters={
+            plane.band: name
+            for plane in planes
+            if (name := filters.get(plane.data.path)) is not None
+        },
     )

@@ -36,6 +36,7 @@ from lensscan.scan.cluster import ClusterSpec, connect
 from lensscan.scan.cluster import validate as validate_cluster
 from lensscan.scan.detect import ZERO_POINT, ColorCut, DetectSettings
 from lensscan.scan.detect_job import DetectJob
+from lensscan.scan.domain import PIXEL_SCALE_TOLERANCE, check_domain
 from lensscan.scan.finalize import write_field_outputs
 from lensscan.scan.fits_io import (
     OpenedField,
@@ -63,9 +64,6 @@ from lensscan.scan.workstore import SCORED, STORE_FORMAT, WorkStore
 
 if TYPE_CHECKING:
     from lensscan.scan.combine import CombinedCatalog
-
-PIXEL_SCALE_TOLERANCE = 0.1
-"""Relative pixel-scale difference between field and model above which we warn."""
 
 COMBINED_NAME = "combined"
 """Stem of a multi-field run's combined catalog in the catalog folder."""
@@ -176,6 +174,10 @@ def _open(spec: FieldSpec, context: ScanContext) -> OpenedField:
             (len(scorer.bands), scorer.input_size, scorer.input_size),
             spec.label,
         )
+    # Refused before anything else is said about the field: nothing else would matter.
+    mismatches = check_domain(
+        opened, scorer.bands, scorer.pixel_scale, spec.label, context.config.force_domain
+    )
     empty = opened.inputs.zero_bands()
     if empty:
         logger.warning(
@@ -205,6 +207,7 @@ def _open(spec: FieldSpec, context: ScanContext) -> OpenedField:
     elif (
         scorer.pixel_scale
         and abs(opened.pixel_scale / scorer.pixel_scale - 1) > PIXEL_SCALE_TOLERANCE
+        and not mismatches  # a scale far off is said once, below
     ):
         logger.warning(
             '%s: pixel scale %.3f" differs from the model\'s %.3f"',
@@ -212,6 +215,8 @@ def _open(spec: FieldSpec, context: ScanContext) -> OpenedField:
             opened.pixel_scale,
             scorer.pixel_scale,
         )
+    for mismatch in mismatches:
+        logger.warning("%s: %s; scanned anyway (`force_domain`)", spec.label, mismatch)
     return opened
 
 

@@ -44,6 +44,25 @@ def header_band_names(image: ImageFile) -> tuple[str, ...] | None:
     return None
 
 
+def declared_filter(image: ImageFile) -> str | None:
+    """The filter a one-plane file names, as written (HSC file name, BAND or FILTER), if any.
+
+    Unlike :func:`header_band_names` this keeps names lensscan does not know as a band
+    (``IRAC1``, ``F160W``): they tell that the image is from another part of the spectrum.
+    """
+    if image.planes != 1:
+        return None
+    match = HSC_CALEXP_NAME.match(image.path.name)
+    if match:
+        return f"HSC-{match['filter'].upper()}"
+    for header in (image.header, image.primary_header):
+        for key in ("BAND", "FILTER"):
+            value = str(header.get(key, "") or "").strip()
+            if value:
+                return value
+    return None
+
+
 ZERO_POINT_KEYWORDS = ("MAGZERO", "MAGZPT", "FLUXMAG0")
 """Header keywords of an image's AB zero point, in the order they are looked for (FLUXMAG0
 is a flux, the others magnitudes)."""
