@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
 import re
 from pathlib import Path
@@ -105,7 +106,8 @@ def _commands_index() -> str:
 def _write_if_changed(path: Path, text: str) -> None:
     # Rewriting an unchanged page would make Sphinx read it again on every build.
     if not path.is_file() or path.read_text() != text:
-        tmp = path.with_name(f".{path.name}.tmp")
+        # A name of this process's own: two builds at once (two test runs) may both write.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(text)
         tmp.replace(path)
 
@@ -120,7 +122,7 @@ def generate_command_pages(app_: Sphinx) -> None:
         _write_if_changed(COMMANDS_DIR / name, text)
     for stale in COMMANDS_DIR.glob("*.md"):
         if stale.name not in wanted:
-            stale.unlink()
+            stale.unlink(missing_ok=True)
 
 
 def _help_paragraphs(text: str | None) -> list[str]:
