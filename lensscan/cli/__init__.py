@@ -16,6 +16,7 @@ import typer
 
 from lensscan import __version__
 from lensscan.cli import (
+    adapt,
     benchmark,
     cutouts,
     demo,
@@ -81,6 +82,7 @@ _register("simulate", simulate.simulate)
 _register("simulate-field", simulate_field.simulate_field)
 _register("import", import_store.import_store)
 _register("train", train.train)
+_register("adapt", adapt.adapt)
 _register("recipe", recipe.recipe)
 _register("scan", scan.scan)
 _register("cutouts", cutouts.cutouts)

@@ -1,0 +1,202 @@
+"""The checks of ``lensscan adapt``: are the injected arcs visible, and is the child better?
+
+Two rules guard a survey from a model made worse by adaptation:
+
+* **Visible arcs, before any training.** With arcs nobody can see the labels are noise
+  (measured: a real-image test fell from 0.90 to 0.40 after fine-tuning on arcs whose
+  injected-validation AUROC was 0.68). The run is refused when the injected lenses'
+  median matched-filter S/N is below ``min_median_arc_snr``, or when neither the parent
+  nor a quick probe (:func:`probe_separability`: azimuthal statistics of the normalised
+  images in annuli, a ridge-regularised linear discriminant fitted on the training
+  backgrounds) tells injected lenses from non-lenses on the held-out backgrounds with an
+  AUROC of at least ``min_separability``.
+* **Safety, after training.** The parent and the adapted model are scored on the same
+  held-out injected backgrounds and on the parent's own source validation; the adapted
+  model is kept only if it beats the parent on the first by more than ``min_gain`` and
+  loses at most ``max_source_loss`` AUROC on the second (:func:`decide`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from lensscan.data.store import LENS, CutoutStore
+from lensscan.errors import UserError
+from lensscan.evaluate.metrics import compute_metrics
+
+#: Annuli of the probe, as fractions of the half-side of the cutout.
+PROBE_ANNULI = np.linspace(0.0, 1.0, 9)
+#: Ridge strength of the probe's discriminant, relative to the features' variance.
+PROBE_RIDGE = 1e-2
+#: Items scored per forward pass.
+SCORE_BATCH = 512
+FIGURES = ("auroc", "tpr0", "tpr10")
+
+
+class InvisibleArcsError(UserError):
+    """The injected arcs are too faint to learn from (the calibration failed)."""
+
+
+def figures(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """AUROC, TPR0 and TPR10 of scores against 0/1 labels."""
+    values = compute_metrics(np.asarray(labels), np.asarray(scores)).values
+    return {name: float(values[name]) for name in FIGURES}
+
+
+def score_items(finder: Any, store: CutoutStore, indices: np.ndarray) -> np.ndarray:
+    """A model's float64 P(lens) of store items, centre-cropped to its cutout size."""
+    from lensscan.survey_adapt.steps import centre_crop
+
+    scores = [
+        finder.score(
+            np.ascontiguousarray(
+                centre_crop(store.read_images(indices[k : k + SCORE_BATCH]), finder.input_size)
+            )
+        )
+        for k in range(0, len(indices), SCORE_BATCH)
+    ]
+    return np.concatenate(scores) if scores else np.zeros(0)
+
+
+def probe_features(images: np.ndarray, normalisation: Any) -> np.ndarray:
+    """Per band and annulus: mean and azimuthal scatter of the normalised image.
+
+    Arcs add flux on a ring around the deflector, unevenly in azimuth; a galaxy's own
+    light is smooth. The features see both without any training of the network.
+
+    Args:
+        images: (N, C, H, W) raw cutouts.
+        normalisation: The model's normalisation (a callable on tensors).
+
+    Returns:
+        (N, C * annuli * 2) float64 features.
+    """
+    with torch.no_grad():
+        x = normalisation(torch.from_numpy(np.ascontiguousarray(images, np.float32))).numpy()
+    height, width = x.shape[-2:]
+    rows, cols = np.mgrid[:height, :width]
+    radius = np.hypot(rows - (height - 1) / 2, cols - (width - 1) / 2) / (min(height, width) / 2)
+    features = []
+    for low, high in itertools.pairwise(PROBE_ANNULI):
+        ring = (radius >= low) & (radius < high)
+        values = x[:, :, ring]
+        features += [values.mean(-1), values.std(-1)]
+    return np.concatenate(features, axis=1).astype(np.float64)
+
+
+def probe_separability(
+    train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray]
+) -> float:
+    """AUROC on held-out items of a linear discriminant fitted to training features.
+
+    Args:
+        train: (features, 0/1 labels) of the training backgrounds' items.
+        val: (features, 0/1 labels) of the held-out backgrounds' items.
+    """
+    x, y = train
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    z = (x - mean) / scale
+    gram = z.T @ z / len(z) + PROBE_RIDGE * np.eye(z.shape[1])
+    weights = np.linalg.solve(gram, z.T @ (y - y.mean()) / len(z))
+    scores = ((val[0] - mean) / scale) @ weights
+    return figures(val[1], scores)["auroc"]
+
+
+def check_visibility(
+    arc_snr: np.ndarray, separability: Mapping[str, float], settings: Any
+) -> dict[str, Any]:
+    """Refuse injected arcs too faint to learn from; else return the measured figures.
+
+    Args:
+        arc_snr: Matched-filter S/N of every injected lens.
+        separability: AUROC of the parent and of the probe on the held-out backgrounds.
+        settings: The run's :class:`~lensscan.survey_adapt.settings.AdaptConfig`.
+
+    Raises:
+        InvisibleArcsError: One line saying which figure failed and by how much.
+    """
+    median = float(np.median(arc_snr)) if len(arc_snr) else 0.0
+    best = max(separability.values())
+    record = {
+        "median_arc_snr": median,
+        "separability": dict(separability),
+        "min_median_arc_snr": settings.min_median_arc_snr,
+        "min_separability": settings.min_separability,
+    }
+    if median < settings.min_median_arc_snr:
+        raise InvisibleArcsError(
+            f"injected arcs too faint to learn from: median arc S/N {median:.1f} < "
+            f"`min_median_arc_snr` {settings.min_median_arc_snr:g} (check the pool's zero "
+            "point, pixel scale and PSF; nothing was trained)"
+        )
+    if best < settings.min_separability:
+        shown = ", ".join(f"{name} {value:.3f}" for name, value in separability.items())
+        raise InvisibleArcsError(
+            f"injected arcs not separable from the backgrounds: AUROC on held-out "
+            f"backgrounds {shown} < `min_separability` {settings.min_separability:g} "
+            "(check the pool's units and PSF; nothing was trained)"
+        )
+    return record
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Which model a run keeps, and why (one line).
+
+    Attributes:
+        keep_adapted: Whether the adapted model is the answer.
+        reason: One line for the log and the card.
+    """
+
+    keep_adapted: bool
+    reason: str
+
+
+def decide(
+    parent: Mapping[str, Mapping[str, float]],
+    adapted: Mapping[str, Mapping[str, float]],
+    min_gain: float,
+    max_source_loss: float,
+) -> Decision:
+    """The safety rule: the adapted model must beat the parent and keep its source figure.
+
+    Args:
+        parent: The parent's figures: ``{"injected_val": {...}, "source_val": {...}}``
+            (``source_val`` may be absent without rehearsal).
+        adapted: The adapted model's figures, alike.
+        min_gain: Required AUROC gain on the injected validation (strictly more).
+        max_source_loss: Largest AUROC loss allowed on the parent's source validation.
+    """
+    new, old = adapted["injected_val"]["auroc"], parent["injected_val"]["auroc"]
+    if not new > old + min_gain:
+        return Decision(
+            False,
+            f"kept the parent: the adapted model does not beat it on held-out injected "
+            f"backgrounds (AUROC {new:.4f} vs the parent's {old:.4f}, `min_gain` {min_gain:g})",
+        )
+    if "source_val" in parent and "source_val" in adapted:
+        source_new = adapted["source_val"]["auroc"]
+        source_old = parent["source_val"]["auroc"]
+        if source_old - source_new > max_source_loss:
+            return Decision(
+                False,
+                f"kept the parent: the adapted model loses {source_old - source_new:.4f} AUROC "
+                f"on the parent's source validation ({source_new:.4f} vs {source_old:.4f}; "
+                f"`max_source_loss` {max_source_loss:g})",
+            )
+    return Decision(
+        True,
+        f"kept the adapted model: AUROC {new:.4f} on held-out injected backgrounds "
+        f"(parent {old:.4f})",
+    )
+
+
+def is_lens(labels: np.ndarray) -> np.ndarray:
+    """0/1 labels of stored labels (lens = 1)."""
+    return (np.asarray(labels) == LENS).astype(np.int8)
