@@ -80,14 +80,25 @@ DOCS_PAGES = sorted(
 )
 
 
-def _examples(markdown: str, table_section: str | None = None) -> list[list[str]]:
+#: Fences read as shell: the README's blocks marked bash or sh, or not marked; the docs pages'
+#: marked bash, sh or console (their unmarked blocks show output).
+README_SHELL = ("bash", "sh", "")
+DOCS_SHELL = ("bash", "sh", "console")
+
+#: Shell lines that do not split into words (an unclosed quote), as "page: line".
+UNSPLITTABLE: list[str] = []
+
+
+def _examples(
+    markdown: str, page: str, languages: tuple[str, ...], table_section: str | None = None
+) -> list[list[str]]:
     """The argument lists (``lensscan`` dropped) of a page's shell examples.
 
     With ``table_section``, the ``lensscan ...`` code spans of the tables under that heading
     count too (the README's commands table gives one example per command).
     """
     lines = []
-    for body in _shell_blocks(markdown):
+    for body in _shell_blocks(markdown, languages):
         lines += body.replace("\\\n", " ").splitlines()
     if table_section is not None:
         section = markdown.split(f"\n## {table_section}\n", 1)[1].split("\n## ", 1)[0]
@@ -96,7 +107,12 @@ def _examples(markdown: str, table_section: str | None = None) -> list[list[str]
                 lines += re.findall(r"`(lensscan [^`]+)`", row)
     examples = []
     for line in lines:
-        for words in _shell_commands(line):
+        try:
+            commands = _shell_commands(line)
+        except ValueError:
+            UNSPLITTABLE.append(f"{page}: {line}")
+            continue
+        for words in commands:
             while words and re.match(r"^[A-Z_]+=", words[0]):
                 words = words[1:]
             if words and words[0] == "lensscan":
@@ -104,15 +120,15 @@ def _examples(markdown: str, table_section: str | None = None) -> list[list[str]
     return examples
 
 
-def _shell_blocks(markdown: str) -> list[str]:
-    """The bodies of the fenced code blocks marked ``bash`` or ``sh`` (or not marked)."""
+def _shell_blocks(markdown: str, languages: tuple[str, ...] = README_SHELL) -> list[str]:
+    """The bodies of the fenced code blocks marked with one of ``languages``."""
     blocks, language, body = [], None, []
     for line in markdown.splitlines():
         if line.startswith("```"):
             if language is None:
                 language, body = line[3:].strip(), []
             else:
-                if language in ("bash", "sh", ""):
+                if language in languages:
                     blocks.append("\n".join(body) + "\n")
                 language = None
         elif language is not None:
@@ -133,9 +149,13 @@ def _shell_commands(line: str) -> list[list[str]]:
     return commands
 
 
-README_EXAMPLES = _examples((REPO_ROOT / "README.md").read_text(), table_section="Commands")
+README_EXAMPLES = _examples(
+    (REPO_ROOT / "README.md").read_text(), "README.md", README_SHELL, table_section="Commands"
+)
 DOCS_EXAMPLES = {
-    str(path.relative_to(REPO_ROOT)): _examples(path.read_text()) for path in DOCS_PAGES
+    page: _examples(path.read_text(), page, DOCS_SHELL)
+    for path in DOCS_PAGES
+    for page in [str(path.relative_to(REPO_ROOT))]
 }
 EXAMPLES = README_EXAMPLES + [args for found in DOCS_EXAMPLES.values() for args in found]
 LABELLED = [("README.md", args) for args in README_EXAMPLES] + [
@@ -161,6 +181,10 @@ def test_the_readme_has_examples_of_every_command() -> None:
             assert any(path[:1] == (name,) and len(path) == 2 for path in used), name
         else:
             assert (name,) in used, name
+
+
+def test_shell_examples_split_into_words() -> None:
+    assert not UNSPLITTABLE, "unclosed quotes in shell examples:\n" + "\n".join(UNSPLITTABLE)
 
 
 def test_the_documentation_has_pages_with_examples() -> None:
