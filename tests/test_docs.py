@@ -1,7 +1,7 @@
 """The documentation site builds with warnings as errors, and the files around it agree.
 
 The build runs Sphinx in a subprocess into a temporary folder (the generated command pages
-are written into ``docs/commands/``, which git ignores); it takes about 10-20 s on two cores.
+are written into ``docs/commands/``, which git ignores); it takes about 25 s on two cores.
 """
 
 from __future__ import annotations
