@@ -10,25 +10,28 @@ store with its measurements, so the catalog, counts and ``lensscan cutouts`` can
 
 The halo is at least half a cutout, so an owned object's cutout is always inside its
 region, and at least :data:`MIN_HALO` pixels, so an object up to about 20" across near a
-core's edge is detected whole.
+core's edge is detected whole. Each region is then widened to whole background meshes of
+the field's grid (:data:`~lensscan.scan.detect.BACKGROUND_MESH`), and the background of a
+core pixel depends only on meshes within two of its own (:mod:`lensscan.scan.detect`), which
+a halo of two meshes holds: so a field's catalog is the same whatever the chunk size.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 
 from lensscan.scan.chunks import forward_windows
-from lensscan.scan.detect import DetectSettings, detect_objects, preselect
+from lensscan.scan.detect import BACKGROUND_MESH, DetectSettings, detect_objects, preselect
 from lensscan.scan.fits_io import FieldInputs
 from lensscan.scan.model_cache import ModelRef, model_for
 from lensscan.scan.tiling import CoreChunk, centred_window_start, core_chunks, window_fractions
 from lensscan.scan.workstore import SCORED, STAGED, StoreLayout, WorkStore
 
-MIN_HALO = 128
-"""Smallest halo of a detect-mode chunk, in pixels (21.5" at 0.168")."""
+MIN_HALO = 2 * BACKGROUND_MESH
+"""Smallest halo of a detect-mode chunk, in pixels (21.5" at 0.168"): two background meshes."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,21 @@ class DetectJob:
 
     @cached_property
     def chunks(self) -> list[CoreChunk]:
-        """The field's chunks."""
+        """The field's chunks, their regions widened to whole meshes of the field's grid."""
         height, width = self.inputs.shape
-        return core_chunks(height, width, self.chunk_size, self.halo)
+        mesh = BACKGROUND_MESH
+
+        def widened(chunk: CoreChunk) -> CoreChunk:
+            y0, y1, x0, x1 = chunk.region
+            region = (
+                y0 // mesh * mesh,
+                min(-(-y1 // mesh) * mesh, height),
+                x0 // mesh * mesh,
+                min(-(-x1 // mesh) * mesh, width),
+            )
+            return replace(chunk, region=region)
+
+        return [widened(c) for c in core_chunks(height, width, self.chunk_size, self.halo)]
 
     @property
     def n_chunks(self) -> int:
@@ -92,7 +107,7 @@ class DetectJob:
 
     def layout(self) -> StoreLayout:
         """Shapes of the work store's arrays (tiles and per-chunk detection tables)."""
-        tile = min(self.chunk_size + 2 * self.halo, max(self.inputs.shape))
+        tile = max(max(y1 - y0, x1 - x0) for y0, y1, x0, x1 in (c.region for c in self.chunks))
         return StoreLayout(
             n_bands=len(self.inputs.bands),
             n_chunks=self.n_chunks,
@@ -164,7 +179,9 @@ class DetectJob:
             ``score`` and ``score_spread`` (NaN where not scored).
         """
         y0, _, x0, _ = chunk.region
-        columns = detect_objects(image, variance, bad, self.inputs.band_names, self.settings)
+        columns = detect_objects(
+            image, variance, bad, self.inputs.band_names, self.settings, origin=(y0, x0)
+        )
         selected = preselect(columns, bad, self.settings)
         columns["x"] = columns["x"] + x0
         columns["y"] = columns["y"] + y0

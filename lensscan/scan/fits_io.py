@@ -24,6 +24,7 @@ import numpy as np
 from lensscan.bands import normalise_band
 from lensscan.errors import UserError
 from lensscan.pixels import wcs_pixel_scale
+from lensscan.robust import MAD_TO_SIGMA
 from lensscan.scan.detect import ZERO_POINT
 from lensscan.scan.hdu import HduData, ImageFile, MaskPlane, describe_image
 from lensscan.scan.survey_files import (
@@ -92,6 +93,32 @@ class FieldInputs:
             if ((values == 0) | ~np.isfinite(values)).all() and (values == 0).any():
                 empty.append(band.band)
         return tuple(empty)
+
+    def typical_variances(self) -> tuple[float, ...]:
+        """Each band's typical variance over the field, judged on a sample of rows.
+
+        The median of the VARIANCE plane where the band has one, else the square of the
+        pixels' robust spread. A field-wide value (not a chunk's) keeps the detection
+        image's band weights the same whatever the chunk size.
+        """
+        height, width = self.shape
+        rows = np.unique(np.linspace(0, height - 1, EMPTY_BAND_SAMPLE_ROWS).astype(int))
+        typical = []
+        for band in self.bands:
+            source = band.variance if band.variance is not None else band.data
+            plane = None if band.variance is not None else band.plane
+            values = np.concatenate(
+                [source.read((int(r), int(r) + 1, 0, width), plane).ravel() for r in rows]
+            ).astype(np.float64)
+            values = values[np.isfinite(values) & (values != 0)]
+            if not len(values):
+                typical.append(0.0)
+            elif band.variance is not None:
+                typical.append(float(np.median(values)))
+            else:
+                spread = MAD_TO_SIGMA * float(np.median(np.abs(values - np.median(values))))
+                typical.append(spread**2)
+        return tuple(typical)
 
     @property
     def band_names(self) -> tuple[str, ...]:

@@ -279,6 +279,7 @@ def detect_settings(
         color_cut=color_cut,
         pixel_scale=scale,
         zero_points=tuple(opened.zero_point(band)[0] for band in bands),
+        band_variances=opened.inputs.typical_variances(),
     )
 
 
@@ -443,6 +444,12 @@ def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
     stride = config.stride or max(size // 2, 1)
     if stride > size:
         raise UserError(f"`stride` {stride}: larger than the model's {size} px cutout")
+    if config.chunk_size < size:
+        # Each chunk reads a halo of at least a cutout around it: smaller chunks would read
+        # the field many times over and make tens of thousands of tasks.
+        raise UserError(
+            f"`chunk_size` {config.chunk_size}: smaller than the model's {size} px cutout"
+        )
     if mode == "grid" and (config.chunk_size % stride or config.chunk_size < stride):
         raise UserError(
             f"`chunk_size` {config.chunk_size}: must be a multiple of the stride {stride}"

@@ -35,8 +35,9 @@ import numpy as np
 from lensscan.atomic import atomic_output
 from lensscan.progress import logger
 
-# 3: detections carry ``core``, which grouping needs; 4: tiles hold no infinities.
-STORE_FORMAT = "lensscan-scan-work/4"
+# 3: detections carry ``core``, which grouping needs; 4: tiles hold no infinities;
+# 5: detect mode's local background and mesh-aligned regions (other detections than 4's).
+STORE_FORMAT = "lensscan-scan-work/5"
 PENDING, STAGED, SCORED = 0, 1, 2
 
 
