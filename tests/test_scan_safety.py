@@ -480,3 +480,25 @@ def test_a_chunk_size_below_the_cutout_is_refused_in_one_line(
     errors = result.stderr.strip().splitlines()
     assert errors == ["lensscan: error: --chunk-size 10: smaller than the model's 32 px cutout"]
     assert not (tmp_path / "out").exists()
+
+
+# --- 8. Smaller items -------------------------------------------------------------------------
+
+
+def test_the_default_alias_names_the_default_model_everywhere(
+    tmp_path: Path, runner, monkeypatch
+) -> None:
+    from lensscan.errors import UserError
+    from lensscan.models import resolve_model_path
+
+    monkeypatch.chdir(tmp_path)
+    try:
+        expected = resolve_model_path(None)
+    except UserError as exc:  # no default model here: both must say the same
+        with pytest.raises(UserError, match="no default model"):
+            resolve_model_path("default")
+        pytest.skip(f"no default model to scan with: {exc}")
+    assert resolve_model_path("default") == expected
+    result = runner.invoke(app, ["scan", "missing.fits", "--model", "default", "--workers", "0"])
+    assert result.exit_code == 2 and "model" not in result.stderr, result.stderr
+    assert "missing.fits" in result.stderr

@@ -30,6 +30,8 @@ WEIGHTS_ENV = "LENSSCAN_WEIGHTS"
 
 #: The model ``load_model(None)`` (and ``lensscan scan`` without --model) uses.
 DEFAULT_MODEL = "hsc-gri-ecnn-v2"
+DEFAULT_ALIAS = "default"
+"""What names :data:`DEFAULT_MODEL` wherever a model is named."""
 
 
 def shipped_weights_folder() -> Path:
@@ -65,12 +67,17 @@ def resolve_model_path(name_or_path: str | os.PathLike[str] | None) -> Path:
     """The folder holding a model's files.
 
     Args:
-        name_or_path: A path to a weights folder, a bare model name, or None for
-            :data:`DEFAULT_MODEL`.
+        name_or_path: A path to a weights folder, a bare model name, or None or
+            ``"default"`` for :data:`DEFAULT_MODEL`.
 
     Raises:
         UserError: If no folder with a model.json is found.
     """
+    if name_or_path is not None and str(name_or_path) == DEFAULT_ALIAS:
+        # "default" names the shipped default wherever a model is named (scan, evaluate,
+        # init_model), unless a folder of that name is meant.
+        if not (Path(DEFAULT_ALIAS) / CARD_FILE).is_file():
+            name_or_path = None
     name = DEFAULT_MODEL if name_or_path is None else str(name_or_path)
     candidate = Path(name)
     if (candidate / CARD_FILE).is_file():
