@@ -8,13 +8,15 @@ where it stopped:
    ``hsc-train`` family (with a validation split for model selection);
 2. train one network per member seed (supervised, each epoch kept by its in-family
    validation AUROC), and combine the members into one model (mean of their logits);
-3. simulate an in-family test store (``hsc-train``, other seed) and an out-of-family one
+3. simulate an in-family test store (``hsc-train``, other seed), an out-of-family one
    (``hsc-heldout``: another PSF family, noise correlation, priors and half of the real
-   galaxy shapes; never used for training, tuning or selection), both with one lens per
-   hundred galaxies;
-4. evaluate the model on both, raw and as per-band min-max-normalised copies, recording
-   every figure with its 95% bootstrap interval in the model's card; the out-of-family
-   figures are the card's headline.
+   galaxy shapes; never used for training, tuning or selection) and an independent one
+   (``hsc-galsim``: another code base's rendering, PSF, lenses, sources and negatives),
+   each with one lens per hundred galaxies;
+4. evaluate the model on each, raw and as per-band min-max-normalised copies, and on the
+   real labelled folders given (``real_sets``: e.g. the real cross-survey dev set),
+   recording every figure with its 95% bootstrap interval in the model's card; the
+   out-of-family figures are the card's headline.
 
 ``lensscan recipe NAME --work DIR --out weights/NAME`` runs one; ``--scale`` shrinks every
 data size (a quick look, or a test).
@@ -39,6 +41,9 @@ from lensscan.progress import logger
 #: Card labels of the recorded evaluations, by test store and rescaling.
 IN_FAMILY_LABEL = "in-family test hsc-train"
 OUT_OF_FAMILY_LABEL = "out-of-family test hsc-heldout"
+INDEPENDENT_LABEL = "independent test hsc-galsim"
+REAL_DEV_LABEL = "real cross-survey dev"
+REAL_HSC_LABEL = "real HSC sample40 test"
 MINMAX_SUFFIX = " min-max"
 
 
@@ -63,6 +68,7 @@ class Recipe:
         test_lens_fraction: Lens fraction of the test stores.
         in_family_seed: Seed of the in-family test store.
         out_of_family_seed: Seed of the out-of-family test store.
+        independent_seed: Seed of the independent (``hsc-galsim``) test store.
         bootstrap: Bootstrap replicates of the recorded intervals.
     """
 
@@ -72,6 +78,7 @@ class Recipe:
     train_seed: int
     in_family_seed: int
     out_of_family_seed: int
+    independent_seed: int = 2002
     n_train: int = 30_000
     val_fraction: float = 0.1
     encoder: str = "small_cnn"
@@ -242,6 +249,7 @@ def run_recipe(
     workers: int = 1,
     device: str | None = None,
     overwrite: bool = False,
+    real_sets: Mapping[str, str | Path] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Make the recipe's model in ``out`` and record its figures in its card.
 
@@ -252,6 +260,8 @@ def run_recipe(
         workers: Simulation processes.
         device: Where to train and evaluate (None: best available).
         overwrite: Replace an existing ``out``.
+        real_sets: Card label -> labelled folder of real cutouts (DeepLense layout, split
+            ``test``), each evaluated as it is (they are display images already).
 
     Returns:
         Per evaluation label, its AUROC, TPR0 and TPR10.
@@ -294,6 +304,7 @@ def run_recipe(
     tests = {
         IN_FAMILY_LABEL: ("hsc-train", recipe.in_family_seed, "infamily"),
         OUT_OF_FAMILY_LABEL: ("hsc-heldout", recipe.out_of_family_seed, "heldout"),
+        INDEPENDENT_LABEL: ("hsc-galsim", recipe.independent_seed, "galsim"),
     }
     figures: dict[str, dict[str, float]] = {}
     for label, (domain, seed, stem) in tests.items():
@@ -321,6 +332,19 @@ def run_recipe(
             )
             entry = next(iter(report["models"].values()))
             figures[label + suffix] = {k: entry[k] for k in ("auroc", "tpr0", "tpr10")}
+    for label, folder in (real_sets or {}).items():
+        report = _evaluate(
+            recipe,
+            staged,
+            Path(folder),
+            work / "reports" / recipe.name / label.replace(" ", "-"),
+            label,
+            "none",
+            device,
+            headline=False,
+        )
+        entry = next(iter(report["models"].values()))
+        figures[label] = {k: entry[k] for k in ("auroc", "tpr0", "tpr10")}
     if out.exists():
         remove_path(out)
     with atomic_output(out) as tmp:

@@ -5,9 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import REALDATA
 
 from lensscan.cli import app
-from lensscan.recipes import IN_FAMILY_LABEL, OUT_OF_FAMILY_LABEL, RECIPES, get_recipe
+from lensscan.recipes import (
+    IN_FAMILY_LABEL,
+    INDEPENDENT_LABEL,
+    OUT_OF_FAMILY_LABEL,
+    REAL_DEV_LABEL,
+    RECIPES,
+    get_recipe,
+)
 from lensscan.simulate.families import FAMILIES
 
 
@@ -15,7 +23,9 @@ def test_recipe_end_to_end_at_tiny_size(runner, tmp_path) -> None:
     out = tmp_path / "weights" / "tiny-gri"
     work = tmp_path / "work"
     arguments = ["recipe", "hsc-gri", "--scale", "0.004", "--epochs", "1", "--work", str(work)]
-    result = runner.invoke(app, [*arguments, "--out", str(out), "--device", "cpu"])
+    real_dev = REALDATA / "real_xsurvey_dev"
+    real = ["--real-dev", str(real_dev)] if real_dev.is_dir() else []
+    result = runner.invoke(app, [*arguments, "--out", str(out), "--device", "cpu", *real])
     assert result.exit_code == 0, result.output
     card = json.loads((out / "model.json").read_text())
     # Three members, each trained on the balanced hsc-train store and selected in-family.
@@ -26,10 +36,16 @@ def test_recipe_end_to_end_at_tiny_size(runner, tmp_path) -> None:
         assert stores["source"]["lenses"] == stores["source"]["non_lenses"]
         assert member["selection"]["rule"] == "val_auroc"
     evaluations = card["metrics"]["evaluations"]
-    for label in (IN_FAMILY_LABEL, OUT_OF_FAMILY_LABEL):
+    for label in (IN_FAMILY_LABEL, OUT_OF_FAMILY_LABEL, INDEPENDENT_LABEL):
         assert 0 <= evaluations[label]["auroc"] <= 1
         assert 0 <= evaluations[label + " min-max"]["auroc"] <= 1
         assert evaluations[label]["n_lenses"] >= 1 and "test-gri.zarr" in evaluations[label]["data"]
+    assert "galsim-test-gri.zarr" in evaluations[INDEPENDENT_LABEL]["data"]
+    if real:
+        # The real dev set is scored and recorded apart, never trained on.
+        assert evaluations[REAL_DEV_LABEL]["n_lenses"] == 135
+        assert evaluations[REAL_DEV_LABEL]["n_nonlenses"] == 235
+        assert "real_xsurvey_dev" not in json.dumps(card["training"])
     assert card["metrics"]["headline"]["split"] == OUT_OF_FAMILY_LABEL
     assert OUT_OF_FAMILY_LABEL in result.output
     # A rerun reuses the data and members and refuses to replace --out silently.
@@ -39,8 +55,13 @@ def test_recipe_end_to_end_at_tiny_size(runner, tmp_path) -> None:
 
 def test_recipes_test_on_the_held_out_family_only_seen_in_tests() -> None:
     for recipe in RECIPES.values():
-        seeds = {recipe.train_seed, recipe.in_family_seed, recipe.out_of_family_seed}
-        assert len(seeds) == 3
+        seeds = {
+            recipe.train_seed,
+            recipe.in_family_seed,
+            recipe.out_of_family_seed,
+            recipe.independent_seed,
+        }
+        assert len(seeds) == 4
     assert set(FAMILIES) >= {"hsc-train", "hsc-heldout"}
 
 
@@ -49,5 +70,13 @@ def test_unknown_recipe_and_bad_scale_give_one_line(runner, tmp_path) -> None:
     assert result.exit_code == 2 and "recipe 'nope': unknown" in result.output
     result = runner.invoke(app, ["recipe", "hsc-gri", "--scale", "2", "--out", str(tmp_path / "m")])
     assert result.exit_code == 2 and "--scale 2: must be in (0, 1]" in result.output
+    result = runner.invoke(
+        app, ["recipe", "hsc-gri", "--real-dev", str(tmp_path / "none"), "--out", str(tmp_path)]
+    )
+    assert (
+        result.exit_code == 2
+        and "--real-dev" in result.output
+        and "no such folder" in result.output
+    )
     with pytest.raises(Exception, match="unknown"):
         get_recipe("hsc-z")

@@ -24,12 +24,24 @@ def recipe(
     workers: int = typer.Option(1, "--workers", help="Simulation processes."),
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or mps."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+    real_dev: Path = typer.Option(
+        None,
+        "--real-dev",
+        help="Labelled folder of real cutouts recorded as 'real cross-survey dev', e.g. "
+        "../shared/realdata/real_xsurvey_dev.",
+    ),
+    real_hsc: Path = typer.Option(
+        None,
+        "--real-hsc",
+        help="Labelled folder of real HSC cutouts recorded as 'real HSC sample40 test', e.g. "
+        "../shared/realdata/hsc_gri_sample40.",
+    ),
 ) -> None:
     """Simulate, train, ensemble and evaluate one shipped model exactly as it was made."""
     import dataclasses
 
     from lensscan.errors import UserError
-    from lensscan.recipes import get_recipe, run_recipe
+    from lensscan.recipes import REAL_DEV_LABEL, REAL_HSC_LABEL, get_recipe, run_recipe
 
     chosen = get_recipe(name).scaled(scale)
     if epochs is not None:
@@ -38,7 +50,24 @@ def recipe(
         chosen = dataclasses.replace(chosen, epochs=epochs)
     if workers < 1:
         raise UserError(f"--workers {workers}: must be at least 1")
-    figures = run_recipe(chosen, work, out, workers=workers, device=device, overwrite=overwrite)
+    real_sets = {}
+    for option, label, folder in (
+        ("--real-dev", REAL_DEV_LABEL, real_dev),
+        ("--real-hsc", REAL_HSC_LABEL, real_hsc),
+    ):
+        if folder is not None:
+            if not folder.is_dir():
+                raise UserError(f"{option} {folder}: no such folder")
+            real_sets[label] = folder
+    figures = run_recipe(
+        chosen,
+        work,
+        out,
+        workers=workers,
+        device=device,
+        overwrite=overwrite,
+        real_sets=real_sets,
+    )
     typer.echo(f"wrote {out}")
     for label, values in figures.items():
         shown = ", ".join(f"{key} {value:.3f}" for key, value in values.items())
