@@ -502,3 +502,37 @@ def test_the_default_alias_names_the_default_model_everywhere(
     result = runner.invoke(app, ["scan", "missing.fits", "--model", "default", "--workers", "0"])
     assert result.exit_code == 2 and "model" not in result.stderr, result.stderr
     assert "missing.fits" in result.stderr
+
+
+def test_a_failed_scan_leaves_no_empty_catalog_folder(
+    tmp_path: Path, runner, tiny_model: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["scan", "missing.fits", "--model", str(tiny_model)])
+    assert result.exit_code == 2 and "missing.fits: no such file" in result.stderr
+    result = runner.invoke(
+        app, ["scan", "missing.fits", "--model", str(tiny_model), "--out", "a/b/c.ecsv"]
+    )
+    assert result.exit_code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_inspect_on_a_busy_port_leaves_no_grade_database(tmp_path: Path, runner) -> None:
+    import socket
+
+    from scan_helpers import WeightedMeanScorer, write_plain
+
+    from lensscan.scan.plan import FieldSpec
+
+    path = write_plain(tmp_path / "f.fits", galaxy_image((96, 96), 5), tan_wcs((96, 96)))
+    out = tmp_path / "out" / "c.ecsv"
+    _scan(tmp_path, [FieldSpec(path=path)], WeightedMeanScorer(("i",), 32), out=str(out))
+    db = tmp_path / "grades.sqlite"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = ["inspect", str(out), "--db", str(db), "--grader", "me", "--port", str(port)]
+        result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "already in use" in result.stderr, result.output
+    assert not db.exists()

@@ -29,11 +29,14 @@ def inspect(
     from lensscan.inspect.server import bind_socket, is_loopback, serve
     from lensscan.inspect.session import open_session
 
-    session = open_session(catalog, db, grader, field_files=fields or [], cutouts=cutouts, top=top)
+    # The port first: a busy port must not leave a new, empty grade database behind.
+    listener = bind_socket(host, port)
     try:
-        listener = bind_socket(host, port)
+        session = open_session(
+            catalog, db, grader, field_files=fields or [], cutouts=cutouts, top=top
+        )
     except BaseException:
-        session.close()
+        listener.close()
         raise
     try:
         from lensscan.inspect.app import LOOPBACK_HOSTS, create_app

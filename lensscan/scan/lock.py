@@ -34,9 +34,15 @@ def _exclusive(target: Path, refusal: str) -> Iterator[None]:
     ``refusal`` may hold ``{pid}``, replaced by the holder's process id.
     """
     path = lock_path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Folders made for the lock are removed again if the run leaves them empty (a scan that
+    # fails before writing anything leaves no empty catalogs/ or .work/ behind).
+    created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     while True:
-        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # another run removed the empty folder just now
+            continue
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -59,6 +65,11 @@ def _exclusive(target: Path, refusal: str) -> Iterator[None]:
     finally:
         path.unlink(missing_ok=True)
         os.close(handle)
+        for folder in created:  # deepest first; a folder with anything in it stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def output_lock(catalog: Path) -> contextlib.AbstractContextManager[None]:
