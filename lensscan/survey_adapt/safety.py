@@ -33,7 +33,7 @@ from lensscan.evaluate.metrics import compute_metrics
 #: Annuli of the probe, as fractions of the half-side of the cutout.
 PROBE_ANNULI = np.linspace(0.0, 1.0, 9)
 #: Ridge strength of the probe's discriminant, relative to the features' variance.
-PROBE_RIDGE = 1e-2
+PROBE_RIDGE = 0.1
 #: Items scored per forward pass.
 SCORE_BATCH = 512
 FIGURES = ("auroc", "tpr0", "tpr10")
@@ -100,7 +100,9 @@ def probe_separability(
         val: (features, 0/1 labels) of the held-out backgrounds' items.
     """
     x, y = train
-    mean, scale = x.mean(0), x.std(0) + 1e-9
+    # A feature (nearly) constant on the training items must not blow up on others.
+    std = x.std(0)
+    mean, scale = x.mean(0), np.maximum(std, 1e-2 * float(np.median(std)) + 1e-12)
     z = (x - mean) / scale
     gram = z.T @ z / len(z) + PROBE_RIDGE * np.eye(z.shape[1])
     weights = np.linalg.solve(gram, z.T @ (y - y.mean()) / len(z))
