@@ -536,3 +536,29 @@ def test_inspect_on_a_busy_port_leaves_no_grade_database(tmp_path: Path, runner)
         result = runner.invoke(app, args)
     assert result.exit_code == 2 and "already in use" in result.stderr, result.output
     assert not db.exists()
+
+
+def test_an_all_zero_variance_plane_is_one_warning_and_the_noise_is_estimated(
+    tmp_path: Path, caplog
+) -> None:
+    from astropy.io import fits
+    from scan_helpers import WeightedMeanScorer, write_plain
+
+    from lensscan.scan.plan import FieldSpec
+
+    image = galaxy_image((128, 128), 8)
+    calexp = write_calexp(tmp_path / "zero.fits", image, tan_wcs((128, 128)))
+    with fits.open(calexp, mode="update") as hdus:
+        hdus["VARIANCE"].data[...] = 0
+    plain = write_plain(tmp_path / "plain.fits", image, tan_wcs((128, 128)))
+    scorer = WeightedMeanScorer(("i",), input_size=32)
+    tables = {}
+    for path in (calexp, plain):
+        out = tmp_path / "out" / f"{path.stem}.ecsv"
+        settings = {"mode": "detect", "mag_limit": 40.0, "min_kron_radius": 0.0}
+        _scan(tmp_path, [FieldSpec(path=path)], scorer, out=str(out), bands=("i",), **settings)
+        tables[path.stem] = Table.read(out)
+    warned = [r for r in caplog.records if "VARIANCE" in r.getMessage()]
+    assert len(warned) == 1 and "band(s) i holds no positive value" in warned[0].getMessage()
+    # Without a usable VARIANCE plane the noise comes from the image, as for a plain file.
+    assert tables["zero"].meta["n_detected"] == tables["plain"].meta["n_detected"] > 0

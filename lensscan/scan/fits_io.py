@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,30 @@ class FieldInputs:
             if ((values == 0) | ~np.isfinite(values)).all() and (values == 0).any():
                 empty.append(band.band)
         return tuple(empty)
+
+    def unusable_variance_bands(self) -> tuple[str, ...]:
+        """Bands whose VARIANCE plane holds no positive finite value, judged on sampled rows.
+
+        An all-zero VARIANCE plane (a file written without one) would give those pixels
+        zero noise, so weights and thresholds divide by zero.
+        """
+        height, width = self.shape
+        rows = np.unique(np.linspace(0, height - 1, EMPTY_BAND_SAMPLE_ROWS).astype(int))
+        unusable = []
+        for band in self.bands:
+            if band.variance is None:
+                continue
+            values = np.concatenate(
+                [band.variance.read((int(r), int(r) + 1, 0, width)).ravel() for r in rows]
+            )
+            if not (np.isfinite(values) & (values > 0)).any():
+                unusable.append(band.band)
+        return tuple(unusable)
+
+    def without_variance(self, bands: Sequence[str]) -> FieldInputs:
+        """These inputs with the VARIANCE planes of ``bands`` dropped."""
+        planes = tuple(replace(b, variance=None) if b.band in bands else b for b in self.bands)
+        return replace(self, bands=planes)
 
     def typical_variances(self) -> tuple[float, ...]:
         """Each band's typical variance over the field, judged on a sample of rows.

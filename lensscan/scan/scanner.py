@@ -178,6 +178,15 @@ def _open(spec: FieldSpec, context: ScanContext) -> OpenedField:
     mismatches = check_domain(
         opened, scorer.bands, scorer.pixel_scale, spec.label, context.config.force_domain
     )
+    no_variance = opened.inputs.unusable_variance_bands()
+    if no_variance:
+        logger.warning(
+            "%s: the VARIANCE plane of band(s) %s holds no positive value; the noise is "
+            "estimated from the image instead",
+            spec.label,
+            ",".join(no_variance),
+        )
+        opened = replace(opened, inputs=opened.inputs.without_variance(no_variance))
     empty = opened.inputs.zero_bands()
     if empty:
         logger.warning(
