@@ -562,3 +562,58 @@ def test_an_all_zero_variance_plane_is_one_warning_and_the_noise_is_estimated(
     assert len(warned) == 1 and "band(s) i holds no positive value" in warned[0].getMessage()
     # Without a usable VARIANCE plane the noise comes from the image, as for a plain file.
     assert tables["zero"].meta["n_detected"] == tables["plain"].meta["n_detected"] > 0
+
+
+def test_known_lenses_in_the_field_and_recovered_are_counted(tmp_path: Path, caplog) -> None:
+    import json
+
+    from scan_helpers import WeightedMeanScorer, write_plain
+
+    from lensscan.scan.candidates import pixel_to_icrs
+    from lensscan.scan.plan import FieldSpec
+
+    caplog.set_level("INFO", logger="lensscan")
+    shape = (128, 128)
+    wcs = tan_wcs(shape)
+    path = write_plain(tmp_path / "f.fits", galaxy_image(shape, 8), wcs)
+    scorer = WeightedMeanScorer(("i",), input_size=32)
+    first = tmp_path / "first" / "c.ecsv"
+    _scan(tmp_path, [FieldSpec(path=path)], scorer, out=str(first), bands=("i",), top=2)
+    top = Table.read(first)
+    # Two known lenses on the two candidates, one in the field far from both, two outside.
+    far = np.array([0.0, 127.0, 0.0])[
+        np.argmax([np.hypot(top["x"] - c, top["y"] - c).min() for c in (0.0, 127.0, 64.0)])
+    ]
+    ra_far, dec_far = pixel_to_icrs(wcs, np.array([far]), np.array([far]))
+    rows = [(f"L{k}", float(r["ra"]), float(r["dec"])) for k, r in enumerate(top)]
+    rows += [("Lfar", float(ra_far[0]), float(dec_far[0])), ("Lout1", 10.0, 10.0)]
+    rows += [("Lout2", 150.1, 2.2)]
+    known = tmp_path / "known.csv"
+    known.write_text("name,ra,dec\n" + "".join(f"{n},{r!r},{d!r}\n" for n, r, d in rows))
+    out = tmp_path / "second"
+    report = _scan(
+        tmp_path,
+        [
+            FieldSpec(path=path),
+            FieldSpec(
+                path=write_plain(
+                    tmp_path / "g.fits", galaxy_image(shape, 8), tan_wcs(shape, ra=151.0)
+                )
+            ),
+        ],
+        scorer,
+        out=str(out),
+        bands=("i",),
+        top=2,
+        known=str(known),
+    )
+    field = report.results[0]
+    assert (field.n_known, field.n_recovered) == (3, 2)
+    assert "2 of 3 known lenses in the field recovered" in field.line()
+    meta = Table.read(field.catalog).meta["known_lenses"]
+    assert (meta["in_footprint"], meta["recovered"]) == (3, 2)
+    assert "3 known lenses in the field, 2 recovered among the candidates" in caplog.text
+    summary = json.loads(report.summary.read_text())
+    assert summary["fields"][0]["known_in_footprint"] == 3
+    assert summary["fields"][0]["known_recovered"] == 2
+    assert summary["counts"]["known_in_footprint"] == 3

@@ -25,11 +25,13 @@ from lensscan.catalog.schema import (
 )
 from lensscan.catalog.writers import write_catalog, write_regions
 from lensscan.errors import UserError
+from lensscan.progress import logger
 from lensscan.provenance import provenance
 from lensscan.scan.candidates import (
     Peaks,
     grid_peaks,
     group_detections,
+    icrs_to_pixel,
     pixel_to_icrs,
 )
 from lensscan.scan.domain import domain_mismatches
@@ -294,8 +296,17 @@ def write_field_outputs(
     if plan.positions is not None:
         counts["n_positions_outside"] = plan.positions.n_outside
     table = make_table(columns, specs, _metadata(plan, context, settings, counts))
+    n_known = n_recovered = None
     if context.known is not None:
         table = add_known_columns(table, context.known, config.match_radius)
+        n_known, n_recovered = _known_counts(plan, context, table)
+        table.meta["known_lenses"] |= {"in_footprint": n_known, "recovered": n_recovered}
+        logger.info(
+            "%s: %s known lenses in the field, %d recovered among the candidates",
+            plan.spec.label,
+            "?" if n_known is None else n_known,
+            n_recovered,
+        )
     outputs = side_outputs(plan.catalog, config)
     if "regions" in outputs:
         scale = plan.opened.pixel_scale or context.scorer.pixel_scale or 1.0
@@ -333,4 +344,23 @@ def write_field_outputs(
         n_windows=n_windows,
         n_skipped=n_skipped,
         n_detected=n_detected,
+        n_known=n_known,
+        n_recovered=n_recovered,
     )
+
+
+def _known_counts(plan: FieldPlan, context: ScanContext, table: Any) -> tuple[int | None, int]:
+    """Known lenses inside the field (None without a celestial WCS), and those recovered.
+
+    A known lens is recovered when a candidate of the catalog (after the threshold and
+    ``top``) lies within the match radius of it.
+    """
+    known = context.known
+    recovered = len(set(np.asarray(table["known_name"])[np.asarray(table["known_lens"])]))
+    if plan.opened.wcs is None:
+        return None, recovered
+    x, y = icrs_to_pixel(plan.opened.wcs, known.ra, known.dec)
+    height, width = plan.opened.inputs.shape
+    with np.errstate(invalid="ignore"):
+        inside = (x >= -0.5) & (x < width - 0.5) & (y >= -0.5) & (y < height - 0.5)
+    return int(inside.sum()), recovered

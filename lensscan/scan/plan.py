@@ -71,6 +71,8 @@ class FieldResult:
         n_skipped: Windows skipped as mostly masked.
         n_detected: Objects detected (detect mode; else None).
         error: One line saying why the field failed.
+        n_known: Known lenses inside the field (with ``known``; else None).
+        n_recovered: Those among the field's candidates.
     """
 
     label: str
@@ -81,6 +83,13 @@ class FieldResult:
     n_skipped: int = 0
     n_detected: int | None = None
     error: str | None = None
+    n_known: int | None = None
+    n_recovered: int | None = None
+
+    def _known(self) -> str:
+        if self.n_known is None:
+            return ""
+        return f"; {self.n_recovered} of {self.n_known} known lenses in the field recovered"
 
     def line(self) -> str:
         """One summary line."""
@@ -92,11 +101,11 @@ class FieldResult:
             return (
                 f"scanned {self.label}: {self.n_detected} objects detected, {self.n_windows} "
                 f"preselected and scored ({self.n_skipped} skipped as masked), "
-                f"{self.n_candidates} candidates -> {self.catalog}"
+                f"{self.n_candidates} candidates{self._known()} -> {self.catalog}"
             )
         return (
             f"scanned {self.label}: {self.n_windows} windows ({self.n_skipped} skipped as masked), "
-            f"{self.n_candidates} candidates -> {self.catalog}"
+            f"{self.n_candidates} candidates{self._known()} -> {self.catalog}"
         )
 
 

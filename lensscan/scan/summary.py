@@ -18,6 +18,7 @@ from lensscan.atomic import write_text_atomic
 from lensscan.provenance import provenance
 
 if TYPE_CHECKING:
+    from lensscan.scan.plan import FieldResult
     from lensscan.scan.scanner import ScanReport
 
 
@@ -42,6 +43,7 @@ def summary_record(
             "candidates": sum(r.n_candidates for r in done),
             "combined_candidates": None if combined is None else combined.n_rows,
             "duplicates_removed": None if combined is None else combined.n_duplicates,
+            **_known_counts(done),
         },
         "combined_catalog": None if combined is None else str(combined.path),
         "fields": [
@@ -52,10 +54,22 @@ def summary_record(
                 "candidates": r.n_candidates if r.status != "failed" else None,
                 "windows": r.n_windows if r.status == "scanned" else None,
                 "detected": r.n_detected,
+                "known_in_footprint": r.n_known,
+                "known_recovered": r.n_recovered,
                 "error": r.error,
             }
             for r in report.results
         ],
+    }
+
+
+def _known_counts(done: Sequence[FieldResult]) -> dict[str, int]:
+    """Known lenses in the fields done and recovered, when the run cross-matched any."""
+    if all(r.n_recovered is None for r in done):
+        return {}
+    return {
+        "known_in_footprint": sum(r.n_known or 0 for r in done),
+        "known_recovered": sum(r.n_recovered or 0 for r in done),
     }
 
 
