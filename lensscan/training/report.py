@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,16 +141,43 @@ def _format(values: Mapping[str, Any]) -> str:
     return " ".join(f"{k}={float(v):.4g}" for k, v in values.items())
 
 
+LOG_INTERVAL_SECONDS = 60.0
+"""Seconds between progress lines of a training run off a terminal."""
+
+
 @contextlib.contextmanager
 def step_progress(total: int, description: str) -> Iterator[Callable[[Mapping[str, Any]], None]]:
-    """A per-step progress bar with the running losses on a terminal; silent otherwise.
+    """A per-step progress bar with the running losses on a terminal; log lines otherwise.
+
+    Off a terminal (batch jobs, logs to a file) one line with the step, the rate and the
+    losses is logged every :data:`LOG_INTERVAL_SECONDS`, so a long epoch is never silent.
 
     Yields:
-        ``advance(losses)``, to call once per step (losses may be tensors; they are only
-        read on a terminal, so batch jobs do not synchronise with the GPU every step).
+        ``advance(losses)``, to call once per step (losses may be tensors; off a terminal
+        they are read once a log interval, so batch jobs do not synchronise with the GPU
+        every step).
     """
     if not is_terminal():
-        yield lambda losses: None
+        start = last = time.monotonic()
+        done = 0
+
+        def advance(losses: Mapping[str, Any]) -> None:
+            nonlocal last, done
+            done += 1
+            now = time.monotonic()
+            if now - last >= LOG_INTERVAL_SECONDS and done < total:
+                last = now
+                rate = done / max(now - start, 1e-9)
+                logger.info(
+                    "%s: step %d/%d (%.1f steps/s) %s",
+                    description,
+                    done,
+                    total,
+                    rate,
+                    _format(losses),
+                )
+
+        yield advance
         return
     from rich.progress import (
         BarColumn,
