@@ -284,10 +284,12 @@ def test_step_progress_logs_off_a_terminal_at_most_once_an_interval(monkeypatch,
     clock = iter([0.0, 10.0, 61.0, 62.0, 130.0, 131.0])
     monkeypatch.setattr(report.time, "monotonic", lambda: next(clock))
     monkeypatch.setattr(report, "is_terminal", lambda: False)
-    with caplog.at_level(logging.INFO, logger="lensscan"):
-        with report.step_progress(10, "epoch 1/2") as advance:
-            for _ in range(5):
-                advance({"loss/classification": 0.5})
+    with (
+        caplog.at_level(logging.INFO, logger="lensscan"),
+        report.step_progress(10, "epoch 1/2") as advance,
+    ):
+        for _ in range(5):
+            advance({"loss/classification": 0.5})
     lines = [r.getMessage() for r in caplog.records if "steps/s" in r.getMessage()]
     assert lines == [
         "epoch 1/2: step 2/10 (0.0 steps/s) loss/classification=0.5",
