@@ -617,3 +617,42 @@ def test_known_lenses_in_the_field_and_recovered_are_counted(tmp_path: Path, cap
     assert summary["fields"][0]["known_in_footprint"] == 3
     assert summary["fields"][0]["known_recovered"] == 2
     assert summary["counts"]["known_in_footprint"] == 3
+
+
+def test_inspect_page_tells_confident_scores_apart_and_sizes_store_stamps(
+    tmp_path: Path,
+) -> None:
+    from inspect_helpers import make_scanned_field
+    from starlette.testclient import TestClient
+
+    from lensscan.data.store import write_store
+    from lensscan.inspect.app import create_app
+    from lensscan.inspect.session import open_session
+
+    field = make_scanned_field(tmp_path / "field", n_objects=4)
+    table = Table.read(field.catalog)
+    # A confident top, as a real model gives: four decimals would show 1.0000 for all.
+    table["score"] = 1.0 - np.array([3e-6, 8.8e-6, 2e-5, 4e-4])
+    del table.meta["pixel_scale_arcsec"]  # as a catalog paired with a cutout store may lack
+    table.write(field.catalog, overwrite=True)
+    store = tmp_path / "c.zarr"
+    write_store(
+        store,
+        images=np.zeros((4, 3, 32, 32), np.float32),
+        labels=np.full(4, -1),
+        split=np.zeros(4),
+        split_names=["train"],
+        bands=("g", "r", "i"),
+        pixel_scale=0.168,
+        attrs={},
+    )
+    session = open_session(field.catalog, tmp_path / "g.sqlite", "ann", cutouts=store)
+    try:
+        client = TestClient(create_app(session, allowed_hosts=["testserver"]))
+        pages = [client.get(f"/candidate/{rank}").text for rank in range(1, 5)]
+    finally:
+        session.close()
+    shown = ["1-3.0e-06", "1-8.8e-06", "1-2.0e-05", "1-4.0e-04"]
+    for page, score in zip(pages, shown, strict=True):
+        assert f"<dd>{score}</dd>" in page
+        assert "5.4″ across" in page

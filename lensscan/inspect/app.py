@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from lensscan.catalog.gallery import format_score
 from lensscan.inspect.grades_db import GRADE_NAMES, GRADES
 from lensscan.inspect.render import DEFAULT_STRETCH, STRETCHES
 from lensscan.inspect.session import MAX_COMMENT, InspectSession
@@ -81,6 +82,9 @@ class _Pages:
             loader=PackageLoader("lensscan.inspect", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
         )
+        # Confident scores shown as the gallery shows them (1-8.8e-06): four decimals
+        # would tie the whole top of a catalog at 1.0000.
+        self.environment.filters["score"] = format_score
         folder = resources.files("lensscan.inspect") / "static"
         self.static = {name: (folder / name).read_bytes() for name in STATIC_FILES}
 
@@ -134,7 +138,8 @@ def create_app(session: InspectSession, allowed_hosts: Sequence[str] = LOOPBACK_
             token=session.token,
             version=version,
             sexagesimal=_sexagesimal(view["ra"], view["dec"]),
-            pixel_scale=session.catalog.pixel_scale,
+            # A cutout store records its own pixel scale when the catalog does not.
+            pixel_scale=session.catalog.pixel_scale or getattr(session.stamps, "pixel_scale", None),
             stamp_size=getattr(session.stamps, "size", None),
         )
         return Response(page, media_type="text/html; charset=utf-8", headers=_headers())

@@ -173,6 +173,16 @@ class StoreStamps:
     store: Any
     bands: tuple[str, ...]
 
+    @property
+    def size(self) -> int:
+        """Side of a stamp in pixels."""
+        return int(self.store.images.shape[-1])
+
+    @property
+    def pixel_scale(self) -> float | None:
+        """The store's pixel scale in arcsec, if it records one."""
+        return self.store.pixel_scale
+
     def stamp(self, row: int) -> np.ndarray:
         """The stamp of a catalog row."""
         return np.asarray(self.store.images[row], dtype=np.float32)
