@@ -656,3 +656,26 @@ def test_inspect_page_tells_confident_scores_apart_and_sizes_store_stamps(
     for page, score in zip(pages, shown, strict=True):
         assert f"<dd>{score}</dd>" in page
         assert "5.4″ across" in page
+
+
+def test_cutouts_expands_patterns_and_list_files_as_scan_does(
+    tmp_path: Path, runner, tiny_model: Path
+) -> None:
+    from scan_helpers import write_plain
+
+    for k in range(2):
+        write_plain(tmp_path / f"f{k}.fits", galaxy_image((96, 96), 6, seed=k), tan_wcs((96, 96)))
+    (tmp_path / "fields.txt").write_text("f0.fits\nf1.fits\n")
+    common = ["--model", str(tiny_model), "--mag-limit", "40", "--min-kron-radius", "0"]
+    for k, argument in enumerate((str(tmp_path / "f*.fits"), f"@{tmp_path / 'fields.txt'}")):
+        out = tmp_path / f"pool{k}.zarr"
+        result = runner.invoke(app, ["cutouts", argument, "--out", str(out), *common])
+        assert result.exit_code == 0, result.output
+        assert "of 2 field(s)" in result.stdout
+    result = runner.invoke(
+        app, ["cutouts", str(tmp_path / "*.nomatch"), "--out", str(tmp_path / "p.zarr"), *common]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"lensscan: error: {tmp_path / '*.nomatch'}: no file matches the pattern"
+    ]

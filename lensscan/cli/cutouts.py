@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 
 def cutouts(
-    fields: list[Path] = typer.Argument(
+    fields: list[str] = typer.Argument(
         None,
-        help="FITS fields: HSC calexp (finds sibling bands), plain image or (bands,y,x) cube.",
+        help="FITS fields: HSC calexp (finds sibling bands), plain image or (bands,y,x) cube; "
+        "quoted glob patterns and @LIST files are expanded, as scan does.",
         show_default=False,
     ),
     out: str = typer.Option(..., "--out", help="Cutout store to write (POOL.zarr)."),
@@ -56,6 +55,7 @@ def cutouts(
     from lensscan.bands import parse_band_names
     from lensscan.config import CutoutsConfig, resolve_config
     from lensscan.scan.cutouts import make_cutouts
+    from lensscan.scan.fieldlist import FieldSources, expand_fields
     from lensscan.scan.scanner import field_specs
 
     settings = resolve_config(
@@ -78,4 +78,5 @@ def cutouts(
         },
         command="cutouts",
     )
-    typer.echo(make_cutouts(field_specs(fields or [], band or []), settings))
+    specs = expand_fields(FieldSources(arguments=tuple(fields or ()))) + field_specs([], band or [])
+    typer.echo(make_cutouts(specs, settings))

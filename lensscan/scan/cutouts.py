@@ -217,6 +217,11 @@ def make_cutouts(fields: Sequence[FieldSpec], config: CutoutsConfig) -> str:
     """
     if not fields:
         raise UserError("no field given (pass field files or `band` BAND=PATH options)")
+    # One store of all the fields: a field that cannot be found (a pattern matching
+    # nothing) stops the run before any work, rather than leaving a store without it.
+    for spec in fields:
+        if spec.problem is not None:
+            raise UserError(spec.problem)
     out = check_output_path(config.out, overwrite=config.overwrite)
     geometry = _geometry(config.model)
     positions = read_sky_positions(config.positions, "positions") if config.positions else None
