@@ -679,3 +679,19 @@ def test_cutouts_expands_patterns_and_list_files_as_scan_does(
     assert result.stderr.strip().splitlines() == [
         f"lensscan: error: {tmp_path / '*.nomatch'}: no file matches the pattern"
     ]
+
+
+def test_gallery_panels_have_a_scale_bar_and_the_page_the_stamp_size(tmp_path: Path) -> None:
+    from lensscan.catalog.gallery import scale_bar_arcsec, write_gallery
+
+    table = Table(
+        {"id": [1, 2], "score": [0.9, 0.8], "ra": [150.0, 150.1], "dec": [2.0, 2.1]}
+        | {"x": [10.0, 20.0], "y": [10.0, 20.0]}
+    )
+    stamps = np.random.default_rng(0).normal(size=(2, 3, 64, 64)).astype(np.float32)
+    plain = write_gallery(tmp_path / "plain", table, stamps, ("g", "r", "i"), "f")
+    scaled = write_gallery(tmp_path / "scaled", table, stamps, ("g", "r", "i"), "f", 0.168)
+    assert "10.8″ across" in (scaled / "index.html").read_text()
+    assert "across" not in (plain / "index.html").read_text()
+    assert (scaled / "montage.png").read_bytes() != (plain / "montage.png").read_bytes()
+    assert scale_bar_arcsec(10.8) == 5.0 and scale_bar_arcsec(3.0) == 1.0

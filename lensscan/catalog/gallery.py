@@ -73,7 +73,20 @@ def _png_bytes(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _montage(images: Sequence[np.ndarray], labels: Sequence[str], path: Path) -> None:
+def scale_bar_arcsec(width_arcsec: float) -> float:
+    """A round bar length (0.5, 1, 2, 5, 10 ... arcsec) about a quarter of a stamp's width."""
+    for length in (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0):
+        if length >= width_arcsec / 4:
+            return length
+    return 100.0
+
+
+def _montage(
+    images: Sequence[np.ndarray],
+    labels: Sequence[str],
+    path: Path,
+    pixel_scale: float | None = None,
+) -> None:
     from matplotlib.figure import Figure
 
     columns = min(MONTAGE_COLUMNS, max(len(images), 1))
@@ -85,6 +98,22 @@ def _montage(images: Sequence[np.ndarray], labels: Sequence[str], path: Path) ->
         if i < len(images):
             axis.imshow(images[i], origin="lower")
             axis.set_title(labels[i], fontsize=7)
+            if pixel_scale:
+                # A person judges an arc's radius against the seeing: give the panel a size.
+                width = images[i].shape[1]
+                length = scale_bar_arcsec(width * pixel_scale)
+                pixels = length / pixel_scale
+                x0, y0 = 0.06 * width, 0.08 * images[i].shape[0]
+                axis.plot([x0, x0 + pixels], [y0, y0], color="white", linewidth=1.5)
+                axis.text(
+                    x0 + pixels / 2,
+                    y0 + 0.04 * width,
+                    f"{length:g}″",
+                    color="white",
+                    fontsize=6,
+                    ha="center",
+                    va="bottom",
+                )
     figure.tight_layout()
     figure.savefig(path, format="png", dpi=100)
 
@@ -106,6 +135,7 @@ def write_gallery(
     stamps: np.ndarray,
     bands: Sequence[str],
     title: str,
+    pixel_scale: float | None = None,
 ) -> Path:
     """Write ``montage.png`` and ``index.html`` for the catalog's first rows, atomically.
 
@@ -116,6 +146,8 @@ def write_gallery(
         stamps: (N, C, H, W) raw flux stamps of those rows.
         bands: Band names of the stamp planes.
         title: Page title (the field's name).
+        pixel_scale: Arcsec per pixel: the montage's panels get a scale bar and the page
+            says how wide a stamp is.
 
     Returns:
         The folder.
@@ -136,12 +168,16 @@ def write_gallery(
             html.escape(known),
         ]
         rows_html.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    across = ""
+    if pixel_scale and len(stamps):
+        across = f" Each stamp is {stamps.shape[-1] * pixel_scale:.1f}″ across."
     page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)} candidates</title>
 <style>body{{font-family:sans-serif}} td{{padding:4px 10px;text-align:center}}
 img{{image-rendering:pixelated}}</style></head>
 <body><h1>{html.escape(title)}: top {len(images)} candidates</h1>
-<p>Bands {html.escape(",".join(bands))} as colour (reddest = red). x, y are 0-based pixels.</p>
+<p>Bands {html.escape(",".join(bands))} as colour (reddest = red).
+x, y are 0-based pixels.{across}</p>
 <p><img src="montage.png" alt="montage"></p>
 <table><tr><th>stamp</th><th>id</th><th>score</th><th>RA (deg)</th><th>Dec (deg)</th>
 <th>x, y</th><th>known lens</th></tr>
@@ -151,6 +187,6 @@ img{{image-rendering:pixelated}}</style></head>
     out = Path(folder)
     with atomic_output(out) as tmp:
         tmp.mkdir(parents=True)
-        _montage(images, labels, tmp / "montage.png")
+        _montage(images, labels, tmp / "montage.png", pixel_scale)
         (tmp / "index.html").write_text(page)
     return out

@@ -328,7 +328,12 @@ def write_field_outputs(
             else np.zeros((0, len(plan.opened.inputs.bands), size, size), np.float32)
         )
         write_gallery(
-            outputs["gallery"], top, stamps, plan.opened.inputs.band_names, plan.opened.inputs.name
+            outputs["gallery"],
+            top,
+            stamps,
+            plan.opened.inputs.band_names,
+            plan.opened.inputs.name,
+            pixel_scale=plan.opened.pixel_scale,
         )
     write_catalog(table, plan.catalog, plan.fmt)
     if store is not None:
