@@ -138,7 +138,10 @@ def plot_curves(
 
 
 def _format(values: Mapping[str, Any]) -> str:
-    return " ".join(f"{k}={float(v):.4g}" for k, v in values.items())
+    """``name=value`` pairs; tensors are detached from the graph before they are read."""
+    return " ".join(
+        f"{k}={float(v.detach() if hasattr(v, 'detach') else v):.4g}" for k, v in values.items()
+    )
 
 
 LOG_INTERVAL_SECONDS = 60.0
