@@ -73,11 +73,11 @@ def resolve_model_path(name_or_path: str | os.PathLike[str] | None) -> Path:
     Raises:
         UserError: If no folder with a model.json is found.
     """
-    if name_or_path is not None and str(name_or_path) == DEFAULT_ALIAS:
-        # "default" names the shipped default wherever a model is named (scan, evaluate,
-        # init_model), unless a folder of that name is meant.
-        if not (Path(DEFAULT_ALIAS) / CARD_FILE).is_file():
-            name_or_path = None
+    # "default" names the shipped default wherever a model is named (scan, evaluate,
+    # init_model), unless a folder of that name is meant.
+    alias = name_or_path is not None and str(name_or_path) == DEFAULT_ALIAS
+    if alias and not (Path(DEFAULT_ALIAS) / CARD_FILE).is_file():
+        name_or_path = None
     name = DEFAULT_MODEL if name_or_path is None else str(name_or_path)
     candidate = Path(name)
     if (candidate / CARD_FILE).is_file():
