@@ -201,6 +201,7 @@ def test_ctrl_c_during_a_scan_says_how_to_resume_without_tracebacks(
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert "CancelledError" not in stderr, stderr
     assert stderr.strip().splitlines()[-1] == (
         "lensscan: interrupted; the chunks done are kept in the .work folder beside each "
         "catalog: run the same command again to resume"

@@ -367,6 +367,9 @@ def _local(spec: ClusterSpec) -> Iterator[Any]:
             scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         )
     with cluster, Client(cluster) as client:
+        from lensscan.scan.quiet_cancel import QuietCancel
+
+        client.register_plugin(QuietCancel())
         if gpus > 1:
             from lensscan.scan.gpu_slot import GpuSlot
 
