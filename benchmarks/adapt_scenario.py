@@ -160,8 +160,17 @@ def main() -> None:
                 )
             record = json.loads((adapted / "adapt.json").read_text())
             row = evaluate(adapted, args.test, work / f"report-adapt-s{seed}", args.bootstrap)
-            row |= {"kept": record["decision"]["kept"], "steps_s": record["timings_s"]}
+            row |= {
+                "kept": record["decision"]["kept"],
+                "reason": record["decision"]["reason"],
+                "figures": record["figures"],
+                "steps_s": record["timings_s"],
+            }
             rows.setdefault("injection (adapt)", []).append(row)
+            # The fine-tuned model whatever the safety rule said, to see what the rule did.
+            tuned = record["fine_tuning"]["model"]
+            row = evaluate(tuned, args.test, work / f"report-tuned-s{seed}", args.bootstrap)
+            rows.setdefault("injection, fine-tuned model (before the rule)", []).append(row)
         if args.grade_top:
             db = work / f"grades-s{seed}.sqlite"
             graded = work / f"adapt-graded-s{seed}"
