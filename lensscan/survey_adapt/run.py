@@ -205,7 +205,7 @@ def _pool_scores(finder: Any, pool: steps.Pool, config: AdaptConfig) -> np.ndarr
     """The kept model's float64 P(lens) of every pool item, in pool order."""
     from lensscan.simulate.backgrounds import open_backgrounds
 
-    backgrounds = open_backgrounds(list(pool.paths), steps._bands(config.background_bands))
+    backgrounds = open_backgrounds(list(pool.paths), steps.pool_bands(config.background_bands))
     planes = [backgrounds.bands.index(band) for band in finder.bands]
     scores = []
     for start in range(0, backgrounds.n, _SCORE_BLOCK):

@@ -158,7 +158,7 @@ def open_pool(paths: Sequence[str], config: AdaptConfig, field_files: Sequence[s
         raise UserError("no pool: give FIELD files or `pool` cutout stores or folders")
     hashes = tuple(fingerprint(p) for p in paths)
     with as_pool_errors():
-        backgrounds = open_backgrounds(list(paths), _bands(config.background_bands))
+        backgrounds = open_backgrounds(list(paths), pool_bands(config.background_bands))
     return Pool(
         paths=tuple(str(p) for p in paths),
         hashes=hashes,
@@ -176,7 +176,8 @@ def as_pool_errors() -> Iterator[None]:
         raise UserError(str(exc).replace("`backgrounds`", "`pool`")) from None
 
 
-def _bands(text: str | None) -> tuple[str, ...] | None:
+def pool_bands(text: str | None) -> tuple[str, ...] | None:
+    """Band names of pool planes that do not name them (``background_bands``)."""
     from lensscan.bands import parse_band_names
 
     return parse_band_names(text, "background_bands")
