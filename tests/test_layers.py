@@ -52,12 +52,22 @@ def _imports(path: Path, module_level_only: bool) -> set[str]:
 MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
-def test_no_module_level_import_cycle() -> None:
+def module_graph() -> dict[str, set[str]]:
+    """Each lensscan module -> the lensscan modules it imports, at module level or in functions.
+
+    ``TYPE_CHECKING`` imports are left out (annotations only); a package's own ``__init__``
+    importing its submodules is not an edge back.
+    """
     graph = {}
     for name, path in MODULES.items():
-        targets = {t for t in _imports(path, module_level_only=True) if t in MODULES}
-        # A package's own __init__ importing its submodules is not a cycle back.
+        targets = {t for t in _imports(path, module_level_only=False) if t in MODULES}
         graph[name] = {t for t in targets if t != name and not name.startswith(f"{t}.")}
+    return graph
+
+
+def test_no_import_cycle() -> None:
+    """No circle, counting imports inside functions (they only hide a circle, never break it)."""
+    graph = module_graph()
     state: dict[str, int] = {}
 
     def walk(node: str, trail: list[str]) -> None:
@@ -97,3 +107,8 @@ def test_only_the_cli_sets_up_logging() -> None:
         if name.startswith("lensscan.cli") or name == "lensscan.progress":
             continue
         assert "configure_logging(" not in path.read_text(), name
+
+
+if __name__ == "__main__":  # python3 tests/test_layers.py: print the module graph
+    for module, targets in sorted(module_graph().items()):
+        print(f"{module} -> {', '.join(sorted(targets)) or '-'}")

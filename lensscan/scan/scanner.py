@@ -17,9 +17,9 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from lensscan.scan.candidates import icrs_to_pixel
 from lensscan.scan.chunks import FieldJob
 from lensscan.scan.cluster import ClusterSpec, connect
 from lensscan.scan.cluster import validate as validate_cluster
+from lensscan.scan.combine import combine_catalogs
 from lensscan.scan.detect import ZERO_POINT, ColorCut, DetectSettings
 from lensscan.scan.detect_job import DetectJob
 from lensscan.scan.domain import PIXEL_SCALE_TOLERANCE, check_domain
@@ -59,59 +60,12 @@ from lensscan.scan.plan import (
     ScanContext,
 )
 from lensscan.scan.runner import run_in_process, run_on_dask
+from lensscan.scan.summary import ScanReport, summary_path, write_summary
 from lensscan.scan.tiling import centred_window_start
 from lensscan.scan.workstore import SCORED, STORE_FORMAT, WorkStore
 
-if TYPE_CHECKING:
-    from lensscan.scan.combine import CombinedCatalog
-
 COMBINED_NAME = "combined"
 """Stem of a multi-field run's combined catalog in the catalog folder."""
-
-
-@dataclass
-class ScanReport:
-    """The outcome of a scan over one or more fields.
-
-    Attributes:
-        results: One per field, in the order given.
-        combined: The combined catalog of the run's fields, when one was written.
-        summary: The run summary (JSON) beside it.
-    """
-
-    results: list[FieldResult] = field(default_factory=list)
-    combined: CombinedCatalog | None = None
-    summary: Path | None = None
-
-    @property
-    def failed(self) -> list[FieldResult]:
-        """Fields that failed."""
-        return [r for r in self.results if r.status == "failed"]
-
-    def count(self, status: str) -> int:
-        """Fields that ended with ``status``."""
-        return sum(r.status == status for r in self.results)
-
-    def lines(self) -> list[str]:
-        """One line per field, then summary lines when there are several fields."""
-        lines = [r.line() for r in self.results]
-        if len(self.results) > 1:
-            candidates = sum(r.n_candidates for r in self.results if r.status != "failed")
-            lines.append(
-                f"{len(self.results) - len(self.failed)} of {len(self.results)} fields done "
-                f"({self.count('scanned')} scanned, {self.count('up to date')} up to date, "
-                f"{len(self.failed)} failed), {candidates} candidates"
-                + (f"; failed: {', '.join(r.label for r in self.failed)}" if self.failed else "")
-            )
-        if self.combined is not None:
-            lines.append(
-                f"combined {self.combined.n_fields} field catalogs: {self.combined.n_rows} "
-                f"candidates ({self.combined.n_duplicates} overlap duplicates removed) -> "
-                f"{self.combined.path}"
-            )
-        if self.summary is not None:
-            lines.append(f"run summary -> {self.summary}")
-        return lines
 
 
 def _digest(value: Any) -> str:
@@ -604,9 +558,6 @@ def _write_run_outputs(
     report: ScanReport, combined_path: Path, context: ScanContext, list_files: Sequence[str]
 ) -> None:
     """Write the combined catalog of the fields done, then the run summary beside it."""
-    from lensscan.scan.combine import combine_catalogs
-    from lensscan.scan.summary import summary_path, write_summary
-
     settings = _settings(context)
     done = [r.catalog for r in report.results if r.status != "failed" and r.catalog]
     if done:

@@ -1,6 +1,7 @@
-"""The run summary of a multi-field scan: what happened to every field, as JSON.
+"""The report of a scan (what happened to every field) and its run summary as JSON.
 
-Written beside the combined catalog (``<combined stem>.summary.json``) with the provenance
+``ScanReport`` is what ``scan`` returns; with several fields its run summary is
+written beside the combined catalog (``<combined stem>.summary.json``) with the provenance
 of the run (lensscan version, settings, the list files with their SHA-256), the counts of
 fields scanned, up to date (skipped: their catalog was already complete) and failed, one
 record per field with its catalog, candidates and, for a failed field, the reason, and the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +20,53 @@ from lensscan.atomic import write_text_atomic
 from lensscan.provenance import provenance
 
 if TYPE_CHECKING:
+    from lensscan.scan.combine import CombinedCatalog
     from lensscan.scan.plan import FieldResult
-    from lensscan.scan.scanner import ScanReport
+
+
+@dataclass
+class ScanReport:
+    """The outcome of a scan over one or more fields.
+
+    Attributes:
+        results: One per field, in the order given.
+        combined: The combined catalog of the run's fields, when one was written.
+        summary: The run summary (JSON) beside it.
+    """
+
+    results: list[FieldResult] = field(default_factory=list)
+    combined: CombinedCatalog | None = None
+    summary: Path | None = None
+
+    @property
+    def failed(self) -> list[FieldResult]:
+        """Fields that failed."""
+        return [r for r in self.results if r.status == "failed"]
+
+    def count(self, status: str) -> int:
+        """Fields that ended with ``status``."""
+        return sum(r.status == status for r in self.results)
+
+    def lines(self) -> list[str]:
+        """One line per field, then summary lines when there are several fields."""
+        lines = [r.line() for r in self.results]
+        if len(self.results) > 1:
+            candidates = sum(r.n_candidates for r in self.results if r.status != "failed")
+            lines.append(
+                f"{len(self.results) - len(self.failed)} of {len(self.results)} fields done "
+                f"({self.count('scanned')} scanned, {self.count('up to date')} up to date, "
+                f"{len(self.failed)} failed), {candidates} candidates"
+                + (f"; failed: {', '.join(r.label for r in self.failed)}" if self.failed else "")
+            )
+        if self.combined is not None:
+            lines.append(
+                f"combined {self.combined.n_fields} field catalogs: {self.combined.n_rows} "
+                f"candidates ({self.combined.n_duplicates} overlap duplicates removed) -> "
+                f"{self.combined.path}"
+            )
+        if self.summary is not None:
+            lines.append(f"run summary -> {self.summary}")
+        return lines
 
 
 def summary_path(combined: Path) -> Path:
