@@ -173,10 +173,3 @@ def typed_column(spec: ColumnSpec, values: Any) -> Any:
     array = np.asarray(values)
     data = array.astype(str) if spec.dtype == "str" else array.astype(spec.dtype)
     return Column(data=data, name=spec.name, unit=spec.unit, description=spec.description)
-
-
-def empty_columns(specs: Sequence[ColumnSpec]) -> dict[str, np.ndarray]:
-    """Zero-length arrays for each column (an empty catalog is still a typed catalog)."""
-    return {
-        spec.name: np.zeros(0, dtype=spec.dtype if spec.dtype != "str" else "U1") for spec in specs
-    }

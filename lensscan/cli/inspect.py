@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from lensscan.inspect.server import DEFAULT_HOST, DEFAULT_PORT
+
 
 def inspect(
     catalog: Path = typer.Argument(..., help="Ranked candidate catalog from lensscan scan."),
@@ -21,9 +23,9 @@ def inspect(
     grader: str = typer.Option(..., "--grader", help="Your name, as it goes into the grades."),
     top: int = typer.Option(None, "--top", help="Grade only the first N candidates."),
     host: str = typer.Option(
-        "127.0.0.1", "--host", help="Address to listen on (default: this machine only)."
+        DEFAULT_HOST, "--host", help="Address to listen on (default: this machine only)."
     ),
-    port: int = typer.Option(8765, "--port", help="Port to listen on (0: any free port)."),
+    port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to listen on (0: any free port)."),
 ) -> None:
     """Serve the candidates to grade 0-3 with the keyboard, in rank order, in a browser."""
     from lensscan.inspect.server import bind_socket, is_loopback, serve

@@ -14,11 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
+from lensscan.bands import DEFAULT_BANDS
 from lensscan.data.store import LENS, NONLENS
 from lensscan.errors import UserError
 
 _FOLDER = re.compile(r"^(?:(?P<split>[A-Za-z0-9]+)_)?(?P<kind>lenses|nonlenses|non_lenses)$")
 _SUFFIXES = (".npy", ".fits", ".fit", ".fits.gz", ".fit.gz")
+DEFAULT_FOLDER_BANDS: dict[int, tuple[str, ...]] = {3: DEFAULT_BANDS, 1: ("i",)}
+"""Band names assumed for a folder of plain arrays, by channel count."""
+
 UNSPLIT = "all"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from lensscan.atomic import atomic_output, check_output_path
-from lensscan.data.folders import read_labelled_folder
+from lensscan.data.folders import DEFAULT_FOLDER_BANDS, read_labelled_folder
 from lensscan.data.store import write_store
 from lensscan.errors import UserError
 from lensscan.provenance import provenance
@@ -52,8 +52,7 @@ def import_folder(
     folder = read_labelled_folder(source)
     n_channels = folder.images.shape[1]
     if bands is None:
-        defaults = {3: ("g", "r", "i"), 1: ("i",)}
-        bands = defaults.get(n_channels, tuple(f"b{k}" for k in range(n_channels)))
+        bands = DEFAULT_FOLDER_BANDS.get(n_channels, tuple(f"b{k}" for k in range(n_channels)))
     if len(bands) != n_channels:
         raise UserError(
             f"`bands` {','.join(bands)}: cutouts in {source} have {n_channels} channels"

@@ -16,11 +16,9 @@ from typing import Any
 import numpy as np
 
 from lensscan.config import check_rescaling
+from lensscan.data.folders import DEFAULT_FOLDER_BANDS
 from lensscan.data.store import LENS, NONLENS, UNLABELLED
 from lensscan.errors import UserError
-
-# Band names assumed for a folder of plain arrays, by channel count (as `lensscan import`).
-DEFAULT_FOLDER_BANDS: dict[int, tuple[str, ...]] = {3: ("g", "r", "i"), 1: ("i",)}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager, nullcontext
 import numpy as np
 import torch
 
+from lensscan.bands import DEFAULT_BANDS
 from lensscan.data.normalize import DEFAULT_NORMALISATION, normalisation_from_dict
 from lensscan.errors import SettingError, UserError
 from lensscan.models.card import ModelCard
@@ -215,7 +216,7 @@ class LensFinder:
 
 def create_lens_finder(
     encoder: str = "small_cnn",
-    bands: Sequence[str] = ("g", "r", "i"),
+    bands: Sequence[str] = DEFAULT_BANDS,
     input_size: int = 64,
     pixel_scale: float | None = 0.168,
     seed: int = 0,

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from lensscan.atomic import atomic_output, check_output_path
+from lensscan.bands import DEFAULT_BANDS
 from lensscan.config import MIN_FIELD_SIZE
 from lensscan.errors import SettingError, UserError
 from lensscan.progress import logger
@@ -94,7 +95,7 @@ class FieldRequest:
     """
 
     size: int = PATCH_SIZE
-    bands: tuple[str, ...] | str = ("g", "r", "i")
+    bands: tuple[str, ...] | str = DEFAULT_BANDS
     n_lenses: int | None = None
     ra: float = 150.0
     dec: float = 2.2

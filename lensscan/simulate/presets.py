@@ -13,10 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from lensscan.bands import parse_band_names
+from lensscan.bands import DEFAULT_BANDS, parse_band_names
 from lensscan.errors import SettingError
-
-ALL_BANDS = ("g", "r", "i", "z", "y")
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,7 @@ HSC_WIDE = SurveyPreset(
     pixel_scale=0.168,
     cutout_size=64,
     bands=_HSC_WIDE_BANDS,
-    default_bands=("g", "r", "i"),
+    default_bands=DEFAULT_BANDS,
     default_lens_fraction=1.0 / 101.0,
     psf_model="moffat",
     psf_fwhm_scatter=0.12,
@@ -125,7 +123,7 @@ SIM = SurveyPreset(
     pixel_scale=0.168,
     cutout_size=64,
     bands=_SIM_BANDS,
-    default_bands=("g", "r", "i"),
+    default_bands=DEFAULT_BANDS,
     default_lens_fraction=1.0 / 3.0,
     psf_model="gaussian",
     psf_fwhm_scatter=0.0,
