@@ -64,6 +64,9 @@ class Recipe:
         batch_size: Items per step.
         lr: Learning rate.
         restyle: Share of training items shown as display images (``TrainConfig.restyle``).
+        parent: A model every member starts from (``TrainConfig.init_model``); None
+            trains from scratch.
+        max_source: Train each member on at most this many items (a seeded subset).
         n_test: Items of each test store.
         test_lens_fraction: Lens fraction of the test stores.
         in_family_seed: Seed of the in-family test store.
@@ -87,6 +90,8 @@ class Recipe:
     batch_size: int = 64
     lr: float = 1e-3
     restyle: float = 0.0
+    parent: str | None = None
+    max_source: int | None = None
     n_test: int = 20_200
     test_lens_fraction: float = 1.0 / 101.0
     bootstrap: int = 1000
@@ -100,6 +105,9 @@ class Recipe:
         return dataclasses.replace(
             self,
             n_train=max(64, math.ceil(self.n_train * factor)),
+            max_source=(
+                None if self.max_source is None else max(32, math.ceil(self.max_source * factor))
+            ),
             n_test=max(202, math.ceil(self.n_test * factor)),
             bootstrap=min(self.bootstrap, 200),
         )
@@ -126,14 +134,20 @@ RECIPES: Mapping[str, Recipe] = MappingProxyType(
             member_seeds=(0,),
             epochs=4,
         ),
-        "hsc-gri-restyled": Recipe(
-            name="hsc-gri-restyled",
-            description="gri ensemble of three small_cnn on the hsc-train family, a third of "
-            "the items shown as 8-bit display images",
+        "hsc-gri-ecnn-restyled": Recipe(
+            name="hsc-gri-ecnn-restyled",
+            description="hsc-gri-ecnn-v2 fine-tuned one epoch on 9,000 hsc-train items, a "
+            "third of them shown as 8-bit display images",
             bands="gri",
             train_seed=101,
             in_family_seed=303,
             out_of_family_seed=202,
+            encoder="ecnn",
+            member_seeds=(0,),
+            parent="hsc-gri-ecnn-v2",
+            max_source=9000,
+            epochs=1,
+            lr=2e-4,
             restyle=1.0 / 3.0,
         ),
         "hsc-i": Recipe(
@@ -205,6 +219,8 @@ def _train_member(recipe: Recipe, store: Path, out: Path, seed: int, device: str
             batch_size=recipe.batch_size,
             lr=recipe.lr,
             restyle=recipe.restyle,
+            init_model=recipe.parent,
+            max_source=recipe.max_source,
             seed=seed,
             device=device,
             resume=True,

@@ -80,3 +80,12 @@ def test_unknown_recipe_and_bad_scale_give_one_line(runner, tmp_path) -> None:
     )
     with pytest.raises(Exception, match="unknown"):
         get_recipe("hsc-z")
+
+
+def test_a_recipe_with_a_parent_fine_tunes_it_on_a_scaled_subset() -> None:
+    recipe = get_recipe("hsc-gri-ecnn-restyled")
+    assert recipe.parent == "hsc-gri-ecnn-v2" and recipe.encoder == "ecnn"
+    assert 0 < recipe.restyle < 1 and recipe.max_source == 9000
+    scaled = recipe.scaled(0.01)
+    assert scaled.max_source == 90 and scaled.parent == recipe.parent
+    assert get_recipe("hsc-gri").scaled(0.01).max_source is None
