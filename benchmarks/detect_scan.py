@@ -88,7 +88,7 @@ def _lenses_preselected(store_path: Path, field: Path, radius: float, job) -> in
     from astropy.table import Table
     from scipy.spatial import cKDTree
 
-    from lensscan.scan.finalize import field_detections
+    from lensscan.scan.modes import field_detections
     from lensscan.scan.workstore import WorkStore
 
     objects = field_detections(job, "field", WorkStore(store_path, mode="r"))
@@ -102,7 +102,7 @@ def _lenses_preselected(store_path: Path, field: Path, radius: float, job) -> in
 def _galaxies_detected(store_path: Path, galaxies: np.ndarray, scale: float, job) -> float:
     from scipy.spatial import cKDTree
 
-    from lensscan.scan.finalize import field_detections
+    from lensscan.scan.modes import field_detections
     from lensscan.scan.workstore import WorkStore
 
     objects = field_detections(job, "field", WorkStore(store_path, mode="r"))
@@ -272,7 +272,7 @@ def main() -> None:
 
         from lensscan.scan.detect_job import DetectJob
         from lensscan.scan.fits_io import open_field
-        from lensscan.scan.scanner import detect_settings
+        from lensscan.scan.modes import detect_settings
 
         scorer = load_model(resolve_model_path(args.model), device="cpu")
         opened = open_field(path, scorer.bands, scorer.input_size)

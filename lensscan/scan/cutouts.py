@@ -33,9 +33,9 @@ from lensscan.provenance import provenance, sha256_file
 from lensscan.scan.candidates import icrs_to_pixel, pixel_to_icrs
 from lensscan.scan.detect_job import DetectJob
 from lensscan.scan.fits_io import OpenedField, open_band_files, open_field
+from lensscan.scan.modes import ScanMode, detect_settings, field_detections, parse_color_cut
 from lensscan.scan.plan import FieldSpec
 from lensscan.scan.runner import run_in_process
-from lensscan.scan.scanner import detect_settings, parse_color_cut
 from lensscan.scan.tiling import centred_window_start
 from lensscan.scan.workstore import SCORED, WorkStore
 
@@ -86,8 +86,6 @@ def _detected_rows(
     store_path: Path,
     label: str,
 ) -> dict[str, np.ndarray]:
-    from lensscan.scan.finalize import field_detections
-
     color_cut = parse_color_cut(config, geometry.bands)
     settings = detect_settings(config, opened, geometry.pixel_scale, color_cut)
     job = DetectJob(
@@ -257,7 +255,7 @@ def make_cutouts(fields: Sequence[FieldSpec], config: CutoutsConfig) -> str:
     attrs: dict[str, Any] = {
         "domain": "field",
         "fields": names,
-        "mode": "positions" if positions is not None else "detect",
+        "mode": (ScanMode.POSITIONS if positions is not None else ScanMode.DETECT).value,
         "provenance": record,
     }
     with atomic_output(out) as tmp:

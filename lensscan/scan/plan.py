@@ -1,14 +1,17 @@
 """What a scan knows about each field and what every field of a run shares.
 
-The field plan and context sit below both the scanner (which makes them) and the
-finalisation of a field (which reads them), so that neither imports the other.
+The field plan and context sit below the scanner (which makes them), the scan modes
+(:mod:`lensscan.scan.modes`, which read them to place cutouts and build catalog columns)
+and the finalisation of a field (which reads them), so that none imports another.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +24,9 @@ from lensscan.scan.detect_job import DetectJob
 from lensscan.scan.fits_io import OpenedField
 from lensscan.scan.model_cache import ModelRef, Scorer
 from lensscan.scan.survey_files import field_name
+
+if TYPE_CHECKING:
+    from lensscan.scan.modes import Mode
 
 
 @dataclass(frozen=True)
@@ -58,13 +64,21 @@ class FieldSpec:
         return field_name(paths.get(model_bands[0], next(iter(paths.values()))))
 
 
+class FieldStatus(StrEnum):
+    """How a field of a run ended."""
+
+    SCANNED = "scanned"
+    UP_TO_DATE = "up to date"
+    FAILED = "failed"
+
+
 @dataclass
 class FieldResult:
     """What happened to one field.
 
     Attributes:
         label: The field as the user gave it.
-        status: ``scanned``, ``up to date`` or ``failed``.
+        status: How the field ended.
         catalog: The catalog written (or already there).
         n_candidates: Rows in the catalog.
         n_windows: Windows scanned (including skipped ones).
@@ -76,7 +90,7 @@ class FieldResult:
     """
 
     label: str
-    status: str
+    status: FieldStatus
     catalog: Path | None = None
     n_candidates: int = 0
     n_windows: int = 0
@@ -93,9 +107,9 @@ class FieldResult:
 
     def line(self) -> str:
         """One summary line."""
-        if self.status == "failed":
+        if self.status == FieldStatus.FAILED:
             return f"FAILED {self.error}"
-        if self.status == "up to date":
+        if self.status == FieldStatus.UP_TO_DATE:
             return f"up to date {self.label}: {self.catalog}"
         if self.n_detected is not None:
             return (
@@ -146,20 +160,13 @@ class FieldPlan:
     pending: list[int]
     resumed: bool
 
-    @property
-    def mode(self) -> str:
-        """``positions``, ``detect`` or ``grid``."""
-        if self.positions is not None:
-            return "positions"
-        return "detect" if isinstance(self.job, DetectJob) else "grid"
-
 
 @dataclass(frozen=True)
 class ScanContext:
     """What every field of a run shares.
 
     Attributes:
-        mode: ``positions`` (``--positions`` given), else the configured mode.
+        mode: The run's mode: positions (``positions`` given), else the configured one.
         min_separation: The radius in arcsec within which candidates are one (grid
             suppression, detect grouping), default resolved for the mode.
         color_cut: The parsed ``--color-cut`` (detect mode), or ``None``.
@@ -173,7 +180,7 @@ class ScanContext:
     positions: SkyPositions | None
     known: SkyPositions | None
     extra_inputs: tuple[dict[str, str], ...]
-    mode: str
+    mode: Mode
     min_separation: float
     color_cut: ColorCut | None
 

@@ -17,26 +17,23 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lensscan.atomic import check_output_path
-from lensscan.catalog.readers import SkyPositions, read_sky_positions
+from lensscan.catalog.readers import read_sky_positions
 from lensscan.catalog.writers import DEFAULT_FORMAT, SUFFIXES, check_format, format_of_path
 from lensscan.config import ScanConfig, config_to_dict, parse_adapt
 from lensscan.errors import UserError
 from lensscan.progress import logger
 from lensscan.provenance import sha256_file
-from lensscan.scan.candidates import icrs_to_pixel
-from lensscan.scan.chunks import FieldJob
 from lensscan.scan.cluster import ClusterSpec, connect
 from lensscan.scan.cluster import validate as validate_cluster
 from lensscan.scan.combine import combine_catalogs
-from lensscan.scan.detect import ZERO_POINT, ColorCut, DetectSettings
-from lensscan.scan.detect_job import DetectJob
+from lensscan.scan.detect import ZERO_POINT
 from lensscan.scan.domain import PIXEL_SCALE_TOLERANCE, check_domain
 from lensscan.scan.finalize import write_field_outputs
 from lensscan.scan.fits_io import (
@@ -52,16 +49,16 @@ from lensscan.scan.model_cache import (
     model_identity,
     register_model,
 )
+from lensscan.scan.modes import mode_of, parse_color_cut
 from lensscan.scan.plan import (
     FieldPlan,
     FieldResult,
     FieldSpec,
-    PositionPlan,
+    FieldStatus,
     ScanContext,
 )
 from lensscan.scan.runner import run_in_process, run_on_dask
 from lensscan.scan.summary import ScanReport, summary_path, write_summary
-from lensscan.scan.tiling import centred_window_start
 from lensscan.scan.workstore import SCORED, STORE_FORMAT, WorkStore
 
 COMBINED_NAME = "combined"
@@ -183,86 +180,6 @@ def _open(spec: FieldSpec, context: ScanContext) -> OpenedField:
     return opened
 
 
-def _plan_positions(
-    opened: OpenedField, positions: SkyPositions, size: int, label: str
-) -> PositionPlan:
-    if opened.wcs is None:
-        raise UserError(f"{label}: no celestial WCS, so `positions` cannot be placed on it")
-    height, width = opened.inputs.shape
-    x, y = icrs_to_pixel(opened.wcs, positions.ra, positions.dec)
-    start_x, start_y = centred_window_start(x, size), centred_window_start(y, size)
-    inside = (
-        np.isfinite(x)
-        & np.isfinite(y)
-        & (start_x >= 0)
-        & (start_y >= 0)
-        & (start_x + size <= width)
-        & (start_y + size <= height)
-    )
-    rows = np.flatnonzero(inside)
-    return PositionPlan(
-        rows=rows,
-        x=x[rows],
-        y=y[rows],
-        ra=positions.ra[rows],
-        dec=positions.dec[rows],
-        n_outside=int(len(x) - len(rows)),
-    )
-
-
-def detect_settings(
-    config: Any, opened: OpenedField, fallback_scale: float | None, color_cut: ColorCut | None
-) -> DetectSettings:
-    """The detection and preselection settings of a field (its bands and pixel scale).
-
-    Args:
-        config: Settings with ``detect_bands``, ``detect_threshold``, ``min_area``,
-            ``mag_limit`` and ``min_kron_radius`` (scan's or cutouts').
-        opened: The field.
-        fallback_scale: Pixel scale to use when the field has no celestial WCS.
-        color_cut: The parsed colour cut, if any.
-
-    Raises:
-        UserError: If the field's pixel scale is unknown.
-    """
-    bands = opened.inputs.band_names
-    scale = opened.pixel_scale or fallback_scale
-    if scale is None:
-        raise UserError(
-            f"{opened.inputs.name}: no pixel scale (no celestial WCS and none in the model "
-            "card), so the Kron radius cut cannot be applied"
-        )
-    return DetectSettings(
-        bands=tuple(config.detect_bands or ()),
-        threshold=config.detect_threshold,
-        min_area=config.min_area,
-        mag_band="i" if "i" in bands else bands[-1],
-        mag_limit=config.mag_limit,
-        min_kron_radius=config.min_kron_radius,
-        color_cut=color_cut,
-        pixel_scale=scale,
-        zero_points=tuple(opened.zero_point(band)[0] for band in bands),
-        band_variances=opened.inputs.typical_variances(),
-    )
-
-
-def parse_color_cut(config: Any, bands: Sequence[str]) -> ColorCut | None:
-    """The colour cut of the settings, checked with ``detect_bands`` against the bands.
-
-    Raises:
-        UserError: If the cut is malformed or names a band the cutouts do not have.
-    """
-    color_cut = ColorCut.parse(config.color_cut) if config.color_cut else None
-    wanted = {*(config.detect_bands or ()), *((color_cut.blue, color_cut.red) if color_cut else ())}
-    missing = sorted(wanted - set(bands))
-    if missing:
-        raise UserError(
-            f"`detect_bands`/`color_cut`: band(s) {','.join(missing)} not among the model's "
-            f"{','.join(bands)}"
-        )
-    return color_cut
-
-
 def _plan(
     spec: FieldSpec,
     catalog: Path,
@@ -274,48 +191,13 @@ def _plan(
     opened = _open(spec, context)
     inputs = [hashes.record(p) for p in opened.inputs.files]
     size = scorer.input_size
-    positions = (
-        _plan_positions(opened, context.positions, size, spec.label)
-        if context.positions is not None
-        else None
-    )
-    position_starts = None
-    if positions is not None:
-        position_starts = (
-            centred_window_start(positions.y, size),
-            centred_window_start(positions.x, size),
-        )
+    positions = context.mode.place(opened, context, spec.label)
     store = str(_work_store_path(catalog, opened.inputs.name, config))
-    job: FieldJob | DetectJob
-    if context.mode == "detect":
-        job = DetectJob(
-            inputs=opened.inputs,
-            store=store,
-            model=context.model_ref,
-            size=size,
-            chunk_size=config.chunk_size,
-            max_mask_fraction=config.max_mask_fraction,
-            batch_size=config.batch_size,
-            settings=detect_settings(config, opened, context.scorer.pixel_scale, context.color_cut),
-            tta=config.tta,
-        )
-    else:
-        job = FieldJob(
-            inputs=opened.inputs,
-            store=store,
-            model=context.model_ref,
-            size=size,
-            stride=context.stride,
-            chunk_size=config.chunk_size,
-            max_mask_fraction=config.max_mask_fraction,
-            batch_size=config.batch_size,
-            tta=config.tta,
-            position_starts=position_starts,
-        )
+    job = context.mode.make_job(opened, store, context, positions)
     score_settings = {
         "work_store": STORE_FORMAT,
-        "mode": context.mode,
-        "detect": asdict(job.settings) if isinstance(job, DetectJob) else None,
+        "mode": context.mode.name.value,
+        "detect": context.mode.score_settings(job),
         "tta": config.tta,
         "inputs": [i["sha256"] for i in inputs],
         "planes": [(b.band, b.data.hdu, b.plane) for b in opened.inputs.bands],
@@ -350,12 +232,15 @@ def _plan(
         record = WorkStore(store_path, mode="r").attrs.get("catalog", {})
         if record.get("key") == catalog_key:
             return FieldResult(
-                spec.label, "up to date", catalog=catalog, n_candidates=record.get("rows", 0)
+                spec.label,
+                FieldStatus.UP_TO_DATE,
+                catalog=catalog,
+                n_candidates=record.get("rows", 0),
             )
     # Only the catalog is checked: regions and gallery belong to it and are replaced with it
     # (they may be left over from a run killed before its catalog was written).
     check_output_path(catalog, overwrite=config.overwrite)
-    if position_starts is not None and len(positions.rows) == 0:
+    if positions is not None and len(positions.rows) == 0:
         logger.warning("%s: none of the `positions` fall inside the field", spec.label)
         pending, resumed = [], False
     else:
@@ -403,7 +288,7 @@ def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
         ref = ModelRef(None, model_identity(scorer), config.device)
     register_model(ref, scorer)
     size = scorer.input_size
-    mode = "positions" if config.positions else config.mode
+    mode = mode_of(config)
     stride = config.stride or max(size // 2, 1)
     if stride > size:
         raise UserError(f"`stride` {stride}: larger than the model's {size} px cutout")
@@ -413,17 +298,11 @@ def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
         raise UserError(
             f"`chunk_size` {config.chunk_size}: smaller than the model's {size} px cutout"
         )
-    if mode == "grid" and (config.chunk_size % stride or config.chunk_size < stride):
-        raise UserError(
-            f"`chunk_size` {config.chunk_size}: must be a multiple of the stride {stride}"
-        )
+    mode.check(config, stride)
     color_cut = parse_color_cut(config, scorer.bands)
     separation = config.min_separation
     if separation is None:
-        # Grid windows, or detections, closer than half a cutout see the same scene: one
-        # object, or one lens system split by the deblender. Catalogued positions are each
-        # their own.
-        separation = size / 2 * (scorer.pixel_scale or 1.0) if mode != "positions" else 0.0
+        separation = mode.default_separation(size, scorer.pixel_scale)
     extra: list[dict[str, str]] = []
     positions = known = None
     if config.positions:
@@ -543,7 +422,7 @@ def scan(
         scanned = iter(_scan_fields(usable, catalogs, config, context, locks, cluster))
         report = ScanReport(
             [
-                FieldResult(spec.label, "failed", error=spec.problem)
+                FieldResult(spec.label, FieldStatus.FAILED, error=spec.problem)
                 if spec.problem is not None
                 else next(scanned)
                 for spec in fields
@@ -559,7 +438,7 @@ def _write_run_outputs(
 ) -> None:
     """Write the combined catalog of the fields done, then the run summary beside it."""
     settings = _settings(context)
-    done = [r.catalog for r in report.results if r.status != "failed" and r.catalog]
+    done = [r.catalog for r in report.results if r.status != FieldStatus.FAILED and r.catalog]
     if done:
         report.combined = combine_catalogs(
             done, context.fmt, combined_path, context.config.duplicate_radius, settings
@@ -630,7 +509,7 @@ def _failure(label: str, error: BaseException) -> FieldResult:
     if not isinstance(error, UserError):
         logger.error("%s: unexpected error", label, exc_info=error)
         text = f"{label}: {type(error).__name__}: {text}"
-    return FieldResult(label, "failed", error=text)
+    return FieldResult(label, FieldStatus.FAILED, error=text)
 
 
 def parse_band_options(values: Sequence[str]) -> dict[str, Path]:

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from lensscan.atomic import write_text_atomic
 from lensscan.provenance import provenance
+from lensscan.scan.plan import FieldResult, FieldStatus
 
 if TYPE_CHECKING:
     from lensscan.scan.combine import CombinedCatalog
-    from lensscan.scan.plan import FieldResult
 
 
 @dataclass
@@ -41,9 +41,9 @@ class ScanReport:
     @property
     def failed(self) -> list[FieldResult]:
         """Fields that failed."""
-        return [r for r in self.results if r.status == "failed"]
+        return [r for r in self.results if r.status == FieldStatus.FAILED]
 
-    def count(self, status: str) -> int:
+    def count(self, status: FieldStatus) -> int:
         """Fields that ended with ``status``."""
         return sum(r.status == status for r in self.results)
 
@@ -51,10 +51,11 @@ class ScanReport:
         """One line per field, then summary lines when there are several fields."""
         lines = [r.line() for r in self.results]
         if len(self.results) > 1:
-            candidates = sum(r.n_candidates for r in self.results if r.status != "failed")
+            candidates = sum(r.n_candidates for r in self.results if r.status != FieldStatus.FAILED)
             lines.append(
                 f"{len(self.results) - len(self.failed)} of {len(self.results)} fields done "
-                f"({self.count('scanned')} scanned, {self.count('up to date')} up to date, "
+                f"({self.count(FieldStatus.SCANNED)} scanned, "
+                f"{self.count(FieldStatus.UP_TO_DATE)} up to date, "
                 f"{len(self.failed)} failed), {candidates} candidates"
                 + (f"; failed: {', '.join(r.label for r in self.failed)}" if self.failed else "")
             )
@@ -79,13 +80,13 @@ def summary_record(
 ) -> dict[str, Any]:
     """The run summary as a JSON-serialisable dictionary."""
     record = provenance(command="scan", settings=settings, inputs=list_files)
-    done = [r for r in report.results if r.status != "failed"]
+    done = [r for r in report.results if r.status != FieldStatus.FAILED]
     combined = report.combined
     return record | {
         "counts": {
             "fields": len(report.results),
-            "scanned": report.count("scanned"),
-            "up_to_date": report.count("up to date"),
+            "scanned": report.count(FieldStatus.SCANNED),
+            "up_to_date": report.count(FieldStatus.UP_TO_DATE),
             "failed": len(report.failed),
             "candidates": sum(r.n_candidates for r in done),
             "combined_candidates": None if combined is None else combined.n_rows,
@@ -96,10 +97,10 @@ def summary_record(
         "fields": [
             {
                 "field": r.label,
-                "status": r.status,
+                "status": str(r.status),
                 "catalog": None if r.catalog is None else str(r.catalog),
-                "candidates": r.n_candidates if r.status != "failed" else None,
-                "windows": r.n_windows if r.status == "scanned" else None,
+                "candidates": r.n_candidates if r.status != FieldStatus.FAILED else None,
+                "windows": r.n_windows if r.status == FieldStatus.SCANNED else None,
                 "detected": r.n_detected,
                 "known_in_footprint": r.n_known,
                 "known_recovered": r.n_recovered,
