@@ -148,7 +148,7 @@ RECIPES: Mapping[str, Recipe] = MappingProxyType(
             max_source=9000,
             epochs=1,
             lr=2e-4,
-            restyle=1.0 / 3.0,
+            restyle=0.33,
         ),
         "hsc-i": Recipe(
             name="hsc-i",
