@@ -13,11 +13,22 @@ from lensscan.evaluate.data import load_evaluation_set
 from lensscan.evaluate.metrics import auroc
 from lensscan.models import DEFAULT_MODEL, load_model
 from lensscan.models.manifest import build_manifest
-from lensscan.recipes import IN_FAMILY_LABEL, MINMAX_SUFFIX, OUT_OF_FAMILY_LABEL
+from lensscan.recipes import (
+    IN_FAMILY_LABEL,
+    INDEPENDENT_LABEL,
+    MINMAX_SUFFIX,
+    OUT_OF_FAMILY_LABEL,
+    REAL_DEV_LABEL,
+)
 
 WEIGHTS = REPO_ROOT / "weights"
 MANIFEST = REPO_ROOT / "lensscan" / "models" / "manifest.json"
-SHIPPED = {DEFAULT_MODEL: ("g", "r", "i"), "hsc-gri-v2": ("g", "r", "i"), "hsc-i-v2": ("i",)}
+SHIPPED = {
+    DEFAULT_MODEL: ("g", "r", "i"),
+    "hsc-gri-ecnn-v2": ("g", "r", "i"),
+    "hsc-gri-v2": ("g", "r", "i"),
+    "hsc-i-v2": ("i",),
+}
 #: The weights folder stays small enough for git.
 MAX_WEIGHTS_BYTES = 30 * 2**20
 REAL_SAMPLE_LABEL = "real HSC sample40 test"
@@ -39,6 +50,9 @@ def test_shipped_model_loads_with_its_card_metrics(name: str, bands: tuple[str, 
         assert abs(evaluations[label + MINMAX_SUFFIX]["auroc"] - test["auroc"]) < 0.005
     assert metrics["headline"]["auroc"] == evaluations[OUT_OF_FAMILY_LABEL]["auroc"]
     assert REAL_SAMPLE_LABEL in evaluations
+    # Judged on a family from another code base and on real lenses of other surveys too.
+    assert evaluations[INDEPENDENT_LABEL]["n_nonlenses"] >= 20_000
+    assert evaluations[REAL_DEV_LABEL]["n_lenses"] == 135
     # Trained on the hsc-train family only.
     trainings = [m["training"] for m in finder.card.training.get("members", [])]
     for training in trainings or [finder.card.training]:
