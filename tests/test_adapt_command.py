@@ -133,19 +133,19 @@ def test_adapt_from_a_store_writes_card_and_catalog_then_resumes(
     assert catalog.meta["model"]["weights_sha256"] == card.weights_sha256
 
 
-def test_pure_noise_backgrounds_keep_the_parent(runner, tmp_path: Path) -> None:
-    # Arcs on blank sky are trivial for the shipped default: nothing can beat it there.
+def test_pure_noise_backgrounds_are_refused_before_training(runner, tmp_path: Path) -> None:
+    # Bright arcs on blank sky: visible, but with no galaxy to lens a model trained on them
+    # learns that any arc on empty sky is a lens. Nothing is trained or written.
     pool = _pool(tmp_path / "noise.zarr", 16, 64, 0.05, galaxies=False)
-    out = tmp_path / "noise-model"
-    result, text = _run(
-        runner, "--pool", str(pool), "--out", str(out), "--rehearsal-fraction", "0", *SMALL
-    )
-    assert result.exit_code == 0, text
-    assert result.stdout.splitlines()[0].startswith("kept the parent: ")
-    card = load_model(out).card
-    default = load_model(card.training["adapt"]["parent"]["path"]).card
-    assert card.weights_sha256 == default.weights_sha256
-    assert card.training["adapt"]["decision"]["kept"] == "parent"
+    out, work = tmp_path / "noise-model", tmp_path / "work"
+    result, _ = _run(
+        runner, "--pool", str(pool), "--out", str(out), "--work", str(work),
+        "--rehearsal-fraction", "0", *SMALL,
+    )  # fmt: skip
+    assert result.exit_code == 2
+    lines = _errors(result)
+    assert len(lines) == 1 and "no galaxy to lens" in lines[0] and "0%" in lines[0]
+    assert not out.exists() and not list(work.glob("adapted-*"))
 
 
 def test_invisible_arcs_are_refused_before_training(runner, parent: Path, tmp_path: Path) -> None:

@@ -381,6 +381,10 @@ def run_adapt(fields: Sequence[Any], config: AdaptConfig) -> AdaptResult:
             injected, train_idx, val_idx, parent, config.seed
         )
         visibility = safety.check_visibility(snr, separability, config)
+        lenses = injected.labels == LENS
+        visibility["deflector_share"] = safety.check_deflectors(
+            injected.params()["deflector_from_light"][lenses]
+        )
         logger.info(
             "adapt: median arc S/N %.1f; held-out AUROC of the parent %.4f, of the probe %.4f",
             visibility["median_arc_snr"],

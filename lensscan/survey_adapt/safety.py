@@ -10,6 +10,11 @@ Two rules guard a survey from a model made worse by adaptation:
   images in annuli, a ridge-regularised linear discriminant fitted on the training
   backgrounds) tells injected lenses from non-lenses on the held-out backgrounds with an
   AUROC of at least ``min_separability``.
+* **Galaxies to lens, before any training.** An arc needs a deflector: when fewer than
+  :data:`MIN_DEFLECTOR_SHARE` of the injected lenses found a galaxy at their background's
+  centre to lens (``deflector_from_light``), the pool is sky, stars or artefacts rather
+  than the survey's galaxies, and a model trained on it learns that any arc on empty sky
+  is a lens. The run is refused.
 * **Safety, after training.** The parent and the adapted model are scored on the same
   held-out injected backgrounds and on the parent's own source validation; the adapted
   model is kept only if it beats the parent on the first by more than ``min_gain`` and
@@ -39,8 +44,38 @@ SCORE_BATCH = 512
 FIGURES = ("auroc", "tpr0", "tpr10")
 
 
+#: Share of injected lenses that must have found a galaxy at the centre to lens.
+MIN_DEFLECTOR_SHARE = 0.5
+
+
 class InvisibleArcsError(UserError):
     """The injected arcs are too faint to learn from (the calibration failed)."""
+
+
+class NoDeflectorsError(UserError):
+    """The pool's backgrounds hold no galaxies to lens."""
+
+
+def check_deflectors(from_light: np.ndarray) -> float:
+    """Refuse a pool whose backgrounds mostly have no galaxy at their centre.
+
+    Args:
+        from_light: ``deflector_from_light`` (1 or 0) of every injected lens.
+
+    Returns:
+        The share of injected lenses whose deflector came from a measured galaxy.
+
+    Raises:
+        NoDeflectorsError: One line with the share found.
+    """
+    share = float(np.mean(from_light == 1)) if len(from_light) else 0.0
+    if share < MIN_DEFLECTOR_SHARE:
+        raise NoDeflectorsError(
+            f"the pool's cutouts hold no galaxy to lens: {share:.0%} of the injected lenses "
+            f"found one at the centre (at least {MIN_DEFLECTOR_SHARE:.0%} needed); give "
+            "cutouts centred on the survey's galaxies (nothing was trained)"
+        )
+    return share
 
 
 def figures(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
