@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from lensscan.simulate.galsim_family.components import Component
+from lensscan.simulate.galsim_family.photometry import flux_magnitude
 from lensscan.simulate.galsim_family.population import (
     CENTRAL_KINDS,
     CENTRAL_TYPE_CODES,
@@ -131,8 +132,7 @@ class GalSimDomain:
             central, kind_params = draw_nonlens_central(rng, bands, kind)
             params.update(kind_params, central_type=CENTRAL_TYPE_CODES.index(kind))
         for band in bands:
-            flux = sum(c.fluxes[band] for c in central[:1])
-            params[f"mag_central_{band}"] = float(27.0 - 2.5 * np.log10(flux))
+            params[f"mag_central_{band}"] = flux_magnitude(central[0].fluxes[band])
         half_side = self.preset.cutout_size * self.preset.pixel_scale / 2 + _FIELD_MARGIN_ARCSEC
         field_components, n_galaxies, n_stars = draw_field(rng, bands, half_side)
         params.update(n_field_galaxies=n_galaxies, n_stars=n_stars)
@@ -166,7 +166,7 @@ class GalSimDomain:
                         "magnification": magnification,
                         "arc_snr": snr,
                         **{
-                            f"mag_arc_{b}": float(27.0 - 2.5 * np.log10(max(f, 1e-12)))
+                            f"mag_arc_{b}": flux_magnitude(max(f, 1e-12))
                             for b, f in zip(bands, lensed, strict=True)
                         },
                     }

@@ -135,3 +135,8 @@ def apparent_magnitudes(
 def band_flux(magnitude: float, zero_point: float = 27.0) -> float:
     """Flux in zero-point units of an AB magnitude."""
     return float(10.0 ** (-0.4 * (magnitude - zero_point)))
+
+
+def flux_magnitude(flux: float, zero_point: float = 27.0) -> float:
+    """AB magnitude of a flux in zero-point units (the inverse of :func:`band_flux`)."""
+    return float(zero_point - 2.5 * np.log10(flux))

@@ -27,6 +27,7 @@ from lensscan.simulate.galsim_family.photometry import (
     angular_distance_between,
     apparent_magnitudes,
     band_flux,
+    flux_magnitude,
     observed_magnitudes,
 )
 from lensscan.simulate.galsim_family.render import Conditions
@@ -195,7 +196,7 @@ def draw_source(
         "source_offset": float(radius),
         "source_r_eff": disk_radius,
         "source_n_knots": n_knots,
-        **{f"mag_source_{b}": -2.5 * np.log10(unlensed[b]) + 27.0 for b in bands},
+        **{f"mag_source_{b}": flux_magnitude(unlensed[b]) for b in bands},
     }
     return source, params
 

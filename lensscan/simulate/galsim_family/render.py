@@ -116,7 +116,6 @@ def _image_plane_grid(conditions: Conditions) -> tuple[np.ndarray, np.ndarray, f
 
 def ray_trace(mass: PowerLawLens, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Source-plane positions of image-plane positions through lenstronomy's EPL + shear."""
-    from lenstronomy.LensModel.lens_model import LensModel
     from lenstronomy.Util.param_util import phi_q2_ellipticity
 
     e1, e2 = phi_q2_ellipticity(mass.angle, mass.q)
@@ -131,12 +130,15 @@ def ray_trace(mass: PowerLawLens, x: np.ndarray, y: np.ndarray) -> tuple[np.ndar
         },
         {"gamma1": mass.shear[0], "gamma2": mass.shear[1], "ra_0": mass.x, "dec_0": mass.y},
     ]
-    return _lens_model(LensModel).ray_shooting(x, y, kwargs)
+    return _lens_model().ray_shooting(x, y, kwargs)
 
 
 @lru_cache(maxsize=1)
-def _lens_model(lens_model_class: Any) -> Any:
-    return lens_model_class(["EPL", "SHEAR"])
+def _lens_model() -> Any:
+    """The EPL + shear model of lenstronomy, built once per process."""
+    from lenstronomy.LensModel.lens_model import LensModel
+
+    return LensModel(["EPL", "SHEAR"])
 
 
 def lensed_images(source: LensedSource, conditions: Conditions) -> tuple[np.ndarray, np.ndarray]:
