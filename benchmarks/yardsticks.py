@@ -45,13 +45,16 @@ import math
 import tempfile
 from pathlib import Path
 
-#: The card label each yardstick is recorded under.
+from lensscan.recipes import INDEPENDENT_LABEL, OUT_OF_FAMILY_LABEL, REAL_DEV_LABEL, REAL_HSC_LABEL
+
+#: The card label each yardstick is recorded under (the recipes' labels, and the
+#: independent family's validation split, which only this script scores).
 CARD_LABELS = {
-    "own held-out": "out-of-family test hsc-heldout",
+    "own held-out": OUT_OF_FAMILY_LABEL,
     "independent val": "independent val hsc-galsim",
-    "independent test": "independent test hsc-galsim",
-    "real dev": "real cross-survey dev",
-    "real HSC": "real HSC sample40 test",
+    "independent test": INDEPENDENT_LABEL,
+    "real dev": REAL_DEV_LABEL,
+    "real HSC": REAL_HSC_LABEL,
 }
 CHOOSING = ("independent val", "real dev")
 SANITY = "own held-out"

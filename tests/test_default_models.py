@@ -19,6 +19,7 @@ from lensscan.recipes import (
     MINMAX_SUFFIX,
     OUT_OF_FAMILY_LABEL,
     REAL_DEV_LABEL,
+    REAL_HSC_LABEL,
 )
 
 WEIGHTS = REPO_ROOT / "weights"
@@ -31,7 +32,6 @@ SHIPPED = {
 }
 #: The weights folder stays small enough for git.
 MAX_WEIGHTS_BYTES = 30 * 2**20
-REAL_SAMPLE_LABEL = "real HSC sample40 test"
 
 
 @pytest.mark.parametrize(("name", "bands"), SHIPPED.items())
@@ -49,7 +49,7 @@ def test_shipped_model_loads_with_its_card_metrics(name: str, bands: tuple[str, 
         # Min-max-normalised copies score alike: the normalisation is affine-invariant.
         assert abs(evaluations[label + MINMAX_SUFFIX]["auroc"] - test["auroc"]) < 0.005
     assert metrics["headline"]["auroc"] == evaluations[OUT_OF_FAMILY_LABEL]["auroc"]
-    assert REAL_SAMPLE_LABEL in evaluations
+    assert REAL_HSC_LABEL in evaluations
     # Judged on a family from another code base and on real lenses of other surveys too.
     assert evaluations[INDEPENDENT_LABEL]["n_nonlenses"] >= 20_000
     assert evaluations[REAL_DEV_LABEL]["n_lenses"] == 135
@@ -93,7 +93,7 @@ def test_card_real_sample_metrics_reproduce(realdata) -> None:
     for name in SHIPPED:
         finder = load_model(WEIGHTS / name)
         data = load_evaluation_set(folder, "test", None).select_bands(finder.bands)
-        recorded = finder.card.metrics["evaluations"][REAL_SAMPLE_LABEL]
+        recorded = finder.card.metrics["evaluations"][REAL_HSC_LABEL]
         measured = auroc(data.labels, finder.score(data.images))
         assert measured == pytest.approx(recorded["auroc"], abs=1e-6)
         assert (recorded["n_lenses"], recorded["n_nonlenses"]) == (
