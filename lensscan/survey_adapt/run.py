@@ -141,10 +141,10 @@ def _held_out(injected: CutoutStore) -> tuple[np.ndarray, np.ndarray]:
     return train, val
 
 
-def _visibility(
+def _separability(
     injected: CutoutStore, train: np.ndarray, val: np.ndarray, parent: Any, seed: int
-) -> tuple[dict[str, Any], dict[str, float], np.ndarray]:
-    """Measure (and check) that the arcs are visible; the parent's held-out figures."""
+) -> tuple[dict[str, float], dict[str, float]]:
+    """How well the parent and the probe tell injected lenses apart; the parent's figures."""
     labels_val = _binary(injected, val)
     parent_scores = safety.score_items(parent.finder, injected, val)
     parent_val = safety.figures(labels_val, parent_scores)
@@ -162,9 +162,7 @@ def _visibility(
             labels_val,
         ),
     )
-    lenses = injected.labels == LENS
-    snr = injected.params()["arc_snr"][lenses]
-    return snr, {"parent": parent_val["auroc"], "probe": probe}, parent_val
+    return {"parent": parent_val["auroc"], "probe": probe}, parent_val
 
 
 def _pool_positions(pool: steps.Pool) -> dict[str, np.ndarray]:
@@ -377,13 +375,12 @@ def run_adapt(fields: Sequence[Any], config: AdaptConfig) -> AdaptResult:
                 "adapt: %d graded lenses, %d graded non-lenses", graded.lenses, graded.non_lenses
             )
     with timer.step("check"):
-        snr, separability, parent_val = _visibility(
-            injected, train_idx, val_idx, parent, config.seed
-        )
-        visibility = safety.check_visibility(snr, separability, config)
+        separability, parent_val = _separability(injected, train_idx, val_idx, parent, config.seed)
         lenses = injected.labels == LENS
+        params = injected.params()
+        visibility = safety.check_visibility(params["arc_snr"][lenses], separability, config)
         visibility["deflector_share"] = safety.check_deflectors(
-            injected.params()["deflector_from_light"][lenses]
+            params["deflector_from_light"][lenses]
         )
         logger.info(
             "adapt: median arc S/N %.1f; held-out AUROC of the parent %.4f, of the probe %.4f",
