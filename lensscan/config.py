@@ -73,7 +73,16 @@ _COLOR_CUT = re.compile(
 _RECORD_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/+-]*$")
 
 
-ENV_COMMANDS = ("demo", "simulate", "simulate-field", "cutouts", "scan", "evaluate", "train")
+ENV_COMMANDS = (
+    "demo",
+    "simulate",
+    "simulate-field",
+    "cutouts",
+    "scan",
+    "evaluate",
+    "train",
+    "adapt",
+)
 """Commands whose settings environment variables ``LENSSCAN_<COMMAND>_<SETTING>`` set."""
 
 

@@ -301,6 +301,12 @@ def test_an_option_replaces_a_bad_value_of_the_file_or_environment(tmp_path) -> 
             ("LENSSCAN_TRAIN_LR", "0"),
             "--lr must be positive, got 0",
         ),
+        (
+            ["adapt", "--pool", "pool.zarr", "--out", "w/x"],
+            "grade_share = 2\n",
+            ("LENSSCAN_ADAPT_GRADE_SHARE", "2"),
+            "--grade-share 2: out of range",
+        ),
     ],
 )
 def test_the_cli_names_the_file_or_variable_of_a_refused_value(

@@ -150,7 +150,7 @@ def adapt(
         "workers": workers,
         "overwrite": overwrite or None,
     }
-    settings = resolve_config(AdaptConfig, config, overrides)
+    settings = resolve_config(AdaptConfig, config, overrides, command="adapt")
     result = run_adapt(field_specs(fields or [], []), settings)
     for line in result.lines():
         typer.echo(as_options(line))
