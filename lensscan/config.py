@@ -686,6 +686,7 @@ class EvaluateConfig:
 
 
 _TRAIN_NUMBERS = (
+    "grade_share",
     "epochs",
     "batch_size",
     "seed",
@@ -730,6 +731,12 @@ class TrainConfig:
             non-linear stretch, clipping, 8-bit quantisation and per-band [0, 1] scaling,
             :mod:`lensscan.data.restyle`), as published lens samples and citizen-science
             cutouts are; 0 shows every item as flux.
+        grades: A grade database of ``lensscan inspect``: its consensus lenses become
+            positives and the candidates every grader gave 0 hard negatives, mixed into
+            the source items (stamps from the fields the graded catalog came from).
+        grade_cutouts: Cutout store whose item k is row k of the graded catalog, instead
+            of the catalog's fields (needs ``grades``).
+        grade_share: Share of the labelled items the graded items are repeated to.
         max_target: Use at most this many target-pool items.
         max_eval: At most this many items for the per-epoch validation and target criteria.
         init_checkpoint: Safetensors file to initialise the encoder from (matched by name).
@@ -763,6 +770,9 @@ class TrainConfig:
     amp: bool = True
     max_source: int | None = None
     restyle: float = 0.0
+    grades: str | None = None
+    grade_cutouts: str | None = None
+    grade_share: float = 0.1
     max_target: int | None = None
     max_eval: int = 4096
     init_checkpoint: str | None = None
@@ -800,6 +810,14 @@ class TrainConfig:
             raise UserError(f"`lr` must be positive, got {self.lr}")
         if not 0.0 <= self.restyle <= 1.0:
             raise UserError(f"`restyle` must be in [0, 1], got {self.restyle}")
+        if not 0.0 < self.grade_share < 1.0:
+            raise UserError(f"`grade_share` must be in (0, 1), got {self.grade_share}")
+        if self.grade_cutouts is not None and self.grades is None:
+            raise UserError(
+                "`grade_cutouts`: holds the stamps of graded candidates; give `grades` too"
+            )
+        if self.grades is not None and self.source is None:
+            raise UserError("`grades` are mixed into the source items; give `source` too")
         self._check_selection()
 
     def _check_selection(self) -> None:

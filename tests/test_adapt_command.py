@@ -17,6 +17,7 @@ from lensscan.cli import app
 from lensscan.data.store import LENS, NONLENS, UNLABELLED, CutoutStore, write_store
 from lensscan.errors import UserError
 from lensscan.inspect.candidates import read_candidate_catalog
+from lensscan.inspect.graded_set import repeats_for_share
 from lensscan.inspect.session import open_bound_db
 from lensscan.models import create_lens_finder, load_model, save_model
 from lensscan.survey_adapt import AdaptConfig, safety, steps
@@ -263,7 +264,7 @@ def test_visibility_check_and_probe() -> None:
 def test_step_keys_and_repeats() -> None:
     assert steps.step_key({"a": 1, "b": [1, 2]}) == steps.step_key({"b": [1, 2], "a": 1})
     assert steps.step_key({"a": 1}) != steps.step_key({"a": 2})
-    assert steps.repeats_for_share(30, 900, 0.1) == 4  # 120 of 1,020 items
-    assert steps.repeats_for_share(0, 900, 0.1) == 0
+    assert repeats_for_share(30, 900, 0.1) == 4  # 120 of 1,020 items
+    assert repeats_for_share(0, 900, 0.1) == 0
     with pytest.raises(UserError, match="smaller than the model's 64 px"):
         steps.centre_crop(np.zeros((1, 3, 32, 32)), 64)

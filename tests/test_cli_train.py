@@ -2,10 +2,18 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+import torch
+from inspect_helpers import make_scanned_field
 from test_training import make_store
 
 from lensscan.cli import app
+from lensscan.config import TrainConfig
+from lensscan.data.store import LENS, NONLENS
+from lensscan.inspect.candidates import open_stamps, read_candidate_catalog
+from lensscan.inspect.session import open_bound_db
+from lensscan.training.data import load_training_data
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +168,85 @@ def test_normalisation_settings_are_recorded_in_the_card(runner, stores, tmp_pat
     )  # fmt: skip
     assert bad.exit_code == 2 and bad.output.startswith("lensscan: error: --normalisation")
     assert not (tmp_path / "bad").exists()
+
+
+def _graded_field(root):
+    """A scanned field whose top two candidates are graded lenses and next four 0 by both."""
+    field = make_scanned_field(root / "field", n_objects=12)
+    catalog = read_candidate_catalog(field.catalog)
+    lenses, zeros = catalog.order[:2], catalog.order[2:6]
+    db_path = root / "grades.sqlite"
+    with open_bound_db(catalog, db_path, create=True) as db:
+        for grader in ("ann", "bo"):
+            for row in lenses:
+                db.record_grade(grader, int(row), 3)
+            for row in zeros:
+                db.record_grade(grader, int(row), 0)
+        db.record_grade("ann", int(catalog.order[6]), 1)  # a possible: stays unlabelled
+    return catalog, db_path, lenses, zeros
+
+
+def test_grades_join_the_source_items(runner, tmp_path) -> None:
+    catalog, db_path, lenses, zeros = _graded_field(tmp_path)
+    source = make_store(tmp_path / "source.zarr", n=32, seed=0)
+    out = tmp_path / "weights" / "graded"
+    args = ["--source", str(source), "--grades", str(db_path), "--max-source", "24"]
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            *args,
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    training = json.loads((out / "model.json").read_text())["training"]
+    grades = training["stores"]["grades"]
+    assert (grades["lenses"], grades["non_lenses"]) == (2, 4)
+    assert grades["graders"] == ["ann", "bo"] and grades["stamps"] == "FITS fields"
+    # 10% of 24 source items: one copy of the six graded items; the steps count them.
+    assert grades["repeats"] == 1 and grades["share"] == 0.1
+    assert training["steps_per_epoch"] == (24 + 6) // 8
+    assert training["stores"]["source"]["items"] == 24
+
+    # The graded items are the field's stamps of those candidates, with their consensus labels.
+    config = TrainConfig(
+        out=str(tmp_path / "x"), source=str(source), grades=str(db_path), encoder="small_cnn"
+    )
+    data = load_training_data(config, lambda images: images, torch.device("cpu"))
+    stamps = open_stamps(catalog)
+    expected = {int(row): stamps.stamp(int(row)) for row in (*lenses, *zeros)}
+    found = data.graded.images.numpy()
+    for row, label in [(r, LENS) for r in lenses] + [(r, NONLENS) for r in zeros]:
+        matches = [k for k in range(len(found)) if np.array_equal(found[k], expected[int(row)])]
+        assert len(matches) == 1 and data.graded.labels[matches[0]] == label
+    _, labels = data.labelled
+    assert len(labels) == len(data.source) + 6 and int((labels == LENS).sum()) > 2
+
+
+def test_grade_cutouts_need_grades(runner, tmp_path) -> None:
+    source = make_store(tmp_path / "source.zarr", n=16, seed=0)
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--source",
+            str(source),
+            "--grade-cutouts",
+            "c.zarr",
+            "--out",
+            str(tmp_path / "w"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert result.output == (
+        "lensscan: error: --grade-cutouts: holds the stamps of graded candidates; "
+        "give --grades too\n"
+    )

@@ -88,6 +88,23 @@ def train(
         help="Share of source training items shown as 8-bit display-stretched images "
         "(0-1, default 0).",
     ),
+    grades: Path = typer.Option(
+        None,
+        "--grades",
+        help="Grade database of lensscan inspect: consensus lenses and unanimous non-lenses "
+        "join the source items.",
+    ),
+    grade_cutouts: Path = typer.Option(
+        None,
+        "--grade-cutouts",
+        help="Cutout store whose item k is row k of the graded catalog (default: stamps "
+        "from the catalog's fields).",
+    ),
+    grade_share: float = typer.Option(
+        None,
+        "--grade-share",
+        help="Share of the labelled items the graded items are repeated to (default 0.1).",
+    ),
     max_target: int = typer.Option(None, "--max-target", help="Use at most N target-pool items."),
     selection: str = typer.Option(
         None, "--selection", help="auto, val_auroc, last or min_target_entropy (default auto)."
@@ -137,6 +154,9 @@ def train(
         "device": device,
         "max_source": max_source,
         "restyle": restyle,
+        "grades": grades,
+        "grade_cutouts": grade_cutouts,
+        "grade_share": grade_share,
         "max_target": max_target,
         "selection": selection,
         "method_options": _parse_options(option),

@@ -341,6 +341,7 @@ def run_adapt(fields: Sequence[Any], config: AdaptConfig) -> AdaptResult:
     """
     from lensscan.adapt.prior import em_prior
     from lensscan.catalog.writers import write_catalog
+    from lensscan.inspect.graded_set import graded_set, repeats_for_share
     from lensscan.models.weights import CARD_FILE, WEIGHTS_FILE, load_model, write_model_files
     from lensscan.training.parent import load_parent
 
@@ -370,7 +371,7 @@ def run_adapt(fields: Sequence[Any], config: AdaptConfig) -> AdaptResult:
     if config.grades:
         with timer.step("grades"):
             given = [str(spec.path) for spec in fields if spec.path is not None]
-            graded = steps.graded_items(config, given, card.input_size, work)
+            graded = graded_set(config.grades, work, card.input_size, given, config.cutouts)
             logger.info(
                 "adapt: %d graded lenses, %d graded non-lenses", graded.lenses, graded.non_lenses
             )
@@ -406,7 +407,7 @@ def run_adapt(fields: Sequence[Any], config: AdaptConfig) -> AdaptResult:
         graded_store = CutoutStore.open(graded.store)
         graded_idx = steps.labelled_indices(graded_store, "labelled")
         others = sum(len(part) for part in parts if part.split == 0)
-        grade_repeats = steps.repeats_for_share(len(graded_idx), others, config.grade_share)
+        grade_repeats = repeats_for_share(len(graded_idx), others, config.grade_share)
         parts.append(steps.MixPart(graded_store, graded_idx, grade_repeats, 0, "graded"))
     with timer.step("mixture"):
         key = steps.step_key(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from lensscan.atomic import atomic_output
-from lensscan.data.store import LENS, NONLENS, CutoutStore, ImageBlocks, write_store
+from lensscan.data.store import CutoutStore, ImageBlocks, write_store
 from lensscan.errors import UserError
 from lensscan.progress import logger
 from lensscan.provenance import provenance, sha256_file, sha256_tree
@@ -271,88 +270,6 @@ def rehearsal(config: AdaptConfig, bands: Sequence[str], n_train: int, work: Pat
 
 
 @dataclass(frozen=True)
-class Graded:
-    """The graded candidates as labelled training items.
-
-    Attributes:
-        store: Labelled store (split ``labelled`` holds lenses and non-lenses).
-        lenses: Consensus lenses (positives).
-        non_lenses: Candidates every grader gave 0 (hard negatives).
-        record: Database, catalog, consensus rule and counts, for the card.
-    """
-
-    store: Path
-    lenses: int
-    non_lenses: int
-    record: dict[str, Any]
-
-
-def graded_items(config: AdaptConfig, field_files: Sequence[str], size: int, work: Path) -> Graded:
-    """The labelled store of a grade database's consensus (``grades export`` with stamps).
-
-    The catalog is the one the database grades; stamps come from ``cutouts`` (a store
-    whose item k is catalog row k) or from the FITS fields (given, or as the catalog
-    records them).
-
-    Raises:
-        UserError: If the database or its catalog cannot be read, no candidate has a label,
-            or the stamps do not match the parent's cutout size.
-    """
-    from lensscan.inspect.candidates import open_stamps, read_candidate_catalog
-    from lensscan.inspect.consensus import LENS_THRESHOLD
-    from lensscan.inspect.export import consensus_of, write_labelled_store
-    from lensscan.inspect.grades_db import GradeDB
-
-    assert config.grades is not None
-    db_path = Path(config.grades)
-    if not db_path.is_file():
-        raise UserError(f"`grades` {db_path}: no such file")
-    with GradeDB.open(db_path, create=False, option="grades") as db:
-        record = db.catalog_record()
-        if record is None:
-            raise UserError(f"`grades` {db_path}: grades no catalog yet")
-        catalog = read_candidate_catalog(record[0], option="grades")
-        if catalog.sha256 != record[1]:
-            raise UserError(
-                f"`grades` {db_path}: its catalog {record[0]} changed since it was graded"
-            )
-        consensus = consensus_of(db)
-        graders = list(consensus.graders)
-    key = step_key(
-        {"db": sha256_file(db_path), "catalog": catalog.sha256, "cutouts": config.cutouts}
-    )
-    out = work / f"graded-{key}.zarr"
-    if not (out / "zarr.json").is_file():
-        files = [] if config.cutouts else list(field_files)
-        stamps = open_stamps(catalog, files, config.cutouts, cutouts_option="cutouts")
-        write_labelled_store(out, catalog, consensus, stamps)
-    store = CutoutStore.open(out)
-    if store.image_shape[-1] < size:
-        raise UserError(
-            f"`grades` {db_path}: stamps of {store.image_shape[-1]} px; the model takes {size} px"
-        )
-    lenses = int((store.labels == LENS).sum())
-    non_lenses = int((store.labels == NONLENS).sum())
-    if lenses + non_lenses == 0:
-        raise UserError(f"`grades` {db_path}: no candidate has a consensus label yet")
-    return Graded(
-        store=out,
-        lenses=lenses,
-        non_lenses=non_lenses,
-        record={
-            "database": str(db_path.resolve()),
-            "catalog": str(Path(record[0]).resolve()),
-            "catalog_sha256": catalog.sha256,
-            "graders": graders,
-            "consensus_rule": f"lens: mean grade >= {LENS_THRESHOLD}; non-lens: every grade 0",
-            "lenses": lenses,
-            "non_lenses": non_lenses,
-            "stamps": "cutouts store" if config.cutouts else "FITS fields",
-        },
-    )
-
-
-@dataclass(frozen=True)
 class MixPart:
     """Items of one store copied into a mixture.
 
@@ -444,10 +361,3 @@ def write_mixture(
             params={"part": role},
         )
     return out
-
-
-def repeats_for_share(n_items: int, n_others: int, share: float) -> int:
-    """Copies of ``n_items`` items that make about ``share`` of a mixture with ``n_others``."""
-    if n_items == 0:
-        return 0
-    return max(1, math.ceil(share * n_others / ((1 - share) * n_items)))

@@ -1,15 +1,19 @@
 """Training data: source, target pool and validation items read from cutout stores.
 
-Items are read once, normalised with the model's normalisation and kept as tensors on the
-training device (a few thousand 3 x 64 x 64 cutouts take tens of MB), so augmentation and
-batching never touch the disk. Subsets (``max_source``, ``max_target``, per-epoch
-evaluation) are seeded random draws.
+People's grades (``grades``) add the graded candidates of a first scan to the labelled
+items, repeated to a share of them (:mod:`lensscan.inspect.graded_set`). Items are read
+once, normalised with the model's normalisation and kept as tensors on the training device
+(a few thousand 3 x 64 x 64 cutouts take tens of MB), so augmentation and batching never
+touch the disk. Subsets (``max_source``, ``max_target``, per-epoch evaluation) are seeded
+random draws.
 """
 
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +80,8 @@ class TrainingData:
         bands: Band names shared by all stores.
         pixel_scale: Pixel scale in arcsec (None if no store says).
         input_size: Side of the square cutouts.
+        graded: The graded candidates of ``grades``, each repeated ``repeats`` times, or None.
+        graded_record: Database, consensus rule, counts, repeats and share, for the card.
     """
 
     source: DomainData
@@ -85,12 +91,25 @@ class TrainingData:
     bands: tuple[str, ...]
     pixel_scale: float | None
     input_size: int
+    graded: DomainData | None = None
+    graded_record: dict[str, Any] | None = None
+
+    @cached_property
+    def labelled(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The items a supervised step draws from: the source, then the graded items."""
+        assert self.source.labels is not None
+        if self.graded is None:
+            return self.source.images, self.source.labels
+        assert self.graded.labels is not None
+        return (
+            torch.cat([self.source.images, self.graded.images]),
+            torch.cat([self.source.labels, self.graded.labels]),
+        )
 
     @property
     def pos_weight(self) -> float:
-        """n_non-lens / n_lens of the source items: the weight of lens terms in the loss."""
-        labels = self.source.labels
-        assert labels is not None
+        """n_non-lens / n_lens of the labelled items: the weight of lens terms in the loss."""
+        labels = self.labelled[1]
         return float((labels == NONLENS).sum()) / float((labels == LENS).sum())
 
 
@@ -315,6 +334,10 @@ def load_training_data(
         seed=seeds[4],
     )
 
+    graded, graded_record = None, None
+    if config.grades is not None:
+        graded, graded_record = _graded_items(config, source_store, len(source), norm, device)
+
     val = None
     val_idx = np.zeros(0, np.int64)
     if "val" in stores:
@@ -355,4 +378,65 @@ def load_training_data(
         )
         if not (source_val.labels == LENS).any() or not (source_val.labels == NONLENS).any():
             source_val = None
-    return TrainingData(source, target, val, source_val, bands, pixel_scale, size)
+    return TrainingData(
+        source, target, val, source_val, bands, pixel_scale, size, graded, graded_record
+    )
+
+
+def _graded_items(
+    config: TrainConfig,
+    source_store: CutoutStore,
+    n_source: int,
+    norm: Normalisation,
+    device: torch.device,
+) -> tuple[DomainData, dict[str, Any]]:
+    """The graded candidates of ``grades``, centre-cropped, normalised and repeated.
+
+    They are repeated to about ``grade_share`` of the labelled items, so that a few dozen
+    real lenses and false positives count beside thousands of simulated items.
+
+    Raises:
+        UserError: If the grades cannot be read, or their stamps' bands or size do not fit
+            the source store.
+    """
+    from lensscan.inspect.graded_set import graded_set, repeats_for_share
+
+    assert config.grades is not None
+    size = source_store.image_shape[-1]
+    with tempfile.TemporaryDirectory(prefix="lensscan-grades-") as work:
+        found = graded_set(
+            config.grades,
+            Path(work),
+            size,
+            cutouts=config.grade_cutouts,
+            options=("grades", "grade_cutouts"),
+        )
+        store = CutoutStore.open(found.store)
+        if store.bands != source_store.bands:
+            raise UserError(
+                f"`grades` {config.grades}: stamps in bands {','.join(store.bands)}; "
+                f"`source` {source_store.path} has {','.join(source_store.bands)}"
+            )
+        indices = store.split_indices("labelled")
+        indices = indices[store.labels[indices] >= 0]
+        images = store.read_images(indices)
+        labels = store.labels[indices]
+    top = (images.shape[-1] - size) // 2
+    images = np.ascontiguousarray(images[..., top : top + size, top : top + size], np.float32)
+    repeats = repeats_for_share(len(indices), n_source, config.grade_share)
+    graded = DomainData(
+        norm(torch.from_numpy(images).to(device)).repeat(repeats, 1, 1, 1),
+        torch.from_numpy(np.tile(labels, repeats).astype(np.float32)).to(device),
+        Path(config.grades),
+        "labelled",
+        "grades",
+    )
+    record = {
+        "path": found.record["database"],
+        "sha256": sha256_file(config.grades),
+        "hash_scope": "file",
+        **found.record,
+        "repeats": repeats,
+        "share": config.grade_share,
+    }
+    return graded, record

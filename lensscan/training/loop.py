@@ -180,21 +180,21 @@ def apply_gradients(
 
 def _batches(data: TrainingData, batch_size: int, generator: torch.Generator) -> Iterator[Batch]:
     """One epoch of batches: a seeded permutation of the source, the target cycled alongside."""
-    n_source = len(data.source)
+    images, labels = data.labelled
+    n_source = len(labels)
     size = min(batch_size, n_source)
     source_order = torch.randperm(n_source, generator=generator)
     target_order = (
         torch.randperm(len(data.target), generator=generator) if data.target is not None else None
     )
-    device = data.source.images.device
+    device = images.device
     for step in range(n_source // size):
         picked = source_order[step * size : (step + 1) * size].to(device)
         target = None
         if data.target is not None and target_order is not None:
             positions = torch.arange(step * size, (step + 1) * size) % len(data.target)
             target = data.target.images[target_order[positions].to(device)]
-        assert data.source.labels is not None
-        yield Batch(data.source.images[picked], data.source.labels[picked], target)
+        yield Batch(images[picked], labels[picked], target)
 
 
 def _checkpoint_payload(
@@ -289,6 +289,8 @@ def _card(
         for d in (data.source, data.target, data.val, data.source_val)
         if d is not None
     }
+    if data.graded_record is not None:
+        stores["grades"] = data.graded_record
     record = report.run_provenance(config, settings, stores, parent)
     assert state.best_epoch is not None
     selected = state.history[state.best_epoch - 1]
@@ -306,7 +308,7 @@ def _card(
         imbalance={
             "strategy": "pos_weight",
             "pos_weight": data.pos_weight,
-            "description": "source BCE lens terms weighted by n_non-lens / n_lens (source items)",
+            "description": "BCE lens terms weighted by n_non-lens / n_lens of the labelled items",
         },
         selection={
             "rule": rule.name,
@@ -409,7 +411,8 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
             "data": torch.Generator().manual_seed(config.seed),
             "augment": torch.Generator(device=device).manual_seed(config.seed + 1),
         }
-        steps_per_epoch = len(data.source) // min(config.batch_size, len(data.source))
+        n_labelled = len(data.labelled[1])
+        steps_per_epoch = n_labelled // min(config.batch_size, n_labelled)
         context = MethodContext(
             network=network,
             pos_weight=data.pos_weight,
