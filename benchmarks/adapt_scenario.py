@@ -5,6 +5,10 @@ Rows (each judged on the labelled test store, never on the pool's labels):
 * ``no adaptation``: the parent model as shipped;
 * ``AdaBN``: BatchNorm statistics re-estimated on the pool
   (``lensscan train --init-model MODEL --target POOL --method adabn``);
+* ``DANN``, ``AdaMatch`` (with ``--source STORE``, the parent's labelled training family):
+  the parent fine-tuned with that label-free method, source items labelled and the pool as
+  target (``lensscan train --init-model MODEL --source STORE --target POOL --method dann``,
+  ``--max-source``, one epoch at the fine-tuning learning rate);
 * ``injection (adapt)``: ``lensscan adapt --pool POOL`` with its defaults (arcs injected
   into the pool's galaxies, rehearsal, safety rule), the model it keeps;
 * ``injection + grades``, with ``--grade-top N``: the pool catalog that adapt wrote is
@@ -38,6 +42,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+#: Label-free rows run with ``--source``: row name -> ``lensscan train --method``.
+LABEL_FREE_ROWS = {"DANN": "dann", "AdaMatch": "adamatch"}
 
 
 def run(*args: str) -> float:
@@ -128,6 +135,12 @@ def main() -> None:
     parser.add_argument(
         "--adapt-option", action="append", default=[], help="Extra adapt option (repeat)."
     )
+    parser.add_argument(
+        "--source", type=Path, help="Labelled source store: adds the DANN and AdaMatch rows."
+    )
+    parser.add_argument(
+        "--max-source", type=int, default=9000, help="Source items of those rows (9000)."
+    )
     parser.add_argument("--out", type=Path, help="Also write the JSON here.")
     args = parser.parse_args()
     from lensscan.training.parent import parent_folder
@@ -147,6 +160,16 @@ def main() -> None:
         seconds["AdaBN"] = run("train", "--init-model", args.model, "--target", str(args.pool),
                                "--method", "adabn", "--out", str(adabn), "--overwrite")  # fmt: skip
     rows["AdaBN"] = [evaluate(adabn, args.test, work / "report-adabn", args.bootstrap)]
+    if args.source is not None:
+        for name, method in LABEL_FREE_ROWS.items():
+            tuned = work / method
+            if not (tuned / "model.json").is_file():
+                seconds[name] = run("train", "--init-model", args.model, "--source",
+                                    str(args.source), "--max-source", str(args.max_source),
+                                    "--target", str(args.pool), "--method", method,
+                                    "--epochs", "1", "--lr", "2e-4", "--out", str(tuned),
+                                    "--overwrite")  # fmt: skip
+            rows[name] = [evaluate(tuned, args.test, work / f"report-{method}", args.bootstrap)]
 
     for seed in args.seeds:
         adapted, adapt_work = work / f"adapt-s{seed}", work / f"adapt-work-s{seed}"
@@ -194,16 +217,24 @@ def main() -> None:
                     "steps_s": record["timings_s"]}  # fmt: skip
             rows.setdefault(f"injection + grades of the top {args.grade_top}", []).append(row)
 
+    # The mean over seeds, and the lowest and highest seed (each row also keeps its own
+    # bootstrap interval on the test).
     summary = {
         name: {
             metric: round(float(np.mean([r[metric] for r in entries])), 4)
             for metric in ("auroc", "tpr0", "tpr10")
         }
+        | {
+            f"{metric}_seeds": [min(r[metric] for r in entries), max(r[metric] for r in entries)]
+            for metric in ("auroc", "tpr10")
+        }
         for name, entries in rows.items()
     }
     for name, values in summary.items():
-        print(f"{name:40s} AUROC {values['auroc']:.3f}  TPR0 {values['tpr0']:.3f}  "
-              f"TPR10 {values['tpr10']:.3f}  ({len(rows[name])} seed(s))")  # fmt: skip
+        low, high = values["auroc_seeds"]
+        print(f"{name:40s} AUROC {values['auroc']:.3f} ({low:.3f}-{high:.3f})  "
+              f"TPR0 {values['tpr0']:.3f}  TPR10 {values['tpr10']:.3f}  "
+              f"({len(rows[name])} seed(s))")  # fmt: skip
     line = json.dumps({"rows": rows, "mean": summary, "seconds": seconds, "seeds": args.seeds})
     if args.out:
         args.out.write_text(line + "\n")
