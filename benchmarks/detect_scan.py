@@ -47,7 +47,8 @@ import numpy as np
 
 
 def _simulate(folder: Path, size: int, lenses: int | None, seed: int, family: str) -> Path:
-    from lensscan.simulate.field import FieldRequest, simulate_field_patch
+    from lensscan.simulate.fields.request import FieldRequest
+    from lensscan.simulate.fields.run import simulate_field_patch
 
     request = FieldRequest(size=size, bands="gri", n_lenses=lenses, seed=seed, family=family)
     simulate_field_patch(request, folder)

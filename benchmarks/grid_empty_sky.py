@@ -26,7 +26,9 @@ from astropy.io import fits
 from astropy.table import Table
 
 from lensscan.models import load_model
-from lensscan.simulate.field import FieldRequest, calexp_name, simulate_field_patch
+from lensscan.simulate.fields.calexp import calexp_name
+from lensscan.simulate.fields.request import FieldRequest
+from lensscan.simulate.fields.run import simulate_field_patch
 
 
 def main() -> None:

@@ -22,8 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lensscan.simulate.cutouts import CutoutRequest, item_seeds, make_items, simulate_cutouts
-from lensscan.simulate.domains import DOMAINS
+from lensscan.simulate.cutouts.blocks import make_items
+from lensscan.simulate.cutouts.plan import item_seeds
+from lensscan.simulate.cutouts.request import CutoutRequest
+from lensscan.simulate.cutouts.run import simulate_cutouts
+from lensscan.simulate.domains.registry import DOMAINS
 
 
 def in_process_rate(domain: str, bands: tuple[str, ...], n: int) -> tuple[float, float]:

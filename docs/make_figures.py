@@ -23,7 +23,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lensscan.simulate.cutouts import item_seeds, make_items
+from lensscan.simulate.cutouts.blocks import make_items
+from lensscan.simulate.cutouts.plan import item_seeds
 
 DOCS = Path(__file__).resolve().parent
 BANDS = ("g", "r", "i")
@@ -72,11 +73,11 @@ def montage(
     figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.6), dpi=80)
     central_types = None
     if domain == "hsc-galsim":
-        from lensscan.simulate.galsim_family.population import CENTRAL_TYPE_CODES
+        from lensscan.simulate.domains.hsc_galsim.population import CENTRAL_TYPE_CODES
 
         central_types = CENTRAL_TYPE_CODES
     elif domain.startswith("hsc"):
-        from lensscan.simulate.priors import CENTRAL_TYPE_CODES
+        from lensscan.simulate.populations.centrals import CENTRAL_TYPE_CODES
 
         central_types = CENTRAL_TYPE_CODES
     for k, axis in enumerate(axes.ravel()):
@@ -101,7 +102,9 @@ def field_view(path: Path, size: int = 1200, seed: int = 3) -> None:
     from astropy.io import fits
     from astropy.table import Table
 
-    from lensscan.simulate.field import FieldRequest, calexp_name, simulate_field_patch
+    from lensscan.simulate.fields.calexp import calexp_name
+    from lensscan.simulate.fields.request import FieldRequest
+    from lensscan.simulate.fields.run import simulate_field_patch
 
     with tempfile.TemporaryDirectory() as tmp:
         request = FieldRequest(size=size, bands="gri", n_lenses=12, seed=seed)
@@ -145,7 +148,7 @@ def _stretched(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
     ``reference`` (the untouched cutout) sets every band's sky level, noise and the top of
     the stretch, so that a pair of panels compares pixel for pixel.
     """
-    from lensscan.simulate.inject import sky_statistics
+    from lensscan.simulate.inject.deflector import sky_statistics
 
     sky, sigma = sky_statistics(reference)
     scaled = (image - sky[:, None, None]) / sigma[:, None, None]
@@ -161,7 +164,9 @@ def injection_montage(path: Path, seed: int = 11) -> None:
     """
     from lensscan.data.folders import natural_key
     from lensscan.data.store import LENS, CutoutStore
-    from lensscan.simulate.inject import InjectionRequest, dihedral_transform, inject_arcs
+    from lensscan.simulate.inject.plan import dihedral_transform
+    from lensscan.simulate.inject.request import InjectionRequest
+    from lensscan.simulate.inject.run import inject_arcs
 
     folder = REALDATA / "hsc_gri_sample40" / "train_nonlenses"
     if not folder.is_dir():

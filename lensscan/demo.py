@@ -35,7 +35,7 @@ from lensscan.config import DemoConfig, EvaluateConfig, ScanConfig
 from lensscan.errors import UserError
 
 if TYPE_CHECKING:
-    from lensscan.simulate.field import FieldRequest
+    from lensscan.simulate.fields.request import FieldRequest
 
 #: Top candidates shown in the demo gallery.
 DEMO_GALLERY = 16
@@ -91,7 +91,7 @@ def run_demo(settings: DemoConfig) -> DemoOutcome:
         UserError: If the folder exists without ``overwrite``, the model is not found, a
             setting is bad, or a step fails.
     """
-    from lensscan.simulate.field import FieldRequest
+    from lensscan.simulate.fields.request import FieldRequest
 
     final = check_output_path(settings.out, overwrite=settings.overwrite)
     bands = _model_bands(settings.model)
@@ -118,7 +118,8 @@ def _run_steps(
     from lensscan.evaluate.run import run_evaluation
     from lensscan.scan.plan import side_outputs
     from lensscan.scan.scanner import field_specs, scan
-    from lensscan.simulate.field import calexp_name, simulate_field_patch
+    from lensscan.simulate.fields.calexp import calexp_name
+    from lensscan.simulate.fields.run import simulate_field_patch
 
     field_dir = out / FIELD_DIR
     field_summary = simulate_field_patch(request, field_dir)

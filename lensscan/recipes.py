@@ -186,7 +186,8 @@ def _simulate(
     if (path / "zarr.json").exists():
         logger.info("recipe: %s exists, kept", path)
         return
-    from lensscan.simulate.cutouts import CutoutRequest, simulate_cutouts
+    from lensscan.simulate.cutouts.request import CutoutRequest
+    from lensscan.simulate.cutouts.run import simulate_cutouts
 
     request = CutoutRequest(
         domain=domain,

@@ -7,7 +7,7 @@ import pytest
 from lensscan.cli import app
 from lensscan.errors import SettingError, UserError, as_options, check_ranges, setting_references
 from lensscan.models.finder import select_device
-from lensscan.simulate.inject import InjectionRequest
+from lensscan.simulate.inject.request import InjectionRequest
 
 
 def test_a_setting_error_speaks_python_in_the_library() -> None:

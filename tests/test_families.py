@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lensscan.simulate.conditions import draw_conditions
-from lensscan.simulate.domains import get_domain
-from lensscan.simulate.families import FAMILIES, HELDOUT, TRAINING
-from lensscan.simulate.galaxies import RealGalaxy, draw_shape_index, galaxy_library
-from lensscan.simulate.presets import HSC_WIDE
-from lensscan.simulate.priors import CENTRAL_TYPE_CODES, SCAN_NEGATIVE_TYPES
-from lensscan.simulate.psf import PSF
+from lensscan.simulate.domains.conditions import draw_conditions
+from lensscan.simulate.domains.families import FAMILIES, HELDOUT, TRAINING
+from lensscan.simulate.domains.presets import HSC_WIDE
+from lensscan.simulate.domains.registry import get_domain
+from lensscan.simulate.physics.galaxies import RealGalaxy, draw_shape_index, galaxy_library
+from lensscan.simulate.physics.psf import PSF
+from lensscan.simulate.populations.centrals import CENTRAL_TYPE_CODES, SCAN_NEGATIVE_TYPES
 
 
 def _real_shape_indices(domain_name: str, n: int = 150) -> set[int]:
@@ -60,7 +60,7 @@ def test_double_gaussian_psf_is_the_flux_weighted_sum_of_its_parts() -> None:
 
 
 def test_training_family_has_scan_aware_negatives_and_balanced_default() -> None:
-    from lensscan.simulate.cutouts import CutoutRequest
+    from lensscan.simulate.cutouts.request import CutoutRequest
 
     domain = get_domain("hsc-train")
     kinds = {

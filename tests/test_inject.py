@@ -11,17 +11,13 @@ from astropy.io import fits
 from lensscan.cli import app
 from lensscan.data.store import LENS, NONLENS, CutoutStore, write_store
 from lensscan.errors import UserError
-from lensscan.simulate.backgrounds import open_backgrounds
-from lensscan.simulate.inject import (
-    InjectionRequest,
-    dihedral_transform,
-    inject_arcs,
-    kernel_fwhm,
-    measure_deflector,
-    parse_band_values,
-    sky_statistics,
-)
-from lensscan.simulate.psf import PSF, psf_kernels
+from lensscan.simulate.inject.backgrounds import open_backgrounds
+from lensscan.simulate.inject.calibration import kernel_fwhm
+from lensscan.simulate.inject.deflector import measure_deflector, sky_statistics
+from lensscan.simulate.inject.plan import dihedral_transform
+from lensscan.simulate.inject.request import InjectionRequest, parse_band_values
+from lensscan.simulate.inject.run import inject_arcs
+from lensscan.simulate.physics.psf import PSF, psf_kernels
 
 SCALE = 0.168
 SKY_SIGMA = 0.05

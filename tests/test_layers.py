@@ -14,6 +14,28 @@ PACKAGE = REPO_ROOT / "lensscan"
 FORBIDDEN = {
     "lensscan.data": ("lensscan.scan", "lensscan.training", "lensscan.cli", "lensscan.inspect"),
     "lensscan.simulate": ("lensscan.scan", "lensscan.training", "lensscan.cli"),
+    # Inside simulate, each sub-package builds on the ones before it: physics, populations,
+    # domains; then the three products (cutouts, fields, inject) on top.
+    "lensscan.simulate.physics": (
+        "lensscan.simulate.populations",
+        "lensscan.simulate.domains",
+        "lensscan.simulate.cutouts",
+        "lensscan.simulate.fields",
+        "lensscan.simulate.inject",
+    ),
+    "lensscan.simulate.populations": (
+        "lensscan.simulate.domains",
+        "lensscan.simulate.cutouts",
+        "lensscan.simulate.fields",
+        "lensscan.simulate.inject",
+    ),
+    "lensscan.simulate.domains": (
+        "lensscan.simulate.cutouts",
+        "lensscan.simulate.fields",
+        "lensscan.simulate.inject",
+    ),
+    "lensscan.simulate.cutouts": ("lensscan.simulate.fields", "lensscan.simulate.inject"),
+    "lensscan.simulate.fields": ("lensscan.simulate.cutouts", "lensscan.simulate.inject"),
     "lensscan.models": ("lensscan.scan", "lensscan.training", "lensscan.cli"),
     "lensscan.bands": ("lensscan.data", "lensscan.simulate", "lensscan.scan", "lensscan.cli"),
     "lensscan.pixels": ("lensscan.data", "lensscan.simulate", "lensscan.scan", "lensscan.cli"),

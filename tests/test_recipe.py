@@ -16,7 +16,7 @@ from lensscan.recipes import (
     RECIPES,
     get_recipe,
 )
-from lensscan.simulate.families import FAMILIES
+from lensscan.simulate.domains.families import FAMILIES
 
 
 def test_recipe_end_to_end_at_tiny_size(runner, tmp_path) -> None:

@@ -17,11 +17,11 @@ from astropy.modeling.models import Moffat2D, Sersic2D
 from scipy import integrate
 from scipy.special import gammaincinv
 
-from lensscan.simulate import cosmology
-from lensscan.simulate.profiles import Sersic
-from lensscan.simulate.psf import PSF
+from lensscan.simulate.physics import cosmology
+from lensscan.simulate.physics.profiles import Sersic
+from lensscan.simulate.physics.psf import PSF
 
-#: The cosmology of lensscan.simulate.cosmology; no radiation, as in its table.
+#: The cosmology of lensscan.simulate.physics.cosmology; no radiation, as in its table.
 ASTROPY = FlatLambdaCDM(H0=cosmology.H0, Om0=cosmology.OMEGA_M, Tcmb0=0.0)
 
 REDSHIFTS = np.array([0.01, 0.1, 0.3, 0.5, 0.8, 1.0, 1.7, 2.5, 4.0, 5.9])

@@ -449,7 +449,8 @@ def test_a_failed_field_names_options_on_the_command_line_and_settings_in_files(
 
 
 def _simulate(out: Path, size: int, n_lenses: int, seed: int) -> Path:
-    from lensscan.simulate.field import FieldRequest, simulate_field_patch
+    from lensscan.simulate.fields.request import FieldRequest
+    from lensscan.simulate.fields.run import simulate_field_patch
 
     request = FieldRequest(size=size, n_lenses=n_lenses, seed=seed, ra=35.2, dec=-4.5)
     simulate_field_patch(request, out)

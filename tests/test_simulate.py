@@ -9,15 +9,18 @@ import pytest
 
 from lensscan.cli import app
 from lensscan.data.store import CutoutStore
-from lensscan.simulate import cutouts
-from lensscan.simulate.cutouts import CutoutRequest, item_seeds, make_items, plan_items
-from lensscan.simulate.galaxies import RealGalaxy, galaxy_library, hubble_deep_field_path
-from lensscan.simulate.lensing import LensedSource, SIEShear, sie_deflection
-from lensscan.simulate.noise import APERTURE_DIAMETER_ARCSEC, noise_model
-from lensscan.simulate.photometry import mag_to_flux
-from lensscan.simulate.presets import HSC_WIDE
-from lensscan.simulate.profiles import Ring, Sersic, SpiralArms
-from lensscan.simulate.psf import PSF, psf_kernels, stacked_profiles
+from lensscan.simulate.cutouts import blocks as cutout_blocks
+from lensscan.simulate.cutouts import run as cutout_run
+from lensscan.simulate.cutouts.blocks import make_items
+from lensscan.simulate.cutouts.plan import item_seeds, plan_items
+from lensscan.simulate.cutouts.request import CutoutRequest
+from lensscan.simulate.domains.presets import HSC_WIDE
+from lensscan.simulate.physics.galaxies import RealGalaxy, galaxy_library, hubble_deep_field_path
+from lensscan.simulate.physics.lensing import LensedSource, SIEShear, sie_deflection
+from lensscan.simulate.physics.noise import APERTURE_DIAMETER_ARCSEC, noise_model
+from lensscan.simulate.physics.photometry import mag_to_flux
+from lensscan.simulate.physics.profiles import Ring, Sersic, SpiralArms
+from lensscan.simulate.physics.psf import PSF, psf_kernels, stacked_profiles
 
 BANDS = ("g", "r", "i")
 
@@ -192,8 +195,8 @@ def test_hsc_items_have_realistic_noise_and_lens_parameters() -> None:
 def test_lens_and_nonlens_centrals_share_the_early_type_population() -> None:
     n = 40
     labels = np.array([1] * 20 + [0] * 20, np.int8)
-    params = cutouts.draw_params_block("hsc", ("i",), item_seeds(2, n), labels)
-    from lensscan.simulate.priors import CENTRAL_TYPE_CODES
+    params = cutout_blocks.draw_params_block("hsc", ("i",), item_seeds(2, n), labels)
+    from lensscan.simulate.populations.centrals import CENTRAL_TYPE_CODES
 
     types = {CENTRAL_TYPE_CODES[c] for c in params["central_type"][20:]}
     assert len(types) >= 3  # several kinds of hard negatives
@@ -218,9 +221,12 @@ def test_default_lens_fractions_and_stratified_splits() -> None:
 def test_items_do_not_depend_on_block_size(monkeypatch) -> None:
     seeds = item_seeds(5, 6)
     labels = np.array([1, 0, 0, 1, 0, 0], np.int8)
-    whole = cutouts.render_block("hsc", BANDS, seeds, labels)
+    whole = cutout_blocks.render_block("hsc", BANDS, seeds, labels)
     halves = np.concatenate(
-        [cutouts.render_block("hsc", BANDS, seeds[i : i + 3], labels[i : i + 3]) for i in (0, 3)]
+        [
+            cutout_blocks.render_block("hsc", BANDS, seeds[i : i + 3], labels[i : i + 3])
+            for i in (0, 3)
+        ]
     )
     assert whole.tobytes() == halves.tobytes()
 
@@ -229,7 +235,7 @@ def test_same_seed_gives_byte_identical_stores_whatever_the_workers(
     runner, tmp_path, hsc_store, monkeypatch
 ) -> None:
     """Threads, 2 workers and 3-item blocks give the bytes of 1 worker and 64-item blocks."""
-    monkeypatch.setattr(cutouts, "BLOCK_ITEMS", 3)
+    monkeypatch.setattr(cutout_run, "BLOCK_ITEMS", 3)
     threads = tmp_path / "threads.zarr"
     result = simulate(
         runner,
@@ -250,7 +256,7 @@ def test_same_seed_gives_byte_identical_stores_whatever_the_workers(
 
 
 def test_process_workers_give_the_same_images(runner, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(cutouts, "BLOCK_ITEMS", 4)
+    monkeypatch.setattr(cutout_run, "BLOCK_ITEMS", 4)
     out = {}
     for workers in ("1", "2"):
         out[workers] = tmp_path / f"w{workers}.zarr"
@@ -301,7 +307,7 @@ def test_store_round_trip(hsc_store) -> None:
     assert len(store.split_indices("val")) == 3
     attrs = store.attrs
     assert attrs["domain"] == "hsc" and attrs["seed"] == 3
-    assert attrs["generator"] == cutouts.GENERATOR_VERSION
+    assert attrs["generator"] == cutout_run.GENERATOR_VERSION
     assert attrs["provenance"]["lensscan_version"]
     assert attrs["provenance"]["inputs"][0]["path"].endswith("hubble_deep_field.jpg")
     assert attrs["preset"]["bands"]["i"]["depth"] == 25.9
@@ -379,7 +385,7 @@ def test_interrupted_run_leaves_nothing(runner, tmp_path, monkeypatch) -> None:
     def broken(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cutouts, "make_items", broken)
+    monkeypatch.setattr(cutout_blocks, "make_items", broken)
     out = tmp_path / "broken.zarr"
     result = simulate(runner, "--n", "4", "--out", str(out), "--workers", "1")
     assert result.exit_code != 0

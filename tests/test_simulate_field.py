@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from lensscan.cli import app
-from lensscan.simulate.calexp import MASK_PLANES, calexp_name, mask_bit
-from lensscan.simulate.field import PIXEL_CONVENTION, FieldRequest
-from lensscan.simulate.photometry import FLUXMAG0
+from lensscan.simulate.fields.calexp import MASK_PLANES, calexp_name, mask_bit
+from lensscan.simulate.fields.request import FieldRequest
+from lensscan.simulate.fields.truth import PIXEL_CONVENTION
+from lensscan.simulate.physics.photometry import FLUXMAG0
 
 
 def simulate_field(runner, *args: str):
@@ -166,12 +167,12 @@ def test_overwrite_and_atomic_output(runner, tmp_path, monkeypatch) -> None:
     again = simulate_field(runner, "--out", str(out), "--size", "128", "--bands", "i")
     assert again.exit_code == 2 and "already exists" in again.output
 
-    from lensscan.simulate import field as field_module
+    from lensscan.simulate.fields import run as field_run
 
     def broken(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(field_module, "write_calexp", broken)
+    monkeypatch.setattr(field_run, "write_calexp", broken)
     fresh = tmp_path / "fresh"
     assert (
         simulate_field(runner, "--out", str(fresh), "--size", "128", "--bands", "i").exit_code != 0
@@ -209,7 +210,7 @@ def test_help(runner) -> None:
 
 
 def test_held_out_family_field_has_its_own_psf_family(runner, tmp_path) -> None:
-    from lensscan.simulate.field import draw_field
+    from lensscan.simulate.fields.scene import draw_field
 
     held = draw_field(FieldRequest(size=256, n_lenses=1, family="hsc-heldout"))
     base = draw_field(FieldRequest(size=256, n_lenses=1))

@@ -7,8 +7,8 @@ import pytest
 from lensscan.cli import app
 from lensscan.data.store import CutoutStore
 from lensscan.errors import UserError
-from lensscan.simulate.cutouts import CutoutRequest
-from lensscan.simulate.field import FieldRequest
+from lensscan.simulate.cutouts.request import CutoutRequest
+from lensscan.simulate.fields.request import FieldRequest
 
 
 def test_requests_validate_themselves_on_construction() -> None:

@@ -32,12 +32,9 @@ from lensscan.config import SCENARIO_DOMAINS, BenchmarkConfig
 from lensscan.data.store import LENS, NONLENS, CutoutStore
 from lensscan.errors import UserError
 from lensscan.progress import logger
-from lensscan.simulate.cutouts import (
-    GENERATOR_VERSION,
-    CutoutRequest,
-    plan_items,
-    simulate_cutouts,
-)
+from lensscan.simulate.cutouts.plan import plan_items
+from lensscan.simulate.cutouts.request import CutoutRequest
+from lensscan.simulate.cutouts.run import GENERATOR_VERSION, simulate_cutouts
 from lensscan.training.data import store_fingerprint
 
 SOURCE_SPLITS = "train=0.9,val=0.1"

@@ -24,7 +24,7 @@ from lensscan.benchmark.datasets import DatasetSpec, dataset_specs
 from lensscan.config import BenchmarkConfig, config_to_dict
 from lensscan.models.registry import check_input_size, encoder_spec
 from lensscan.naming import canonical_name
-from lensscan.simulate.presets import get_preset
+from lensscan.simulate.domains.presets import get_preset
 
 #: What ``--quick`` changes: a tiny encoder, one seed, a few hundred to ~1k images per
 #: store, two epochs (ADDA needs one to pre-train and one to adapt), and 25 non-lenses per

@@ -177,7 +177,8 @@ def simulate(
         "seed": seed,
     }
     if domain == "inject":
-        from lensscan.simulate.inject import InjectionRequest, inject_arcs
+        from lensscan.simulate.inject.request import InjectionRequest
+        from lensscan.simulate.inject.run import inject_arcs
 
         injection = {
             "backgrounds": tuple(backgrounds) if backgrounds else None,
@@ -201,7 +202,8 @@ def simulate(
         return
     if backgrounds:
         raise UserError(f"--backgrounds: only with --domain inject (not {domain!r})")
-    from lensscan.simulate.cutouts import CutoutRequest, simulate_cutouts
+    from lensscan.simulate.cutouts.request import CutoutRequest
+    from lensscan.simulate.cutouts.run import simulate_cutouts
 
     options = {"domain": domain, "workers": workers, "scheduler": scheduler}
     request = resolve_config(CutoutRequest, config, common | options, command="simulate")

@@ -35,7 +35,8 @@ def simulate_field(
 ) -> None:
     """Simulate an HSC-like coadd patch with injected lenses and a truth catalog."""
     from lensscan.config import resolve_config
-    from lensscan.simulate.field import FieldRequest, simulate_field_patch
+    from lensscan.simulate.fields.request import FieldRequest
+    from lensscan.simulate.fields.run import simulate_field_patch
 
     options = {
         "size": size,

@@ -1,24 +1,20 @@
-"""Simulated training data: labelled cutouts of two domains and HSC-like coadd patches.
+"""Simulated data: labelled cutouts, HSC-like coadd patches, arcs injected into real cutouts.
 
-Modules, one concept each:
+Sub-packages, from the lowest layer up (each imports only the ones above it in this list):
 
-* :mod:`~lensscan.simulate.photometry`: magnitudes and zero-point-27 fluxes.
-* :mod:`~lensscan.simulate.presets`: survey presets (HSC Wide numbers in one place; "sim").
-* :mod:`~lensscan.simulate.cosmology`: distances for Einstein radii and sizes.
-* :mod:`~lensscan.simulate.colours`: observed colours of galaxy types and stars.
-* :mod:`~lensscan.simulate.components`: the light-component interface and pixel sampling.
-* :mod:`~lensscan.simulate.profiles`: Sersic, spiral-arm, ring and arc light profiles.
-* :mod:`~lensscan.simulate.psf`: Moffat/Gaussian PSFs, kernels and point sources.
-* :mod:`~lensscan.simulate.lensing`: SIE + external shear ray shooting, lensed sources.
-* :mod:`~lensscan.simulate.galaxies`: real galaxy shapes cut from the Hubble Deep Field;
-  :mod:`~lensscan.simulate.galaxy_cache` builds them on import, for worker processes.
-* :mod:`~lensscan.simulate.noise`: sky noise at survey depth, correlated like a coadd.
-* :mod:`~lensscan.simulate.conditions`: per-image PSF and depth drawn around the medians.
-* :mod:`~lensscan.simulate.render`: pixel frames, component stamps, PSF convolution.
-* :mod:`~lensscan.simulate.priors`: lens, source and central-galaxy populations.
-* :mod:`~lensscan.simulate.contaminants`: neighbours, companions, stars and artefacts.
-* :mod:`~lensscan.simulate.hsc_domain` / :mod:`~lensscan.simulate.sim_domain`: the domains.
-* :mod:`~lensscan.simulate.domains`: the domain registry.
-* :mod:`~lensscan.simulate.cutouts`: Dask-parallel cutout generation into a store.
-* :mod:`~lensscan.simulate.field` / :mod:`~lensscan.simulate.calexp`: coadd patches.
+* :mod:`~lensscan.simulate.physics`: how light is made and observed: photometry,
+  cosmology, colours, light profiles and real galaxy shapes, PSFs, gravitational lensing,
+  noise, and rendering onto pixels.
+* :mod:`~lensscan.simulate.populations`: what is on the sky: lens systems and their
+  sources, the centrals of non-lens cutouts, and the contaminants around them, drawn
+  from a :class:`~lensscan.simulate.populations.population.Population`'s priors.
+* :mod:`~lensscan.simulate.domains`: the generators ``lensscan simulate --domain`` names
+  (``sim``, ``hsc`` and its families, ``hsc-galsim``), with the survey presets, the
+  simulator families and each image's observing conditions.
+* :mod:`~lensscan.simulate.cutouts`: ``lensscan simulate``: a domain's labelled cutouts,
+  made in parallel into a cutout store.
+* :mod:`~lensscan.simulate.fields`: ``lensscan simulate-field``: an HSC-like coadd
+  patch with lenses, as calexp FITS files and truth catalogs.
+* :mod:`~lensscan.simulate.inject`: ``lensscan simulate --domain inject``: simulated arcs
+  painted onto real cutouts.
 """

@@ -167,7 +167,7 @@ def _separability(
 
 def _pool_positions(pool: steps.Pool) -> dict[str, np.ndarray]:
     """id, ra, dec, x, y, field, source and source_index of every pool item (NaN unknown)."""
-    from lensscan.simulate.backgrounds import open_source
+    from lensscan.simulate.inject.backgrounds import open_source
 
     columns: dict[str, list[np.ndarray]] = {
         k: [] for k in ("ra", "dec", "x", "y", "field", "source", "source_index")
@@ -201,7 +201,7 @@ def _pool_positions(pool: steps.Pool) -> dict[str, np.ndarray]:
 
 def _pool_scores(finder: Any, pool: steps.Pool, config: AdaptConfig) -> np.ndarray:
     """The kept model's float64 P(lens) of every pool item, in pool order."""
-    from lensscan.simulate.backgrounds import open_backgrounds
+    from lensscan.simulate.inject.backgrounds import open_backgrounds
 
     backgrounds = open_backgrounds(list(pool.paths), steps.pool_bands(config.background_bands))
     planes = [backgrounds.bands.index(band) for band in finder.bands]

@@ -151,7 +151,7 @@ def open_pool(paths: Sequence[str], config: AdaptConfig, field_files: Sequence[s
     Raises:
         UserError: If there is no input or an input cannot be read as cutouts.
     """
-    from lensscan.simulate.backgrounds import open_backgrounds
+    from lensscan.simulate.inject.backgrounds import open_backgrounds
 
     if not paths:
         raise UserError("no pool: give FIELD files or `pool` cutout stores or folders")
@@ -186,9 +186,9 @@ def injection_request(config: AdaptConfig, pool: Pool, bands: Sequence[str], siz
     """The ``simulate --domain inject`` request of a run: arcs on the pool's own galaxies.
 
     Returns:
-        The :class:`lensscan.simulate.inject.InjectionRequest`.
+        The :class:`lensscan.simulate.inject.request.InjectionRequest`.
     """
-    from lensscan.simulate.inject import InjectionRequest
+    from lensscan.simulate.inject.request import InjectionRequest
 
     n = config.n_injected or max(256, 2 * pool.size)
     n = min(n, 8 * pool.size)
@@ -216,7 +216,7 @@ def injection_request(config: AdaptConfig, pool: Pool, bands: Sequence[str], siz
 
 def inject(request: Any, pool: Pool, work: Path) -> Path:
     """Write (or reuse) the injected store of a request."""
-    from lensscan.simulate.inject import inject_arcs
+    from lensscan.simulate.inject.run import inject_arcs
 
     settings = {k: v for k, v in request.settings().items() if k != "backgrounds"}
     out = work / f"inject-{step_key({'pool': pool.hashes, **settings})}.zarr"
@@ -240,7 +240,8 @@ def rehearsal(config: AdaptConfig, bands: Sequence[str], n_train: int, work: Pat
     """
     if n_train <= 0:
         return None
-    from lensscan.simulate.cutouts import CutoutRequest, simulate_cutouts
+    from lensscan.simulate.cutouts.request import CutoutRequest
+    from lensscan.simulate.cutouts.run import simulate_cutouts
 
     n = n_train + config.source_val_items
     request = CutoutRequest(
