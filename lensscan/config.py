@@ -839,7 +839,7 @@ class BenchmarkConfig:
     """Settings of ``lensscan benchmark`` (the DeepLense domain-adaptation comparison).
 
     The defaults are the full run; ``--quick`` replaces the settings its preset names
-    (``lensscan.benchmark.plan.QUICK_PRESET``) unless an option sets them.
+    (``lensscan.adaptation_benchmark.plan.QUICK_PRESET``) unless an option sets them.
 
     Attributes:
         out: Benchmark folder (data/, models/, results/, table.md, table.json); None means

@@ -7,14 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from lensscan.benchmark.plan import (
+from lensscan.adaptation_benchmark.plan import (
     QUICK_PRESET,
     Cell,
     make_plan,
     resolve_benchmark_config,
 )
-from lensscan.benchmark.runner import run_benchmark
-from lensscan.benchmark.table import aggregate, build_table, render_markdown, summarise_cell
+from lensscan.adaptation_benchmark.runner import run_benchmark
+from lensscan.adaptation_benchmark.table import (
+    aggregate,
+    build_table,
+    render_markdown,
+    summarise_cell,
+)
 from lensscan.cli import app
 from lensscan.config import BenchmarkConfig
 
@@ -279,7 +284,7 @@ def test_quick_preset_and_options() -> None:
 
 
 def test_survey_scenario_uses_the_simulator_families_and_no_target_labels(tmp_path) -> None:
-    from lensscan.benchmark.runner import _Context, _train_config
+    from lensscan.adaptation_benchmark.runner import _Context, _train_config
 
     config = resolve_benchmark_config(
         True, {"scenario": "survey", "init_model": "default", "methods": ("adabn", "dann")}

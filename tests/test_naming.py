@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lensscan.benchmark.plan import make_plan
+from lensscan.adaptation_benchmark.plan import make_plan
 from lensscan.config import BenchmarkConfig, TrainConfig, resolve_config
 from lensscan.errors import UserError
 from lensscan.naming import canonical_name

@@ -88,8 +88,8 @@ def benchmark(
     """Domain-adaptation comparison (methods x encoders x seeds) in one of two scenarios."""
     from rich.console import Console
 
-    from lensscan.benchmark.plan import resolve_benchmark_config
-    from lensscan.benchmark.runner import TABLE_MD, run_benchmark
+    from lensscan.adaptation_benchmark.plan import resolve_benchmark_config
+    from lensscan.adaptation_benchmark.runner import TABLE_MD, run_benchmark
 
     settings = resolve_benchmark_config(
         quick,

@@ -29,11 +29,11 @@ import numpy as np
 import torch
 
 from lensscan.adapt import method_class
+from lensscan.adaptation_benchmark.datasets import describe_datasets, ensure_datasets
+from lensscan.adaptation_benchmark.hardware import describe_hardware, hardware_label
+from lensscan.adaptation_benchmark.plan import BenchmarkPlan, Cell, make_plan
+from lensscan.adaptation_benchmark.table import build_table, mean_auroc, render_markdown, rich_table
 from lensscan.atomic import write_text_atomic
-from lensscan.benchmark.datasets import describe_datasets, ensure_datasets
-from lensscan.benchmark.hardware import describe_hardware, hardware_label
-from lensscan.benchmark.plan import BenchmarkPlan, Cell, make_plan
-from lensscan.benchmark.table import build_table, mean_auroc, render_markdown, rich_table
 from lensscan.config import BenchmarkConfig, TrainConfig, config_to_dict
 from lensscan.errors import UserError
 from lensscan.evaluate.data import EvaluationSet, load_evaluation_set

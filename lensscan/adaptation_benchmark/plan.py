@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from lensscan.adapt import method_class
-from lensscan.benchmark.datasets import DatasetSpec, dataset_specs
+from lensscan.adaptation_benchmark.datasets import DatasetSpec, dataset_specs
 from lensscan.config import BenchmarkConfig, config_to_dict
 from lensscan.models.registry import check_input_size, encoder_spec
 from lensscan.naming import canonical_name

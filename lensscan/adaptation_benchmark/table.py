@@ -13,8 +13,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lensscan.benchmark.plan import BenchmarkPlan
-from lensscan.benchmark.reference import (
+from lensscan.adaptation_benchmark.plan import BenchmarkPlan
+from lensscan.adaptation_benchmark.reference import (
     DEEPLENSE_AUROC,
     REFERENCE_DESCRIPTION,
     REFERENCE_NAME,
