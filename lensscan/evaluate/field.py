@@ -1,8 +1,9 @@
 """Field-level evaluation: a ranked candidate catalog against the truth catalog of a field.
 
-Matching is on the sky (ICRS RA/Dec with astropy) and one-to-one: candidates are taken in
-order of decreasing score (ties in catalog order) and each takes the nearest true lens
-within the match radius that no better-scored candidate has taken. So every true lens is
+Matching is on the sky (ICRS RA/Dec, :func:`lensscan.catalog.crossmatch.match_sky`) and
+one-to-one: candidates are taken in order of decreasing score (ties in catalog order) and
+each takes the nearest true lens within the match radius that no better-scored candidate
+has taken. So every true lens is
 matched at most once, by its best-scored candidate, and a second detection of the same lens
 counts as a false positive (a person would inspect it twice).
 
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from lensscan.catalog.crossmatch import MatchRule, match_sky
 from lensscan.catalog.readers import read_table
 from lensscan.errors import UserError
 
@@ -109,33 +111,30 @@ def match_candidates(
 
     n_candidates = len(candidate_ra)
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    truth_index = np.full(n_candidates, -1, dtype=np.int64)
-    separation = np.full(n_candidates, np.nan)
+    match = match_sky(
+        candidate_ra,
+        candidate_dec,
+        radius_arcsec,
+        MatchRule.ONE_TO_ONE,
+        reference=(truth_ra, truth_dec),
+        order=order,
+    )
     offset_ra = np.full(n_candidates, np.nan)
     offset_dec = np.full(n_candidates, np.nan)
-    if n_candidates and len(truth_ra):
-        candidates = SkyCoord(candidate_ra * u.deg, candidate_dec * u.deg, frame="icrs")
-        truth = SkyCoord(truth_ra * u.deg, truth_dec * u.deg, frame="icrs")
-        pair_truth, pair_candidate, pair_separation, _ = candidates.search_around_sky(
-            truth, radius_arcsec * u.arcsec
+    matched = np.flatnonzero(match.matched)
+    if len(matched):
+        truth = SkyCoord(
+            truth_ra[match.index[matched]] * u.deg,
+            truth_dec[match.index[matched]] * u.deg,
+            frame="icrs",
         )
-        rank = np.empty(n_candidates, dtype=np.int64)
-        rank[order] = np.arange(n_candidates)
-        arcsec = pair_separation.to_value(u.arcsec)
-        # Pairs in the order candidates claim them: best rank first, nearest truth first.
-        taken = np.zeros(len(truth_ra), dtype=bool)
-        for pair in np.lexsort((arcsec, rank[pair_candidate])):
-            candidate, true_lens = pair_candidate[pair], pair_truth[pair]
-            if truth_index[candidate] >= 0 or taken[true_lens]:
-                continue
-            truth_index[candidate] = true_lens
-            taken[true_lens] = True
-            separation[candidate] = arcsec[pair]
-        matched = np.flatnonzero(truth_index >= 0)
-        d_ra, d_dec = truth[truth_index[matched]].spherical_offsets_to(candidates[matched])
+        found = SkyCoord(
+            candidate_ra[matched] * u.deg, candidate_dec[matched] * u.deg, frame="icrs"
+        )
+        d_ra, d_dec = truth.spherical_offsets_to(found)
         offset_ra[matched] = d_ra.to_value(u.arcsec)
         offset_dec[matched] = d_dec.to_value(u.arcsec)
-    return FieldMatch(order, truth_index, separation, offset_ra, offset_dec)
+    return FieldMatch(order, match.index, match.separation_arcsec, offset_ra, offset_dec)
 
 
 def convex_hull_area_deg2(ra: np.ndarray, dec: np.ndarray) -> float:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from lensscan.catalog.crossmatch import MatchRule, match_sky
 from lensscan.catalog.readers import catalog_metadata, read_candidates
 from lensscan.catalog.schema import COMBINED_COLUMNS, typed_column
 from lensscan.catalog.writers import write_catalog
@@ -47,7 +48,8 @@ def overlap_duplicates(
     """Which candidates are a lower-scored view of an object another field also lists.
 
     Greedy in decreasing score (ties: the earlier row first): each candidate still kept
-    removes every candidate of another field within ``radius_arcsec``.
+    removes every candidate of another field within ``radius_arcsec`` (the suppression
+    rule of :func:`lensscan.catalog.crossmatch.match_sky`).
 
     Args:
         ra: Right ascension, ICRS degrees (NaN: no sky position, never a duplicate).
@@ -59,29 +61,10 @@ def overlap_duplicates(
     Returns:
         Boolean mask, True for the duplicates to drop.
     """
-    import astropy.units as u
-    from astropy.coordinates import SkyCoord, search_around_sky
-
-    n = len(ra)
-    removed = np.zeros(n, bool)
-    located = np.flatnonzero(np.isfinite(ra) & np.isfinite(dec))
-    if len(located) < 2:
-        return removed
-    coords = SkyCoord(ra[located] * u.deg, dec[located] * u.deg, frame="icrs")
-    first, second, _, _ = search_around_sky(coords, coords, radius_arcsec * u.arcsec)
-    first, second = located[first], located[second]
-    other_field = field[first] != field[second]
-    first, second = first[other_field], second[other_field]
-    by_first = np.argsort(first, kind="stable")
-    first, second = first[by_first], second[by_first]
-    bounds = np.searchsorted(first, np.arange(n + 1))
     ranked = np.nan_to_num(np.asarray(score, np.float64), nan=-np.inf)
-    for row in np.lexsort((np.arange(n), -ranked)):
-        if not removed[row]:
-            removed[second[bounds[row] : bounds[row + 1]]] = True
-            # A kept row never removes itself (pairs are between different fields), and
-            # a row ranked above it was processed first and, if kept, removed it already.
-    return removed
+    order = np.lexsort((np.arange(len(ranked)), -ranked))
+    match = match_sky(ra, dec, radius_arcsec, MatchRule.SUPPRESS, order=order, groups=field)
+    return match.matched
 
 
 def combine_catalogs(
