@@ -89,7 +89,7 @@ def _lenses_preselected(store_path: Path, field: Path, radius: float, job) -> in
     from astropy.table import Table
     from scipy.spatial import cKDTree
 
-    from lensscan.scan.modes import field_detections
+    from lensscan.scan.detections import field_detections
     from lensscan.scan.workstore import WorkStore
 
     objects = field_detections(job, "field", WorkStore(store_path, mode="r"))
@@ -103,7 +103,7 @@ def _lenses_preselected(store_path: Path, field: Path, radius: float, job) -> in
 def _galaxies_detected(store_path: Path, galaxies: np.ndarray, scale: float, job) -> float:
     from scipy.spatial import cKDTree
 
-    from lensscan.scan.modes import field_detections
+    from lensscan.scan.detections import field_detections
     from lensscan.scan.workstore import WorkStore
 
     objects = field_detections(job, "field", WorkStore(store_path, mode="r"))
@@ -125,7 +125,7 @@ def _split(job, scorer, catalog_path: Path) -> dict[str, float]:
 
     from lensscan.catalog.writers import write_catalog
     from lensscan.scan.detect import detect_objects, preselect
-    from lensscan.scan.tiling import centred_window_start
+    from lensscan.scan.geometry import centred_window_start
 
     totals = dict.fromkeys(("read", "detection", "cutouts", "inference", "writing"), 0.0)
     size = job.size
@@ -202,7 +202,7 @@ def _write_big_field(path: Path, size: int, seed: int) -> Path:
 
 def _big(size: int) -> dict:
     from lensscan.config import ScanConfig
-    from lensscan.scan.plan import FieldSpec
+    from lensscan.scan.inputs import FieldSpec
     from lensscan.scan.scanner import scan
 
     with tempfile.TemporaryDirectory(prefix="lensscan-detect-big-") as tmp:
@@ -245,7 +245,7 @@ def main() -> None:
 
     from lensscan.config import ScanConfig
     from lensscan.models import load_model, resolve_model_path
-    from lensscan.scan.plan import FieldSpec
+    from lensscan.scan.inputs import FieldSpec
     from lensscan.scan.scanner import scan
 
     torch.set_num_threads(2)
@@ -271,9 +271,8 @@ def main() -> None:
         figures = _recovery(catalog, folder / "field", args.match_radius)
         galaxies = figures.pop("_galaxies")
 
-        from lensscan.scan.detect_job import DetectJob
+        from lensscan.scan.detections import DetectJob, detect_settings
         from lensscan.scan.fits_io import open_field
-        from lensscan.scan.modes import detect_settings
 
         scorer = load_model(resolve_model_path(args.model), device="cpu")
         opened = open_field(path, scorer.bands, scorer.input_size)

@@ -172,7 +172,7 @@ def end_to_end(
     from astropy.table import Table
 
     from lensscan.config import ScanConfig
-    from lensscan.scan.plan import FieldSpec
+    from lensscan.scan.inputs import FieldSpec
     from lensscan.scan.scanner import scan
 
     spec = (

@@ -116,8 +116,9 @@ def _run_steps(
 ) -> DemoOutcome:
     """Simulate, scan and evaluate into the (new, empty) demo folder ``out``."""
     from lensscan.evaluate.run import run_evaluation
-    from lensscan.scan.plan import side_outputs
-    from lensscan.scan.scanner import field_specs, scan
+    from lensscan.scan.fieldlist import field_specs
+    from lensscan.scan.outputs import side_outputs
+    from lensscan.scan.scanner import scan
     from lensscan.simulate.fields.calexp import calexp_name
     from lensscan.simulate.fields.run import simulate_field_patch
 

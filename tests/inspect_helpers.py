@@ -9,7 +9,7 @@ import numpy as np
 from scan_helpers import WeightedMeanScorer, tan_wcs, write_calexp
 
 from lensscan.config import ScanConfig
-from lensscan.scan.plan import FieldSpec
+from lensscan.scan.inputs import FieldSpec
 from lensscan.scan.scanner import scan
 
 FIELD_SHAPE = (160, 200)

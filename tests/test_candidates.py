@@ -1,4 +1,4 @@
-"""Candidates: suppression, grouping, peak refinement, pixel <-> sky through the WCS."""
+"""Candidates: suppression, grouping, peak refinement."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from lensscan.scan.candidates import (
     GROUP_SCORE_RATIO,
     grid_peaks,
     group_detections,
-    icrs_to_pixel,
     non_maximum_suppression,
-    pixel_to_icrs,
     refine_peaks,
 )
 from lensscan.scan.tiling import WindowGrid
@@ -164,31 +162,3 @@ def test_grid_suppression_works_on_refined_positions_at_the_default_radius() -> 
     peaks = grid_peaks(scores, np.zeros_like(scores), grid, 0.5, min_separation_px=32.0, top=None)
     assert len(peaks) == 1
     assert np.hypot(peaks.y[0] - true_y, peaks.x[0] - true_x) < 8
-
-
-def test_pixel_to_icrs_matches_astropy_with_origin_zero() -> None:
-    wcs = tan_wcs((100, 120), ra=150.0, dec=2.2)
-    ra, dec = pixel_to_icrs(wcs, np.array([0.0, 59.5]), np.array([0.0, 49.5]))
-    expected = wcs.all_pix2world([1.0, 60.5], [1.0, 50.5], 1)  # FITS 1-based, same pixels
-    np.testing.assert_allclose(ra, expected[0], rtol=0, atol=1e-10)
-    np.testing.assert_allclose(dec, expected[1], rtol=0, atol=1e-10)
-    assert ra[1] == pytest.approx(150.0) and dec[1] == pytest.approx(2.2)
-    x, y = icrs_to_pixel(wcs, ra, dec)
-    np.testing.assert_allclose([x, y], [[0.0, 59.5], [0.0, 49.5]], atol=1e-8)
-
-
-def test_galactic_wcs_is_converted_to_icrs() -> None:
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["GLON-CAR", "GLAT-CAR"]
-    wcs.wcs.crval = [18.2, 0.2]
-    wcs.wcs.crpix = [50.0, 50.0]
-    wcs.wcs.cdelt = [-1 / 3600, 1 / 3600]
-    ra, dec = pixel_to_icrs(wcs, np.array([49.0]), np.array([49.0]))
-    expected = SkyCoord(l=18.2, b=0.2, unit="deg", frame="galactic").icrs
-    assert ra[0] == pytest.approx(expected.ra.deg, abs=1e-9)
-    assert dec[0] == pytest.approx(expected.dec.deg, abs=1e-9)
-
-
-def test_no_wcs_gives_nan() -> None:
-    ra, dec = pixel_to_icrs(None, np.array([1.0, 2.0]), np.array([3.0, 4.0]))
-    assert np.isnan(ra).all() and np.isnan(dec).all()

@@ -13,7 +13,7 @@ from scan_helpers import WeightedMeanScorer, tan_wcs, write_calexp
 from lensscan.cli import app
 from lensscan.config import ScanConfig
 from lensscan.data.store import UNLABELLED, CutoutStore
-from lensscan.scan.plan import FieldSpec
+from lensscan.scan.inputs import FieldSpec
 from lensscan.scan.scanner import scan
 
 SHAPE = (160, 200)
@@ -78,6 +78,35 @@ def test_detected_cutouts_round_trip(field: Path, model: Path, runner, tmp_path:
     np.testing.assert_allclose(np.sort(catalog["ra"]), np.sort(params["ra"][order]))
     assert store.attrs["mode"] == "detect" and store.attrs["fields"] == ["calexp-HSC-I-9813-4,4"]
     assert not list(tmp_path.glob(".pool.zarr*")), "the work store is removed"
+
+
+def test_cutouts_open_a_field_as_the_scan_does(
+    field: Path, model: Path, tmp_path: Path, caplog
+) -> None:
+    import shutil
+
+    from lensscan.config import CutoutsConfig
+    from lensscan.scan.cutouts import make_cutouts
+
+    for band in "GRI":
+        copy = tmp_path / f"calexp-HSC-{band}-9813-4,4.fits"
+        shutil.copy(field.with_name(copy.name), copy)
+        with fits.open(copy, mode="update") as hdus:
+            hdus["VARIANCE"].data[...] = 0
+    spec = FieldSpec(path=tmp_path / "calexp-HSC-I-9813-4,4.fits")
+    out = tmp_path / "pool.zarr"
+    make_cutouts([spec], CutoutsConfig(out=str(out), model=str(model)))
+    scan(
+        [spec],
+        ScanConfig(workers=0, threshold=0.0, out=str(tmp_path / "cat.ecsv")),
+        WeightedMeanScorer(("g", "r", "i"), input_size=32),
+    )
+    # Both drop the empty VARIANCE planes (the noise then comes from the image), so both
+    # find the same objects.
+    warned = [r for r in caplog.records if "holds no positive value" in r.getMessage()]
+    assert len(warned) == 2
+    ids = CutoutStore.open(out).params()["detection_id"]
+    assert len(ids) and sorted(Table.read(tmp_path / "cat.ecsv")["detection_id"]) == sorted(ids)
 
 
 def test_positions_cutouts_keep_the_catalog_row(

@@ -14,7 +14,7 @@ from scan_helpers import PIXEL_SCALE, WeightedMeanScorer, tan_wcs, write_calexp,
 from lensscan.cli import app
 from lensscan.config import ScanConfig
 from lensscan.scan.detect import ColorCut, DetectSettings, detect_objects, magnitudes, preselect
-from lensscan.scan.plan import FieldSpec
+from lensscan.scan.inputs import FieldSpec
 from lensscan.scan.scanner import scan
 from lensscan.scan.tiling import core_chunks
 

@@ -46,6 +46,21 @@ FORBIDDEN = {
     "lensscan.training": ("lensscan.scan", "lensscan.cli"),
 }
 
+#: The scan's stage modules, in the order a field goes through them: each may import the
+#: stages before it, never one after it (``scanner`` orchestrates them all).
+SCAN_STAGES = (
+    "geometry",
+    "inputs",
+    "scoring",
+    "detections",
+    "chunks",
+    "plan",
+    "modes",
+    "finalize",
+    "cutouts",
+    "scanner",
+)
+
 
 def _module_name(path: Path) -> str:
     parts = path.relative_to(REPO_ROOT).with_suffix("").parts
@@ -114,6 +129,13 @@ def test_lower_layers_never_import_higher_ones(layer: str) -> None:
             continue
         for target in _imports(path, module_level_only=False):
             assert not target.startswith(FORBIDDEN[layer]), f"{name} imports {target}"
+
+
+def test_scan_stages_import_only_earlier_stages() -> None:
+    for k, stage in enumerate(SCAN_STAGES):
+        later = {f"lensscan.scan.{name}" for name in SCAN_STAGES[k + 1 :]}
+        imported = _imports(MODULES[f"lensscan.scan.{stage}"], module_level_only=False)
+        assert not imported & later, f"lensscan.scan.{stage} imports {sorted(imported & later)}"
 
 
 def test_only_the_cli_imports_the_cli() -> None:

@@ -16,7 +16,7 @@ from scan_helpers import WeightedMeanScorer, tan_wcs, write_calexp, write_plain
 from lensscan.cli import app
 from lensscan.config import ScanConfig
 from lensscan.scan import runner
-from lensscan.scan.plan import FieldSpec
+from lensscan.scan.inputs import FieldSpec
 from lensscan.scan.scanner import scan
 from lensscan.scan.tiling import window_starts
 from lensscan.scan.workstore import WorkStore
@@ -87,17 +87,17 @@ def test_in_process_chunks_are_read_and_prepared_on_the_helper_thread(
 ) -> None:
     import threading
 
-    from lensscan.scan.chunks import FieldJob
+    from lensscan.scan.chunks import GridJob
 
     path, image, bad = odd_field
     threads: list[str] = []
-    real_prepare = FieldJob.prepare
+    real_prepare = GridJob.prepare
 
     def recording_prepare(job, index):
         threads.append(threading.current_thread().name)
         return real_prepare(job, index)
 
-    monkeypatch.setattr(FieldJob, "prepare", recording_prepare)
+    monkeypatch.setattr(GridJob, "prepare", recording_prepare)
     scorer = WeightedMeanScorer(("i",), input_size=64)
     report = scan([FieldSpec(path=path)], _config(tmp_path), scorer=scorer)
     assert not report.failed

@@ -16,7 +16,7 @@ from lensscan.cli import app
 from lensscan.config import ScanConfig
 from lensscan.errors import UserError
 from lensscan.scan.fits_io import open_field
-from lensscan.scan.plan import FieldSpec
+from lensscan.scan.inputs import FieldSpec
 from lensscan.scan.scanner import scan
 
 pytestmark = pytest.mark.realdata
@@ -87,7 +87,7 @@ def test_decam_tile_compressed_ccd_read_by_section(realdata: Path, finders, tmp_
 def test_known_pixel_through_the_wcs(realdata: Path) -> None:
     path = realdata / DECAM / "c4d_150411_035242_ooi_z_v1-N10.fits"
     opened = open_field(path, ("z",), 64)
-    from lensscan.scan.candidates import pixel_to_icrs
+    from lensscan.scan.geometry import pixel_to_icrs
 
     ra, dec = pixel_to_icrs(opened.wcs, np.array([0.0]), np.array([0.0]))
     ra_fits, dec_fits = WCS(fits.getheader(path, 1)).all_pix2world([[1.0, 1.0]], 1)[0]

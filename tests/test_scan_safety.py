@@ -248,7 +248,7 @@ def _scan(tmp_path: Path, specs, scorer, **changes):
 def _check_stamps(catalog_path: Path, images: dict[str, np.ndarray]) -> None:
     """Every candidate's stamp opens from the catalog alone and holds the field's pixels."""
     from lensscan.inspect.candidates import open_stamps, read_candidate_catalog
-    from lensscan.scan.tiling import centred_window_start
+    from lensscan.scan.geometry import centred_window_start
 
     catalog = read_candidate_catalog(catalog_path)
     stamps = open_stamps(catalog)
@@ -267,7 +267,7 @@ def _check_stamps(catalog_path: Path, images: dict[str, np.ndarray]) -> None:
 def test_inspect_opens_a_catalog_scanned_from_one_file_per_band(tmp_path: Path) -> None:
     from scan_helpers import WeightedMeanScorer, write_plain
 
-    from lensscan.scan.plan import FieldSpec
+    from lensscan.scan.inputs import FieldSpec
 
     wcs = tan_wcs((96, 96))
     cube = np.stack([galaxy_image((96, 96), 5, seed=s) for s in range(3)])
@@ -282,7 +282,7 @@ def test_inspect_opens_a_catalog_scanned_from_one_file_per_band(tmp_path: Path) 
 def test_inspect_opens_a_catalog_scanned_with_a_band_override(tmp_path: Path) -> None:
     from scan_helpers import WeightedMeanScorer, write_plain
 
-    from lensscan.scan.plan import FieldSpec
+    from lensscan.scan.inputs import FieldSpec
 
     image = galaxy_image((96, 96), 5)
     path = write_plain(tmp_path / "f.fits", image, tan_wcs((96, 96)), FILTER="HSC-G")
@@ -295,7 +295,7 @@ def test_inspect_opens_a_catalog_scanned_with_a_band_override(tmp_path: Path) ->
 def test_inspect_opens_a_combined_catalog_of_several_fields(tmp_path: Path) -> None:
     from scan_helpers import WeightedMeanScorer, write_plain
 
-    from lensscan.scan.plan import FieldSpec
+    from lensscan.scan.inputs import FieldSpec
 
     images = {name: galaxy_image((96, 96), 5, seed=seed) for seed, name in enumerate(("f1", "f2"))}
     specs = [
@@ -314,7 +314,7 @@ def test_inspect_opens_a_combined_catalog_of_several_fields(tmp_path: Path) -> N
 def test_detection_magnitudes_use_the_header_zero_point(tmp_path: Path, card: dict) -> None:
     from scan_helpers import WeightedMeanScorer, write_plain
 
-    from lensscan.scan.plan import FieldSpec
+    from lensscan.scan.inputs import FieldSpec
 
     image = galaxy_image((128, 128), 8)
     scorer = WeightedMeanScorer(("i",), input_size=32)
@@ -427,7 +427,7 @@ def test_detect_mode_catalog_does_not_depend_on_the_chunk_size(tmp_path: Path) -
     """
     from scan_helpers import WeightedMeanScorer, write_plain
 
-    from lensscan.scan.plan import FieldSpec
+    from lensscan.scan.inputs import FieldSpec
 
     shape = (384, 384)
     wcs = tan_wcs(shape)
@@ -523,7 +523,7 @@ def test_inspect_on_a_busy_port_leaves_no_grade_database(tmp_path: Path, runner)
 
     from scan_helpers import WeightedMeanScorer, write_plain
 
-    from lensscan.scan.plan import FieldSpec
+    from lensscan.scan.inputs import FieldSpec
 
     path = write_plain(tmp_path / "f.fits", galaxy_image((96, 96), 5), tan_wcs((96, 96)))
     out = tmp_path / "out" / "c.ecsv"
@@ -545,7 +545,7 @@ def test_an_all_zero_variance_plane_is_one_warning_and_the_noise_is_estimated(
     from astropy.io import fits
     from scan_helpers import WeightedMeanScorer, write_plain
 
-    from lensscan.scan.plan import FieldSpec
+    from lensscan.scan.inputs import FieldSpec
 
     image = galaxy_image((128, 128), 8)
     calexp = write_calexp(tmp_path / "zero.fits", image, tan_wcs((128, 128)))
@@ -570,8 +570,8 @@ def test_known_lenses_in_the_field_and_recovered_are_counted(tmp_path: Path, cap
 
     from scan_helpers import WeightedMeanScorer, write_plain
 
-    from lensscan.scan.candidates import pixel_to_icrs
-    from lensscan.scan.plan import FieldSpec
+    from lensscan.scan.geometry import pixel_to_icrs
+    from lensscan.scan.inputs import FieldSpec
 
     caplog.set_level("INFO", logger="lensscan")
     shape = (128, 128)

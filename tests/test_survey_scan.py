@@ -15,7 +15,7 @@ from lensscan.config import ScanConfig
 from lensscan.errors import UserError
 from lensscan.scan.combine import overlap_duplicates
 from lensscan.scan.fieldlist import FieldSources, expand_fields
-from lensscan.scan.plan import FieldSpec
+from lensscan.scan.inputs import FieldSpec
 from lensscan.scan.scanner import scan
 
 SKY_SHAPE = (160, 300)

@@ -8,9 +8,7 @@ import pytest
 from lensscan.scan.tiling import (
     ChunkGrid,
     WindowGrid,
-    centred_window_start,
     position_chunks,
-    window_centre,
     window_fractions,
     window_starts,
 )
@@ -52,17 +50,6 @@ def test_windows_cover_every_pixel_and_stay_inside(
             covered[y : y + size, x : x + size] = True
     assert covered.all()
     assert grid.n_windows == len(grid.starts_y) * len(grid.starts_x)
-
-
-def test_window_centre_and_centred_start_are_inverse() -> None:
-    assert window_centre(0, 64) == 31.5
-    assert window_centre(10, 5) == 12.0
-    np.testing.assert_array_equal(
-        centred_window_start(np.array([31.5, 12.0, 12.4]), 64), [0, -19, -19]
-    )
-    np.testing.assert_array_equal(
-        centred_window_start(np.array([12.0, 12.5, 11.5]), 5), [10, 11, 10]
-    )
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,7 @@ def adapt(
     """
     from lensscan.config import resolve_config
     from lensscan.errors import as_options
-    from lensscan.scan.scanner import field_specs
+    from lensscan.scan.fieldlist import field_specs
     from lensscan.survey_adapt import AdaptConfig, run_adapt
 
     overrides = {

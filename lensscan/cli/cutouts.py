@@ -55,8 +55,7 @@ def cutouts(
     from lensscan.bands import parse_band_names
     from lensscan.config import CutoutsConfig, resolve_config
     from lensscan.scan.cutouts import make_cutouts
-    from lensscan.scan.fieldlist import FieldSources, expand_fields
-    from lensscan.scan.scanner import field_specs
+    from lensscan.scan.fieldlist import FieldSources, expand_fields, field_specs
 
     settings = resolve_config(
         CutoutsConfig,

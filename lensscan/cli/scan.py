@@ -214,8 +214,7 @@ def scan(
     from lensscan.bands import parse_band_names
     from lensscan.config import ScanConfig, resolve_config
     from lensscan.errors import UserError, as_options
-    from lensscan.scan.fieldlist import FieldSources, expand_fields
-    from lensscan.scan.scanner import field_specs
+    from lensscan.scan.fieldlist import FieldSources, expand_fields, field_specs
     from lensscan.scan.scanner import scan as run_scan
 
     settings = resolve_config(

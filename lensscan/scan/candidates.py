@@ -1,7 +1,7 @@
-"""From score maps to ranked candidates: non-maximum suppression, refinement, sky positions.
+"""From scores to ranked candidates: non-maximum suppression, grouping, peak refinement.
 
-Positions are numpy 0-based pixels throughout; :func:`pixel_to_icrs` is the one place
-where they meet a WCS (always called with origin 0, so no FITS +1 is ever needed here).
+Positions are numpy 0-based pixels throughout; their sky positions are
+:mod:`lensscan.scan.geometry`'s.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -251,29 +250,3 @@ def grid_peaks(
         row=rows,
         col=cols,
     )
-
-
-def pixel_to_icrs(wcs: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """ICRS RA/Dec (degrees) of 0-based pixel positions; NaN everywhere without a WCS.
-
-    A WCS in another celestial frame (Galactic, FK5, ...) is converted to ICRS.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if wcs is None or len(x) == 0:
-        return np.full(x.shape, np.nan), np.full(x.shape, np.nan)
-    from astropy.wcs.utils import pixel_to_skycoord
-
-    coords = pixel_to_skycoord(x, y, wcs, origin=0).icrs
-    return coords.ra.deg, coords.dec.deg
-
-
-def icrs_to_pixel(wcs: Any, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """0-based pixel ``(x, y)`` of ICRS positions (degrees) through a celestial WCS."""
-    import astropy.units as u
-    from astropy.coordinates import SkyCoord
-    from astropy.wcs.utils import skycoord_to_pixel
-
-    coords = SkyCoord(ra=np.asarray(ra) * u.deg, dec=np.asarray(dec) * u.deg, frame="icrs")
-    x, y = skycoord_to_pixel(coords, wcs, origin=0)
-    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)

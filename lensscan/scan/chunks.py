@@ -1,19 +1,19 @@
-"""The two tasks a field's chunk goes through, and the batched window forward pass.
+"""The two tasks a field's chunk goes through, and the grid and positions chunk jobs.
 
 ``stage_chunk`` reads the chunk's region (with its halo) from the FITS files once and
 writes it to the Zarr work store; ``score_chunk`` reads it back (the job's ``prepare``,
 which the in-process runner calls ahead on its helper thread) and processes it. Both
-call the job's own ``stage`` and ``score`` (:class:`ChunkJob`): for grid and positions
-scans (:class:`FieldJob`, here) the model-size windows are cut in memory
-(``torch.Tensor.unfold`` views, on the GPU when the model is there, so no per-window copy
-is ever written), scored in batches, and the scores and bad-pixel fractions written into
-the work store's score map; detect mode's job is in :mod:`lensscan.scan.detect_job`. Both
-tasks are idempotent and skip work a previous run finished, which is what makes a scan
-resumable.
+call the job's own ``stage`` and ``score`` (:class:`ChunkJob`). Grid and positions scans
+(:class:`GridJob` and :class:`PositionsJob`, here, which differ only in where their windows
+lie) score their windows (:mod:`lensscan.scan.scoring`) and write the scores and bad-pixel
+fractions into the work store's score map; detect mode's job is in
+:mod:`lensscan.scan.detections`. Both tasks are idempotent and skip work a previous run
+finished, which is what makes a scan resumable.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
@@ -22,6 +22,7 @@ import numpy as np
 
 from lensscan.scan.fits_io import FieldInputs
 from lensscan.scan.model_cache import ModelRef, Scorer, model_for
+from lensscan.scan.scoring import forward_windows
 from lensscan.scan.tiling import (
     ChunkGrid,
     PositionChunk,
@@ -96,70 +97,42 @@ class PreparedChunk:
     fractions: np.ndarray
 
 
-@dataclass(frozen=True)
-class FieldJob:
-    """Everything a worker needs to process a field's chunks (small and picklable).
+@dataclass(frozen=True, kw_only=True)
+class WindowJob(ABC):
+    """A grid or positions field's chunks of model-size windows (small and picklable).
 
     Attributes:
         inputs: The field's files and bands.
         store: Path of the field's Zarr work store.
         model: How to get the model.
         size: Window size (the model's input size).
-        stride: Step of the dense window grid.
         chunk_size: Chunk side in pixels.
         max_mask_fraction: Windows with more bad pixels are skipped (score NaN).
         batch_size: Windows per forward pass.
         tta: Average each window's score over its 8 flips and 90-degree rotations.
-        position_starts: ``(starts_y, starts_x)`` of windows centred on catalogued
-            positions, or ``None`` for a dense grid scan.
     """
 
     inputs: FieldInputs
     store: str
     model: ModelRef
     size: int
-    stride: int
     chunk_size: int
     max_mask_fraction: float
     batch_size: int
     tta: bool = False
-    position_starts: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False)
 
     @property
-    def grid(self) -> WindowGrid:
-        """The dense window grid over the field."""
-        height, width = self.inputs.shape
-        return WindowGrid(height, width, self.size, self.stride)
-
-    @cached_property
-    def chunk_grid(self) -> ChunkGrid:
-        """The dense grid's chunks."""
-        return ChunkGrid(self.grid, self.chunk_size)
-
-    @cached_property
-    def position_chunks(self) -> list[PositionChunk]:
-        """Chunks of the catalogued positions' windows (positions mode)."""
-        if self.position_starts is None:
-            return []
-        starts_y, starts_x = self.position_starts
-        return position_chunks(starts_y, starts_x, self.size, self.chunk_size)
-
-    @property
+    @abstractmethod
     def n_chunks(self) -> int:
         """Number of chunks."""
-        return len(self.chunk_grid) if self.position_starts is None else len(self.position_chunks)
 
+    @abstractmethod
     def layout(self) -> StoreLayout:
         """Shapes of the work store's arrays."""
-        bands = len(self.inputs.bands)
-        if self.position_starts is None:
-            per = self.chunk_grid.windows_per_chunk
-            return StoreLayout(
-                bands, self.n_chunks, self.chunk_grid.tile_size, self.grid.shape, (per, per)
-            )
-        widest = max(len(c.members) for c in self.position_chunks)
-        tile = self.chunk_size + self.size - 1
-        return StoreLayout(bands, self.n_chunks, tile, (self.n_chunks, widest), (1, widest))
+
+    @abstractmethod
+    def windows(self, index: int) -> ChunkWindows:
+        """The windows of chunk ``index``."""
 
     def stage(self, index: int) -> int:
         """Copy a chunk's region (bands and bad-pixel mask) from the FITS files into Zarr."""
@@ -195,24 +168,96 @@ class FieldJob:
         store.set_status(index, SCORED)
         return index
 
+
+@dataclass(frozen=True, kw_only=True)
+class GridJob(WindowJob):
+    """A dense grid of windows over the whole field; the score map is the grid's shape.
+
+    Attributes:
+        stride: Step of the window grid.
+    """
+
+    stride: int
+
+    @property
+    def grid(self) -> WindowGrid:
+        """The dense window grid over the field."""
+        height, width = self.inputs.shape
+        return WindowGrid(height, width, self.size, self.stride)
+
+    @cached_property
+    def chunk_grid(self) -> ChunkGrid:
+        """The grid's chunks."""
+        return ChunkGrid(self.grid, self.chunk_size)
+
+    @property
+    def n_chunks(self) -> int:
+        """Number of chunks."""
+        return len(self.chunk_grid)
+
+    def layout(self) -> StoreLayout:
+        """Shapes of the work store's arrays: the score map is chunked like the grid."""
+        per = self.chunk_grid.windows_per_chunk
+        return StoreLayout(
+            len(self.inputs.bands),
+            self.n_chunks,
+            self.chunk_grid.tile_size,
+            self.grid.shape,
+            (per, per),
+        )
+
     def windows(self, index: int) -> ChunkWindows:
-        """The windows of chunk ``index``."""
-        if self.position_starts is None:
-            chunk = self.chunk_grid.chunk(index)
-            y0, _, x0, _ = chunk.region
-            starts_y = self.grid.starts_y[slice(*chunk.rows)] - y0
-            starts_x = self.grid.starts_x[slice(*chunk.cols)] - x0
-            flat_y, flat_x = np.meshgrid(starts_y, starts_x, indexing="ij")
-            return ChunkWindows(
-                region=chunk.region,
-                starts_y=flat_y.ravel(),
-                starts_x=flat_x.ravel(),
-                target=(slice(*chunk.rows), slice(*chunk.cols)),
-                shape=(len(starts_y), len(starts_x)),
-            )
+        """The windows of chunk ``index``: a block of the grid."""
+        chunk = self.chunk_grid.chunk(index)
+        y0, _, x0, _ = chunk.region
+        starts_y = self.grid.starts_y[slice(*chunk.rows)] - y0
+        starts_x = self.grid.starts_x[slice(*chunk.cols)] - x0
+        flat_y, flat_x = np.meshgrid(starts_y, starts_x, indexing="ij")
+        return ChunkWindows(
+            region=chunk.region,
+            starts_y=flat_y.ravel(),
+            starts_x=flat_x.ravel(),
+            target=(slice(*chunk.rows), slice(*chunk.cols)),
+            shape=(len(starts_y), len(starts_x)),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionsJob(WindowJob):
+    """Windows centred on catalogued positions, chunked by the block their start falls in.
+
+    Row ``k`` of the score map holds chunk ``k``'s windows, in the order of its members.
+
+    Attributes:
+        starts: ``(starts_y, starts_x)`` of the windows, all inside the field.
+    """
+
+    starts: tuple[np.ndarray, np.ndarray] = field(compare=False)
+
+    @cached_property
+    def position_chunks(self) -> list[PositionChunk]:
+        """The windows' chunks."""
+        starts_y, starts_x = self.starts
+        return position_chunks(starts_y, starts_x, self.size, self.chunk_size)
+
+    @property
+    def n_chunks(self) -> int:
+        """Number of chunks."""
+        return len(self.position_chunks)
+
+    def layout(self) -> StoreLayout:
+        """Shapes of the work store's arrays: one score-map row per chunk."""
+        widest = max(len(c.members) for c in self.position_chunks)
+        tile = self.chunk_size + self.size - 1
+        return StoreLayout(
+            len(self.inputs.bands), self.n_chunks, tile, (self.n_chunks, widest), (1, widest)
+        )
+
+    def windows(self, index: int) -> ChunkWindows:
+        """The windows of chunk ``index``: its members' windows."""
         chunk = self.position_chunks[index]
         y0, _, x0, _ = chunk.region
-        starts_y, starts_x = self.position_starts
+        starts_y, starts_x = self.starts
         return ChunkWindows(
             region=chunk.region,
             starts_y=starts_y[chunk.members] - y0,
@@ -220,93 +265,6 @@ class FieldJob:
             target=(slice(index, index + 1), slice(0, len(chunk.members))),
             shape=(1, len(chunk.members)),
         )
-
-
-def _batch_scores(scorer: Scorer, batch: Any, tta: bool) -> tuple[Any, Any]:
-    """Float64 lens probabilities of one batch, and their spread.
-
-    Probabilities come from the logits when the model gives them (a float32 sigmoid ties
-    every logit above about 17 at 1.0). With ``tta`` the score is the mean over the 8
-    flips and 90-degree rotations, and the spread their standard deviation; without it,
-    for an ensemble the spread is the standard deviation of the members' probabilities
-    (the score is the sigmoid of their mean logit, as always), else NaN.
-    """
-    import torch
-
-    def probabilities(images: Any) -> Any:
-        logits = getattr(scorer, "logits_tensor", None)
-        if logits is not None:
-            return torch.sigmoid(logits(images).double())
-        return scorer.score_tensor(images).double()
-
-    if not tta:
-        if getattr(scorer, "members", 1) > 1:
-            logits = scorer.member_logits_tensor(batch).double()
-            return torch.sigmoid(logits.mean(dim=0)), torch.sigmoid(logits).std(dim=0)
-        scores = probabilities(batch)
-        return scores, torch.full_like(scores, float("nan"))
-    members = torch.stack(
-        [
-            probabilities(torch.rot90(flipped, k, dims=(2, 3)).contiguous())
-            for flipped in (batch, torch.flip(batch, dims=(3,)))
-            for k in range(4)
-        ]
-    )
-    return members.mean(dim=0), members.std(dim=0)
-
-
-def forward_windows(
-    scorer: Scorer,
-    image: np.ndarray,
-    starts_y: np.ndarray,
-    starts_x: np.ndarray,
-    batch_size: int,
-    tta: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Score windows cut from an in-memory region, in batches.
-
-    The region goes to the model's device once (pinned memory on CUDA); windows are cut
-    there by indexing an ``unfold`` view, so each batch is one gather and nothing else is
-    copied.
-
-    Args:
-        scorer: The model.
-        image: (C, h, w) float32 region, NaN where there is no data and never infinite
-            (the work store's tiles hold none).
-        starts_y: Window row starts in the region.
-        starts_x: Window column starts, paired with ``starts_y``.
-        batch_size: Windows per forward pass.
-        tta: Average over the 8 flips and 90-degree rotations of each window.
-
-    Returns:
-        ``(scores, spread)``: (N,) float64 probabilities and their TTA spread (NaN
-        without TTA).
-    """
-    import torch
-
-    if len(starts_y) == 0:
-        return np.zeros(0, np.float64), np.zeros(0, np.float64)
-    device = scorer.device
-    size = scorer.input_size
-    with torch.inference_mode():
-        tile = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
-        if device.type == "cuda":
-            tile = tile.pin_memory().to(device, non_blocking=True)
-        else:
-            tile = tile.to(device)
-        # (h-size+1, w-size+1, C, size, size): indexing the first two axes gathers a batch
-        # straight into (N, C, size, size), one copy.
-        views = tile.unfold(1, size, 1).unfold(2, size, 1).permute(1, 2, 0, 3, 4)
-        ys = torch.as_tensor(starts_y, dtype=torch.long).to(device)
-        xs = torch.as_tensor(starts_x, dtype=torch.long).to(device)
-        results = [
-            _batch_scores(scorer, views[ys[i : i + batch_size], xs[i : i + batch_size]], tta)
-            for i in range(0, len(ys), batch_size)
-        ]
-        # One device-to-host copy per chunk keeps the GPU queue full between batches.
-        scores = torch.cat([r[0] for r in results]).cpu().numpy()
-        spread = torch.cat([r[1] for r in results]).cpu().numpy()
-        return scores, spread
 
 
 def score_region(

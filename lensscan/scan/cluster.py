@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lensscan.config import BATCH_SYSTEMS
+from lensscan.config import BATCH_SYSTEMS, ScanConfig, parse_adapt
 from lensscan.errors import UserError
 from lensscan.progress import logger
+from lensscan.scan.model_cache import AUTO_DEVICES, Scorer
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,36 @@ class ClusterSpec:
             "job_prologue": self.prologue or None,
         }
         return [name for name, value in values.items() if value is not None]
+
+
+def cluster_spec(config: ScanConfig, scorer: Scorer) -> ClusterSpec:
+    """Where the scan's tasks run, from the settings and the model's device here.
+
+    A local cluster on a machine with several GPUs gives each worker one of them, unless
+    the settings name one GPU (``cuda:N``).
+    """
+    local_gpus = 0
+    device = getattr(scorer, "device", None)
+    if getattr(device, "type", None) == "cuda":
+        import torch
+
+        local_gpus = torch.cuda.device_count() if config.device in AUTO_DEVICES else 1
+    return ClusterSpec(
+        kind=config.cluster,
+        scheduler=config.scheduler,
+        workers=config.workers,
+        threads_per_worker=config.threads_per_worker,
+        local_gpus=local_gpus,
+        jobs=config.jobs,
+        adapt=parse_adapt(config.adapt),
+        queue=config.queue,
+        walltime=config.walltime,
+        cores=config.cores,
+        memory=config.memory,
+        gpus_per_job=config.gpus_per_job,
+        prologue=tuple(config.job_prologue),
+        config_file=config.cluster_config,
+    )
 
 
 def read_cluster_config(path: str | os.PathLike[str]) -> dict[str, Any]:

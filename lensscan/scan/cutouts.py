@@ -1,9 +1,11 @@
 """``lensscan cutouts``: a cutout store of real objects from fields (detected or catalogued).
 
-The objects are found exactly as ``lensscan scan`` finds them, without scoring: detect
-mode (the default) runs the same chunked detection and preselection
-(:class:`~lensscan.scan.detect_job.DetectJob`, resumable through a work store beside the
-output), and ``--positions`` takes a catalog's objects. Each object inside its field (its
+The fields are opened (:mod:`~lensscan.scan.inputs`) and the objects found exactly as
+``lensscan scan`` opens and finds them, without scoring and without the model's domain
+check: detect mode (the default) runs the same chunked detection and preselection
+(:class:`~lensscan.scan.detections.DetectJob`, resumable through a work store beside the
+output), and ``positions`` takes a catalog's objects, placed as a positions scan places
+them (:func:`~lensscan.scan.geometry.place_positions`). Each object inside its field (its
 whole cutout on the image, at most ``max_mask_fraction`` of it bad) becomes one cutout,
 centred as the scan centres it, in the model's bands and size. The store has the format of
 every lensscan cutout store (:mod:`lensscan.data.store`): labels -1 (unlabelled), one split
@@ -14,8 +16,6 @@ fields and written one Zarr chunk at a time, so memory does not grow with the po
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,15 +29,19 @@ from lensscan.config import CutoutsConfig, config_to_dict
 from lensscan.data.store import UNLABELLED, ImageBlocks, write_store
 from lensscan.errors import UserError
 from lensscan.progress import logger
-from lensscan.provenance import provenance, sha256_file
-from lensscan.scan.candidates import icrs_to_pixel, pixel_to_icrs
-from lensscan.scan.detect_job import DetectJob
-from lensscan.scan.fits_io import OpenedField, open_band_files, open_field
-from lensscan.scan.modes import ScanMode, detect_settings, field_detections, parse_color_cut
-from lensscan.scan.plan import FieldSpec
+from lensscan.provenance import provenance
+from lensscan.scan.detections import (
+    DetectJob,
+    detect_settings,
+    field_detections,
+    parse_color_cut,
+)
+from lensscan.scan.fits_io import OpenedField
+from lensscan.scan.geometry import centred_windows, pixel_to_icrs, place_positions
+from lensscan.scan.inputs import FieldSpec, InputHashes, open_for_cutouts, plane_identity
+from lensscan.scan.modes import ScanMode
 from lensscan.scan.runner import run_in_process
-from lensscan.scan.tiling import centred_window_start
-from lensscan.scan.workstore import SCORED, WorkStore
+from lensscan.scan.workstore import SCORED, WorkStore, settings_key
 
 POOL_SPLIT = "pool"
 
@@ -58,24 +62,16 @@ def _geometry(model: str | None) -> _Geometry:
     return _Geometry(tuple(card.bands), int(card.input_size), card.pixel_scale)
 
 
-def _open(spec: FieldSpec, geometry: _Geometry, config: CutoutsConfig) -> OpenedField:
-    if spec.path is not None:
-        return open_field(spec.path, geometry.bands, geometry.size, config.bands)
-    return open_band_files(spec.band_paths or {}, geometry.bands, geometry.size)
-
-
 def _positions_rows(
-    opened: OpenedField, positions: SkyPositions, label: str
+    opened: OpenedField, positions: SkyPositions, size: int, label: str
 ) -> dict[str, np.ndarray]:
-    if opened.wcs is None:
-        raise UserError(f"{label}: no celestial WCS, so `positions` cannot be placed on it")
-    x, y = icrs_to_pixel(opened.wcs, positions.ra, positions.dec)
+    placed = place_positions(opened.wcs, opened.inputs.shape, positions, size, label)
     return {
-        "input_row": np.arange(len(x)),
-        "ra": np.asarray(positions.ra, np.float64),
-        "dec": np.asarray(positions.dec, np.float64),
-        "x": x,
-        "y": y,
+        "input_row": placed.rows,
+        "ra": placed.ra,
+        "dec": placed.dec,
+        "x": placed.x,
+        "y": placed.y,
     }
 
 
@@ -85,6 +81,7 @@ def _detected_rows(
     config: CutoutsConfig,
     store_path: Path,
     label: str,
+    hashes: InputHashes,
 ) -> dict[str, np.ndarray]:
     color_cut = parse_color_cut(config, geometry.bands)
     settings = detect_settings(config, opened, geometry.pixel_scale, color_cut)
@@ -99,18 +96,15 @@ def _detected_rows(
         settings=settings,
         scored=False,
     )
-    run_key = hashlib.sha256(
-        json.dumps(
-            {
-                "inputs": [sha256_file(p) for p in opened.inputs.files],
-                "planes": [(b.band, b.data.hdu, b.plane) for b in opened.inputs.bands],
-                "size": geometry.size,
-                "chunk_size": config.chunk_size,
-                "detect": asdict(settings),
-            },
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()
+    run_key = settings_key(
+        {
+            "inputs": [hashes.record(p)["sha256"] for p in opened.inputs.files],
+            "planes": plane_identity(opened.inputs),
+            "size": geometry.size,
+            "chunk_size": config.chunk_size,
+            "detect": asdict(settings),
+        }
+    )
     store, resumed = WorkStore.prepare(store_path, run_key, job.layout(), {}, fresh=False)
     pending = [int(i) for i in np.flatnonzero(store.status() != SCORED)]
     if resumed:
@@ -148,20 +142,10 @@ def _select(
     opened: OpenedField, rows: dict[str, np.ndarray], size: int, max_mask_fraction: float
 ) -> _FieldCutouts:
     """The rows whose window lies inside the field with at most ``max_mask_fraction`` bad."""
-    height, width = opened.inputs.shape
-    x, y = rows["x"], rows["y"]
-    finite = np.isfinite(x) & np.isfinite(y)
-    start_x = centred_window_start(np.where(finite, x, -size), size)
-    start_y = centred_window_start(np.where(finite, y, -size), size)
-    inside = (
-        finite
-        & (start_x >= 0)
-        & (start_y >= 0)
-        & (start_x + size <= width)
-        & (start_y + size <= height)
-    )
+    windows = centred_windows(rows["x"], rows["y"], size, opened.inputs.shape)
+    start_y, start_x = windows.start_y, windows.start_x
     kept, fractions = [], []
-    for i in np.flatnonzero(inside):
+    for i in np.flatnonzero(windows.inside):
         _, bad = opened.inputs.read_region(_window(start_y[i], start_x[i], size))
         fraction = float(bad.mean())
         if fraction <= max_mask_fraction:
@@ -227,19 +211,19 @@ def make_cutouts(fields: Sequence[FieldSpec], config: CutoutsConfig) -> str:
     cuts: list[_FieldCutouts] = []
     inputs: list[dict[str, str]] = []
     names: list[str] = []
+    hashes = InputHashes()
     for f, spec in enumerate(fields):
-        opened = _open(spec, geometry, config)
+        opened = open_for_cutouts(spec, geometry.bands, geometry.size, config.bands)
         name = opened.inputs.name
         if name in names:
             raise UserError(f"several fields share the name {name!r}; cut them separately")
         names.append(name)
-        inputs += [
-            {"path": str(p.resolve()), "sha256": sha256_file(p)} for p in opened.inputs.files
-        ]
+        inputs += [hashes.record(p) for p in opened.inputs.files]
         if positions is not None:
-            rows = _positions_rows(opened, positions, spec.label)
+            rows = _positions_rows(opened, positions, geometry.size, spec.label)
         else:
-            rows = _detected_rows(opened, geometry, config, work / f"{name}.zarr", spec.label)
+            store = work / f"{name}.zarr"
+            rows = _detected_rows(opened, geometry, config, store, spec.label, hashes)
         cut = _select(opened, rows, geometry.size, config.max_mask_fraction)
         cut.columns["field_index"] = np.full(len(cut.starts_y), f, np.int64)
         logger.info("%s: %d cutouts", spec.label, len(cut.starts_y))

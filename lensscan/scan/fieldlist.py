@@ -1,6 +1,6 @@
-"""The fields of a survey-scale run: paths, glob patterns, list files and HSC patch lists.
+"""The fields of a command line: paths, glob patterns, list files, HSC patch lists, band files.
 
-Each source expands to :class:`~lensscan.scan.plan.FieldSpec` items in the order given.
+Each source expands to :class:`~lensscan.scan.inputs.FieldSpec` items in the order given.
 A pattern that matches nothing, or an HSC patch without files, becomes a field that fails
 with one line saying so, so the other fields are still scanned and the run still ends with
 a non-zero exit; a path that does not exist is kept as given and fails when it is opened.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from lensscan.bands import HSC_FILTER_BANDS
 from lensscan.errors import UserError
-from lensscan.scan.plan import FieldSpec
+from lensscan.scan.inputs import FieldSpec
 from lensscan.scan.survey_files import HSC_CALEXP_NAME
 
 GLOB_CHARACTERS = re.compile(r"[*?\[]")
@@ -196,3 +196,30 @@ def _unique(specs: Iterable[FieldSpec]) -> Iterable[FieldSpec]:
         if key not in seen:
             seen.add(key)
             yield spec
+
+
+def parse_band_options(values: Sequence[str]) -> dict[str, Path]:
+    """Parse ``band`` values (``g=PATH``) into band -> path.
+
+    Raises:
+        UserError: For a value without ``=`` or a band given twice.
+    """
+    bands: dict[str, Path] = {}
+    for value in values:
+        band, sep, path = value.partition("=")
+        if not sep or not band or not path:
+            raise UserError(f"`band` {value}: expected BAND=PATH, e.g. `band` g=calexp-HSC-G.fits")
+        if band in bands:
+            raise UserError(f"`band` {band}: given twice")
+        bands[band] = Path(path)
+    return bands
+
+
+def field_specs(
+    paths: Sequence[str | os.PathLike[str]], band_values: Sequence[str]
+) -> list[FieldSpec]:
+    """The fields of a command line: each FIELD file, plus one field from ``band`` values."""
+    specs = [FieldSpec(path=Path(p)) for p in paths]
+    if band_values:
+        specs.append(FieldSpec(band_paths=parse_band_options(band_values)))
+    return specs

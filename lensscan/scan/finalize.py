@@ -19,9 +19,10 @@ from lensscan.catalog.writers import write_catalog, write_regions
 from lensscan.errors import UserError
 from lensscan.progress import logger
 from lensscan.provenance import provenance
-from lensscan.scan.candidates import icrs_to_pixel
 from lensscan.scan.domain import domain_mismatches
-from lensscan.scan.plan import FieldPlan, FieldResult, FieldStatus, ScanContext, side_outputs
+from lensscan.scan.geometry import icrs_to_pixel, pixels_inside
+from lensscan.scan.outputs import side_outputs
+from lensscan.scan.plan import FieldPlan, FieldResult, FieldStatus, ScanContext
 from lensscan.scan.workstore import WorkStore
 
 REGION_RADIUS_ARCSEC = 2.0
@@ -201,7 +202,4 @@ def _known_counts(plan: FieldPlan, context: ScanContext, table: Any) -> tuple[in
     if plan.opened.wcs is None:
         return None, recovered
     x, y = icrs_to_pixel(plan.opened.wcs, known.ra, known.dec)
-    height, width = plan.opened.inputs.shape
-    with np.errstate(invalid="ignore"):
-        inside = (x >= -0.5) & (x < width - 0.5) & (y >= -0.5) & (y < height - 0.5)
-    return int(inside.sum()), recovered
+    return int(pixels_inside(x, y, plan.opened.inputs.shape).sum()), recovered

@@ -26,6 +26,7 @@ from lensscan.errors import UserError
 from lensscan.pixels import wcs_pixel_scale
 from lensscan.robust import MAD_TO_SIGMA
 from lensscan.scan.detect import ZERO_POINT
+from lensscan.scan.geometry import centred_window_start
 from lensscan.scan.hdu import HduData, ImageFile, MaskPlane, describe_image
 from lensscan.scan.survey_files import (
     declared_filter,
@@ -34,7 +35,6 @@ from lensscan.scan.survey_files import (
     header_zero_point,
     hsc_siblings,
 )
-from lensscan.scan.tiling import centred_window_start
 
 EMPTY_BAND_SAMPLE_ROWS = 16
 """Rows, spread over the field, read to tell whether a band holds only zeros."""

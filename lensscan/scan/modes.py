@@ -12,14 +12,12 @@ colour cut) travels in the :class:`~lensscan.scan.plan.ScanContext`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
 import numpy as np
 
-from lensscan.catalog.readers import SkyPositions
 from lensscan.catalog.schema import (
     CANDIDATE_COLUMNS,
     DETECTION_COLUMNS,
@@ -30,19 +28,17 @@ from lensscan.catalog.schema import (
 )
 from lensscan.config import ScanConfig
 from lensscan.errors import UserError
-from lensscan.scan.candidates import (
-    Peaks,
-    grid_peaks,
-    group_detections,
-    icrs_to_pixel,
-    pixel_to_icrs,
-)
-from lensscan.scan.chunks import FieldJob
-from lensscan.scan.detect import ColorCut, DetectSettings
-from lensscan.scan.detect_job import DetectJob
+from lensscan.scan.candidates import Peaks, grid_peaks, group_detections
+from lensscan.scan.chunks import GridJob, PositionsJob
+from lensscan.scan.detections import DetectJob, detect_settings, field_detections
 from lensscan.scan.fits_io import OpenedField
-from lensscan.scan.plan import FieldPlan, PositionPlan, ScanContext
-from lensscan.scan.tiling import centred_window_start
+from lensscan.scan.geometry import (
+    PositionPlan,
+    centred_window_start,
+    pixel_to_icrs,
+    place_positions,
+)
+from lensscan.scan.plan import FieldPlan, ScanContext, ScanJob
 from lensscan.scan.workstore import WorkStore
 
 
@@ -95,10 +91,10 @@ class Mode(Protocol):
         store: str,
         context: ScanContext,
         positions: PositionPlan | None,
-    ) -> FieldJob | DetectJob:
+    ) -> ScanJob:
         """The field's chunk job, writing to the work store at ``store``."""
 
-    def score_settings(self, job: FieldJob | DetectJob) -> dict[str, Any] | None:
+    def score_settings(self, job: ScanJob) -> dict[str, Any] | None:
         """The mode's own settings the scores depend on (part of the work store's key)."""
 
     def catalog(
@@ -106,7 +102,7 @@ class Mode(Protocol):
     ) -> ModeCatalog:
         """The field's candidate columns from its finished work store."""
 
-    def metadata(self, job: FieldJob | DetectJob) -> dict[str, Any]:
+    def metadata(self, job: ScanJob) -> dict[str, Any]:
         """The catalog metadata the mode fills: ``stride`` and ``detection``."""
 
 
@@ -126,40 +122,26 @@ class _ModeBase:
     def place(self, opened: OpenedField, context: ScanContext, label: str) -> PositionPlan | None:
         return None
 
-    def make_job(
-        self,
-        opened: OpenedField,
-        store: str,
-        context: ScanContext,
-        positions: PositionPlan | None,
-    ) -> FieldJob | DetectJob:
-        """Windows of the model's size on a grid, or centred on ``positions`` when given."""
-        size = context.scorer.input_size
-        position_starts = None
-        if positions is not None:
-            position_starts = (
-                centred_window_start(positions.y, size),
-                centred_window_start(positions.x, size),
-            )
-        config = context.config
-        return FieldJob(
-            inputs=opened.inputs,
-            store=store,
-            model=context.model_ref,
-            size=size,
-            stride=context.stride,
-            chunk_size=config.chunk_size,
-            max_mask_fraction=config.max_mask_fraction,
-            batch_size=config.batch_size,
-            tta=config.tta,
-            position_starts=position_starts,
-        )
-
-    def score_settings(self, job: FieldJob | DetectJob) -> dict[str, Any] | None:
+    def score_settings(self, job: ScanJob) -> dict[str, Any] | None:
         return None
 
-    def metadata(self, job: FieldJob | DetectJob) -> dict[str, Any]:
+    def metadata(self, job: ScanJob) -> dict[str, Any]:
         return {"stride": None, "detection": None}
+
+
+def _window_job_settings(opened: OpenedField, store: str, context: ScanContext) -> dict[str, Any]:
+    """What the grid and positions jobs of a field share."""
+    config = context.config
+    return {
+        "inputs": opened.inputs,
+        "store": store,
+        "model": context.model_ref,
+        "size": context.scorer.input_size,
+        "chunk_size": config.chunk_size,
+        "max_mask_fraction": config.max_mask_fraction,
+        "batch_size": config.batch_size,
+        "tta": config.tta,
+    }
 
 
 class GridMode(_ModeBase):
@@ -178,6 +160,16 @@ class GridMode(_ModeBase):
                 f"`chunk_size` {config.chunk_size}: must be a multiple of the stride {stride}"
             )
 
+    def make_job(
+        self,
+        opened: OpenedField,
+        store: str,
+        context: ScanContext,
+        positions: PositionPlan | None,
+    ) -> ScanJob:
+        """Windows of the model's size on a grid over the whole field."""
+        return GridJob(**_window_job_settings(opened, store, context), stride=context.stride)
+
     def catalog(
         self, plan: FieldPlan, context: ScanContext, store: WorkStore | None
     ) -> ModeCatalog:
@@ -186,7 +178,7 @@ class GridMode(_ModeBase):
         counts = {"n_windows": n_windows, "n_skipped_masked": n_skipped}
         return ModeCatalog(columns, CANDIDATE_COLUMNS, counts)
 
-    def metadata(self, job: FieldJob | DetectJob) -> dict[str, Any]:
+    def metadata(self, job: ScanJob) -> dict[str, Any]:
         """The window grid's stride."""
         return {"stride": job.stride, "detection": None}
 
@@ -202,7 +194,21 @@ class PositionsMode(_ModeBase):
 
     def place(self, opened: OpenedField, context: ScanContext, label: str) -> PositionPlan | None:
         """The run's positions whose cutout lies inside the field."""
-        return place_positions(opened, context.positions, context.scorer.input_size, label)
+        size = context.scorer.input_size
+        return place_positions(opened.wcs, opened.inputs.shape, context.positions, size, label)
+
+    def make_job(
+        self,
+        opened: OpenedField,
+        store: str,
+        context: ScanContext,
+        positions: PositionPlan | None,
+    ) -> ScanJob:
+        """Windows of the model's size centred on the field's ``positions``."""
+        assert positions is not None  # place() gives every positions-mode field its own
+        size = context.scorer.input_size
+        starts = (centred_window_start(positions.y, size), centred_window_start(positions.x, size))
+        return PositionsJob(**_window_job_settings(opened, store, context), starts=starts)
 
     def catalog(
         self, plan: FieldPlan, context: ScanContext, store: WorkStore | None
@@ -224,7 +230,7 @@ class DetectMode(_ModeBase):
         store: str,
         context: ScanContext,
         positions: PositionPlan | None,
-    ) -> FieldJob | DetectJob:
+    ) -> ScanJob:
         """Detect, preselect and score the field's galaxies chunk by chunk."""
         config, scorer = context.config, context.scorer
         return DetectJob(
@@ -239,7 +245,7 @@ class DetectMode(_ModeBase):
             tta=config.tta,
         )
 
-    def score_settings(self, job: FieldJob | DetectJob) -> dict[str, Any] | None:
+    def score_settings(self, job: ScanJob) -> dict[str, Any] | None:
         """The detection and preselection settings."""
         return asdict(job.settings)
 
@@ -256,7 +262,7 @@ class DetectMode(_ModeBase):
         )
         return ModeCatalog(columns, specs, counts)
 
-    def metadata(self, job: FieldJob | DetectJob) -> dict[str, Any]:
+    def metadata(self, job: ScanJob) -> dict[str, Any]:
         """The detection settings and the chunks' halo."""
         return {"stride": None, "detection": {**asdict(job.settings), "halo": job.halo}}
 
@@ -272,91 +278,6 @@ MODES: dict[ScanMode, Mode] = {
 def mode_of(config: ScanConfig) -> Mode:
     """The run's mode: positions when the settings give them, else the configured mode."""
     return MODES[ScanMode.POSITIONS if config.positions else ScanMode(config.mode)]
-
-
-def place_positions(
-    opened: OpenedField, positions: SkyPositions, size: int, label: str
-) -> PositionPlan:
-    """The catalogued positions whose centred cutout lies inside the field.
-
-    Raises:
-        UserError: If the field has no celestial WCS.
-    """
-    if opened.wcs is None:
-        raise UserError(f"{label}: no celestial WCS, so `positions` cannot be placed on it")
-    height, width = opened.inputs.shape
-    x, y = icrs_to_pixel(opened.wcs, positions.ra, positions.dec)
-    start_x, start_y = centred_window_start(x, size), centred_window_start(y, size)
-    inside = (
-        np.isfinite(x)
-        & np.isfinite(y)
-        & (start_x >= 0)
-        & (start_y >= 0)
-        & (start_x + size <= width)
-        & (start_y + size <= height)
-    )
-    rows = np.flatnonzero(inside)
-    return PositionPlan(
-        rows=rows,
-        x=x[rows],
-        y=y[rows],
-        ra=positions.ra[rows],
-        dec=positions.dec[rows],
-        n_outside=int(len(x) - len(rows)),
-    )
-
-
-def detect_settings(
-    config: Any, opened: OpenedField, fallback_scale: float | None, color_cut: ColorCut | None
-) -> DetectSettings:
-    """The detection and preselection settings of a field (its bands and pixel scale).
-
-    Args:
-        config: Settings with ``detect_bands``, ``detect_threshold``, ``min_area``,
-            ``mag_limit`` and ``min_kron_radius`` (scan's or cutouts').
-        opened: The field.
-        fallback_scale: Pixel scale to use when the field has no celestial WCS.
-        color_cut: The parsed colour cut, if any.
-
-    Raises:
-        UserError: If the field's pixel scale is unknown.
-    """
-    bands = opened.inputs.band_names
-    scale = opened.pixel_scale or fallback_scale
-    if scale is None:
-        raise UserError(
-            f"{opened.inputs.name}: no pixel scale (no celestial WCS and none in the model "
-            "card), so the Kron radius cut cannot be applied"
-        )
-    return DetectSettings(
-        bands=tuple(config.detect_bands or ()),
-        threshold=config.detect_threshold,
-        min_area=config.min_area,
-        mag_band="i" if "i" in bands else bands[-1],
-        mag_limit=config.mag_limit,
-        min_kron_radius=config.min_kron_radius,
-        color_cut=color_cut,
-        pixel_scale=scale,
-        zero_points=tuple(opened.zero_point(band)[0] for band in bands),
-        band_variances=opened.inputs.typical_variances(),
-    )
-
-
-def parse_color_cut(config: Any, bands: Sequence[str]) -> ColorCut | None:
-    """The colour cut of the settings, checked with ``detect_bands`` against the bands.
-
-    Raises:
-        UserError: If the cut is malformed or names a band the cutouts do not have.
-    """
-    color_cut = ColorCut.parse(config.color_cut) if config.color_cut else None
-    wanted = {*(config.detect_bands or ()), *((color_cut.blue, color_cut.red) if color_cut else ())}
-    missing = sorted(wanted - set(bands))
-    if missing:
-        raise UserError(
-            f"`detect_bands`/`color_cut`: band(s) {','.join(missing)} not among the model's "
-            f"{','.join(bands)}"
-        )
-    return color_cut
 
 
 def separation_pixels(plan: FieldPlan, context: ScanContext) -> float:
@@ -418,27 +339,6 @@ def position_columns(
         "input_row": positions.rows[kept],
     }
     return columns, n, int((fractions > config.max_mask_fraction).sum())
-
-
-def field_detections(job: DetectJob, label: str, store: WorkStore) -> dict[str, np.ndarray]:
-    """Every object the field's chunks own, in (y, x) order, with ``detection_id`` 1..N.
-
-    The order and so the ids depend only on the objects, not on the chunking.
-
-    Raises:
-        UserError: If every pixel of the field is masked or has no data.
-    """
-    parts, good = zip(*(store.read_detections(c.index) for c in job.chunks), strict=True)
-    if sum(good) == 0:
-        raise UserError(
-            f"{label}: every pixel is masked or has no data (NaN, zeros or MASK "
-            "bits); nothing to detect"
-        )
-    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-    order = np.lexsort((columns["x"], columns["y"]))
-    columns = {name: values[order] for name, values in columns.items()}
-    columns["detection_id"] = np.arange(1, len(order) + 1)
-    return columns
 
 
 def has_spread(context: ScanContext) -> bool:

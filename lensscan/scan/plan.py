@@ -1,13 +1,16 @@
-"""What a scan knows about each field and what every field of a run shares.
+"""Planning a field: what a scan knows about it, and what every field of a run shares.
 
-The field plan and context sit below the scanner (which makes them), the scan modes
+:func:`plan_field` opens and checks a field, places its cutouts and makes its chunk job
+through the run's mode, keys its work store by everything the scores depend on, and
+prepares that store (or finds the field's catalog already complete). The field plan and
+context it makes sit below the scanner (which asks for them), the scan modes
 (:mod:`lensscan.scan.modes`, which read them to place cutouts and build catalog columns)
 and the finalisation of a field (which reads them), so that none imports another.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -15,53 +18,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lensscan.bands import normalise_band
+from lensscan.atomic import check_output_path
 from lensscan.catalog.readers import SkyPositions
 from lensscan.config import ScanConfig
-from lensscan.scan.chunks import FieldJob
+from lensscan.progress import logger
+from lensscan.scan.chunks import GridJob, PositionsJob
 from lensscan.scan.detect import ColorCut
-from lensscan.scan.detect_job import DetectJob
+from lensscan.scan.detections import DetectJob
 from lensscan.scan.fits_io import OpenedField
+from lensscan.scan.geometry import PositionPlan
+from lensscan.scan.inputs import FieldSpec, InputHashes, open_for_scan, plane_identity
+from lensscan.scan.lock import work_store_lock
 from lensscan.scan.model_cache import ModelRef, Scorer
-from lensscan.scan.survey_files import field_name
+from lensscan.scan.outputs import work_store_path
+from lensscan.scan.workstore import SCORED, STORE_FORMAT, WorkStore, settings_key
 
 if TYPE_CHECKING:
     from lensscan.scan.modes import Mode
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """A field as the user gave it: one file, or one file per band.
-
-    Attributes:
-        path: The field's file (HSC calexp, plain image or cube).
-        band_paths: Band -> file, for ``--band g=PATH ...`` or an HSC patch.
-        source: How the user named the field, when not by its path (``tract 9813 patch
-            4,4``).
-        problem: Why the field cannot be scanned at all (a pattern that matched no file);
-            such a field fails with this line and the others go on.
-    """
-
-    path: Path | None = None
-    band_paths: Mapping[str, Path] | None = None
-    source: str | None = None
-    problem: str | None = None
-
-    @property
-    def label(self) -> str:
-        """How to name the field in messages."""
-        if self.source is not None:
-            return self.source
-        if self.path is not None:
-            return str(self.path)
-        return " ".join(f"{b}={p}" for b, p in (self.band_paths or {}).items())
-
-    def name(self, model_bands: Sequence[str]) -> str:
-        """The field's name: the stem of its file (of the model's first band's file)."""
-        if self.path is not None:
-            return field_name(self.path)
-        paths = {normalise_band(b) or b.lower(): p for b, p in (self.band_paths or {}).items()}
-        return field_name(paths.get(model_bands[0], next(iter(paths.values()))))
 
 
 class FieldStatus(StrEnum):
@@ -123,25 +96,8 @@ class FieldResult:
         )
 
 
-@dataclass
-class PositionPlan:
-    """Catalogued positions that fall inside a field (``--positions``).
-
-    Attributes:
-        rows: Row of each usable position in the positions file.
-        x: Its 0-based pixel column.
-        y: Its 0-based pixel row.
-        ra: Its RA (degrees, as given).
-        dec: Its Dec.
-        n_outside: Positions whose cutout would not fit inside the field.
-    """
-
-    rows: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    ra: np.ndarray
-    dec: np.ndarray
-    n_outside: int
+ScanJob = GridJob | PositionsJob | DetectJob
+"""A field's chunk job, whichever the mode."""
 
 
 @dataclass
@@ -150,7 +106,7 @@ class FieldPlan:
 
     spec: FieldSpec
     opened: OpenedField
-    job: FieldJob | DetectJob
+    job: ScanJob
     catalog: Path
     fmt: str
     run_key: str
@@ -185,11 +141,114 @@ class ScanContext:
     color_cut: ColorCut | None
 
 
-def side_outputs(catalog: Path, config: ScanConfig) -> dict[str, Path]:
-    """Paths of the optional outputs beside a catalog: DS9 regions and gallery folder."""
-    outputs = {}
-    if config.regions:
-        outputs["regions"] = catalog.with_suffix(".reg")
-    if config.gallery:
-        outputs["gallery"] = catalog.parent / f"{catalog.stem}-gallery"
-    return outputs
+def plan_field(
+    spec: FieldSpec,
+    catalog: Path,
+    context: ScanContext,
+    hashes: InputHashes,
+    locks: contextlib.ExitStack,
+) -> FieldPlan | FieldResult:
+    """Open a field, make its job and prepare its work store; or find it up to date.
+
+    The work store is keyed by everything its scores depend on (the run key: inputs,
+    planes, model, mode and scoring settings), and the catalog by the run key and what the
+    catalog adds (threshold, known lenses, side outputs ...): a store with another run key
+    starts afresh, and a catalog whose store records its key is complete.
+
+    Args:
+        spec: The field.
+        catalog: Its catalog's path.
+        context: What every field of the run shares.
+        hashes: The run's input hashes.
+        locks: Where the field's work-store lock is held until the run ends.
+
+    Returns:
+        The field's plan, or its result when its catalog is already complete.
+
+    Raises:
+        UserError: If the field cannot be scanned (unreadable, out of domain, catalog in
+            the way ...).
+    """
+    config, scorer = context.config, context.scorer
+    opened = open_for_scan(spec, scorer, config.bands, config.force_bands, config.force_domain)
+    inputs = [hashes.record(p) for p in opened.inputs.files]
+    positions = context.mode.place(opened, context, spec.label)
+    store = str(work_store_path(catalog, opened.inputs.name, config))
+    job = context.mode.make_job(opened, store, context, positions)
+    score_settings = {
+        "work_store": STORE_FORMAT,
+        "mode": context.mode.name.value,
+        "detect": context.mode.score_settings(job),
+        "tta": config.tta,
+        "inputs": [i["sha256"] for i in inputs],
+        "planes": plane_identity(opened.inputs),
+        "model": context.model_ref.identity,
+        "size": scorer.input_size,
+        "stride": context.stride,
+        "chunk_size": config.chunk_size,
+        "max_mask_fraction": config.max_mask_fraction,
+        "positions": [e["sha256"] for e in context.extra_inputs if e["role"] == "positions"],
+    }
+    run_key = settings_key(score_settings)
+    catalog_key = settings_key(
+        {
+            "run_key": run_key,
+            "catalog": str(catalog.resolve()),
+            "format": context.fmt,
+            "threshold": config.threshold,
+            "top": config.top,
+            "min_separation": context.min_separation,
+            "known": [e["sha256"] for e in context.extra_inputs if e["role"] == "known"],
+            "match_radius": config.match_radius,
+            "regions": config.regions,
+            "gallery": config.gallery,
+        }
+    )
+    store_path = Path(job.store)
+    # The store is named by its field alone, so another scan of this field into the same
+    # folder (another catalog, maybe other settings) would use it too: hold it until our
+    # catalog is written, before reading or replacing it.
+    locks.enter_context(work_store_lock(store_path, spec.label))
+    if catalog.exists() and not config.overwrite and store_path.exists():
+        record = WorkStore(store_path, mode="r").attrs.get("catalog", {})
+        if record.get("key") == catalog_key:
+            return FieldResult(
+                spec.label,
+                FieldStatus.UP_TO_DATE,
+                catalog=catalog,
+                n_candidates=record.get("rows", 0),
+            )
+    # Only the catalog is checked: regions and gallery belong to it and are replaced with it
+    # (they may be left over from a run killed before its catalog was written).
+    check_output_path(catalog, overwrite=config.overwrite)
+    if positions is not None and len(positions.rows) == 0:
+        logger.warning("%s: none of the `positions` fall inside the field", spec.label)
+        pending, resumed = [], False
+    else:
+        attrs = {
+            "field": opened.inputs.name,
+            "bands": list(opened.inputs.band_names),
+            "files": [str(p) for p in opened.inputs.files],
+            "score_settings": score_settings,
+        }
+        work_store, resumed = WorkStore.prepare(
+            store_path, run_key, job.layout(), attrs, fresh=config.overwrite
+        )
+        pending = [int(i) for i in np.flatnonzero(work_store.status() != SCORED)]
+        if resumed:
+            logger.info(
+                "%s: resuming, %d of %d chunks left", opened.inputs.name, len(pending), job.n_chunks
+            )
+    return FieldPlan(
+        spec,
+        opened,
+        job,
+        catalog,
+        context.fmt,
+        run_key,
+        catalog_key,
+        inputs,
+        positions,
+        pending,
+        resumed,
+    )

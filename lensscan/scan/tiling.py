@@ -1,8 +1,7 @@
 """Tiling geometry of a scan: the window grid, the chunk grid with halos, per-window masks.
 
-Pure functions and frozen dataclasses, no I/O. Coordinates are numpy 0-based pixels:
-row ``y`` first, column ``x`` second, and a window starting at ``(y0, x0)`` covers
-``[y0, y0 + size) x [x0, x0 + size)``; its centre is at ``start + (size - 1) / 2``.
+Pure functions and frozen dataclasses, no I/O. Coordinates and windows follow
+:mod:`lensscan.scan.geometry`: numpy 0-based pixels, row ``y`` first, column ``x`` second.
 
 Edge policy (dense grid)
 ------------------------
@@ -32,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lensscan.scan.geometry import window_centre
+
 
 def window_starts(length: int, size: int, stride: int) -> np.ndarray:
     """Start offsets of the windows along one axis, with the last one flush to the edge.
@@ -55,19 +56,6 @@ def window_starts(length: int, size: int, stride: int) -> np.ndarray:
     if regular[-1] != length - size:
         regular = np.append(regular, np.int64(length - size))
     return regular
-
-
-def window_centre(start: np.ndarray | float, size: int) -> np.ndarray | float:
-    """Pixel coordinate (0-based) of the centre of windows starting at ``start``."""
-    return start + (size - 1) / 2.0
-
-
-def centred_window_start(centre: np.ndarray, size: int) -> np.ndarray:
-    """Start of the window whose centre is nearest to ``centre`` (0-based pixels).
-
-    Halves round up, so the result does not depend on the platform's rounding rule.
-    """
-    return np.floor(np.asarray(centre, dtype=np.float64) - (size - 1) / 2.0 + 0.5).astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,11 @@ killed at any point resumes from the last completed step of each chunk. A store 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,16 @@ from lensscan.progress import logger
 # 5: detect mode's local background and mesh-aligned regions (other detections than 4's).
 STORE_FORMAT = "lensscan-scan-work/5"
 PENDING, STAGED, SCORED = 0, 1, 2
+
+
+def settings_key(settings: Mapping[str, Any]) -> str:
+    """The SHA-256 key of settings: of their JSON with sorted keys (other values as text).
+
+    A work store's ``run_key`` and a catalog's key are such keys, so any setting that
+    changes the result changes the key.
+    """
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""Detect mode's chunk tasks: detect and preselect galaxies, score cutouts centred on them.
+"""Detections: detect and preselect a field's galaxies chunk by chunk, score cutouts on them.
+
+:class:`DetectJob` is detect mode's chunk job (and, unscored, ``lensscan cutouts``');
+:func:`detect_settings` makes its settings for a field, and :func:`field_detections` reads
+every detection back from the finished work store. The detection itself (background,
+extraction, photometry, preselection) is :mod:`lensscan.scan.detect`'s.
 
 A field is cut into square cores with a halo (:func:`lensscan.scan.tiling.core_chunks`).
 ``stage`` copies a chunk's region (bands, bad pixels, VARIANCE when present) into the Zarr
@@ -18,16 +23,26 @@ a halo of two meshes holds: so a field's catalog is the same whatever the chunk 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
-from lensscan.scan.chunks import forward_windows
-from lensscan.scan.detect import BACKGROUND_MESH, DetectSettings, detect_objects, preselect
-from lensscan.scan.fits_io import FieldInputs
+from lensscan.errors import UserError
+from lensscan.scan.detect import (
+    BACKGROUND_MESH,
+    ColorCut,
+    DetectSettings,
+    detect_objects,
+    preselect,
+)
+from lensscan.scan.fits_io import FieldInputs, OpenedField
+from lensscan.scan.geometry import centred_windows
 from lensscan.scan.model_cache import ModelRef, model_for
-from lensscan.scan.tiling import CoreChunk, centred_window_start, core_chunks, window_fractions
+from lensscan.scan.scoring import forward_windows
+from lensscan.scan.tiling import CoreChunk, core_chunks, window_fractions
 from lensscan.scan.workstore import SCORED, STAGED, StoreLayout, WorkStore
 
 MIN_HALO = 2 * BACKGROUND_MESH
@@ -188,15 +203,8 @@ class DetectJob:
         owned = chunk.owns(columns["y"], columns["x"])
         columns = {name: values[owned] for name, values in columns.items()}
         selected = selected[owned]
-        height, width = self.inputs.shape
-        start_y = centred_window_start(columns["y"], self.size)
-        start_x = centred_window_start(columns["x"], self.size)
-        inside = (
-            (start_y >= 0)
-            & (start_x >= 0)
-            & (start_y + self.size <= height)
-            & (start_x + self.size <= width)
-        )
+        windows = centred_windows(columns["x"], columns["y"], self.size, self.inputs.shape)
+        start_y, start_x, inside = windows.start_y, windows.start_x, windows.inside
         n = len(selected)
         fractions = np.full(n, np.nan, np.float32)
         fractions[inside] = window_fractions(
@@ -223,3 +231,77 @@ class DetectJob:
             "score_spread": spread,
         }
         return {name: values[order] for name, values in columns.items()}
+
+
+def detect_settings(
+    config: Any, opened: OpenedField, fallback_scale: float | None, color_cut: ColorCut | None
+) -> DetectSettings:
+    """The detection and preselection settings of a field (its bands and pixel scale).
+
+    Args:
+        config: Settings with ``detect_bands``, ``detect_threshold``, ``min_area``,
+            ``mag_limit`` and ``min_kron_radius`` (scan's or cutouts').
+        opened: The field.
+        fallback_scale: Pixel scale to use when the field has no celestial WCS.
+        color_cut: The parsed colour cut, if any.
+
+    Raises:
+        UserError: If the field's pixel scale is unknown.
+    """
+    bands = opened.inputs.band_names
+    scale = opened.pixel_scale or fallback_scale
+    if scale is None:
+        raise UserError(
+            f"{opened.inputs.name}: no pixel scale (no celestial WCS and none in the model "
+            "card), so the Kron radius cut cannot be applied"
+        )
+    return DetectSettings(
+        bands=tuple(config.detect_bands or ()),
+        threshold=config.detect_threshold,
+        min_area=config.min_area,
+        mag_band="i" if "i" in bands else bands[-1],
+        mag_limit=config.mag_limit,
+        min_kron_radius=config.min_kron_radius,
+        color_cut=color_cut,
+        pixel_scale=scale,
+        zero_points=tuple(opened.zero_point(band)[0] for band in bands),
+        band_variances=opened.inputs.typical_variances(),
+    )
+
+
+def parse_color_cut(config: Any, bands: Sequence[str]) -> ColorCut | None:
+    """The colour cut of the settings, checked with ``detect_bands`` against the bands.
+
+    Raises:
+        UserError: If the cut is malformed or names a band the cutouts do not have.
+    """
+    color_cut = ColorCut.parse(config.color_cut) if config.color_cut else None
+    wanted = {*(config.detect_bands or ()), *((color_cut.blue, color_cut.red) if color_cut else ())}
+    missing = sorted(wanted - set(bands))
+    if missing:
+        raise UserError(
+            f"`detect_bands`/`color_cut`: band(s) {','.join(missing)} not among the model's "
+            f"{','.join(bands)}"
+        )
+    return color_cut
+
+
+def field_detections(job: DetectJob, label: str, store: WorkStore) -> dict[str, np.ndarray]:
+    """Every object the field's chunks own, in (y, x) order, with ``detection_id`` 1..N.
+
+    The order and so the ids depend only on the objects, not on the chunking.
+
+    Raises:
+        UserError: If every pixel of the field is masked or has no data.
+    """
+    parts, good = zip(*(store.read_detections(c.index) for c in job.chunks), strict=True)
+    if sum(good) == 0:
+        raise UserError(
+            f"{label}: every pixel is masked or has no data (NaN, zeros or MASK "
+            "bits); nothing to detect"
+        )
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    order = np.lexsort((columns["x"], columns["y"]))
+    columns = {name: values[order] for name, values in columns.items()}
+    columns["detection_id"] = np.arange(1, len(order) + 1)
+    return columns
