@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from astropy.coordinates import SkyCoord
-from astropy.wcs import WCS
-from scan_helpers import tan_wcs
 
 from lensscan.scan.candidates import (
     GROUP_CORE_MARGIN,
