@@ -70,11 +70,32 @@ def test_bad_members_are_one_line_and_write_nothing(
     assert not out.exists()
 
 
-def test_ensemble_of_an_ensemble_is_refused(runner, members: list[Path], tmp_path: Path) -> None:
-    first = tmp_path / "pair"
-    made = runner.invoke(app, ["models", "ensemble", *map(str, members[:2]), "--out", str(first)])
+def test_members_of_different_encoders_make_a_mixed_ensemble(
+    runner, members: list[Path], tmp_path: Path
+) -> None:
+    """An ensemble member counts once, with its own mean logit, beside a single network."""
+    pair = tmp_path / "pair"
+    made = runner.invoke(app, ["models", "ensemble", *map(str, members[:2]), "--out", str(pair)])
     assert made.exit_code == 0, made.output
-    result = runner.invoke(
-        app, ["models", "ensemble", str(first), str(members[2]), "--out", str(tmp_path / "x")]
+    narrow = save_model(create_lens_finder(widths=(4, 4, 4, 4), seed=5), tmp_path / "narrow")
+    out = tmp_path / "mixed"
+    result = runner.invoke(app, ["models", "ensemble", str(pair), str(narrow), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+
+    mixed = load_model(out, device="cpu")
+    card = mixed.card
+    assert card.encoder == "mixed" and card.members == 2
+    assert card.components == [
+        {"encoder": "small_cnn", "encoder_options": {}, "members": 2},
+        {"encoder": "small_cnn", "encoder_options": {"widths": [4, 4, 4, 4]}, "members": 1},
+    ]
+    images = np.random.default_rng(1).normal(size=(4, 3, 64, 64)).astype(np.float32)
+    pair_logit = np.mean([_logits(m, images) for m in members[:2]], axis=0)
+    expected = 1 / (1 + np.exp(-(pair_logit + _logits(narrow, images)) / 2))
+    np.testing.assert_allclose(mixed.score(images), expected, rtol=1e-5, atol=1e-6)
+
+    refused = runner.invoke(
+        app, ["models", "ensemble", str(out), str(members[2]), "--out", str(tmp_path / "x")]
     )
-    assert result.exit_code == 2 and "is itself an ensemble" in result.stderr
+    assert refused.exit_code == 2
+    assert "is itself an ensemble of different encoders" in refused.stderr

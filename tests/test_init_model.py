@@ -223,3 +223,29 @@ def test_an_ensemble_parent_is_adapted_member_by_member(runner, parent, tmp_path
         "pair-member1",
     ]
     assert not (out.parent / ".pair-dann.partial").exists()
+
+
+def test_a_mixed_parent_keeps_its_components_when_adapted(runner, parent, tmp_path) -> None:
+    """Each component trains with its own encoder; an ensemble component member by member."""
+    from lensscan.models import create_lens_finder, save_model
+    from lensscan.models.ensemble import make_ensemble
+
+    narrow = save_model(
+        create_lens_finder(input_size=32, widths=(4, 4, 4, 4), seed=2), tmp_path / "narrow"
+    )
+    second = save_model(create_lens_finder(input_size=32, seed=3), tmp_path / "second")
+    pair = tmp_path / "pair"
+    make_ensemble([str(parent["folder"]), str(second)], pair)
+    mixed = tmp_path / "mixed"
+    make_ensemble([str(pair), str(narrow)], mixed)
+    out = tmp_path / "weights" / "mixed-tuned"
+    args = ["--init-model", str(mixed), "--source", str(parent["source"]), "--out", str(out)]
+    result = runner.invoke(app, ["train", *args, "--epochs", "1", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+
+    tuned = load_model(out, device="cpu").card
+    assert tuned.encoder == "mixed" and tuned.components == load_model(mixed).card.components
+    assert tuned.training["parent"]["name"] == "mixed"
+    before, after = _state(mixed), _state(out)
+    assert before.keys() == after.keys()
+    assert any(not torch.equal(before[k], after[k]) for k in before)

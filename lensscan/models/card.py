@@ -16,6 +16,12 @@ CARD_FORMAT = "lensscan-model/1"
 #: How the network's single output becomes a probability; the same for every lensscan model.
 OUTPUT = "one logit; P(lens) = sigmoid(logit)"
 
+#: The ``encoder`` of an ensemble whose members have different encoders.
+MIXED_ENCODER = "mixed"
+
+#: Keys of each ``components`` entry of a mixed ensemble's card.
+COMPONENT_KEYS = ("encoder", "encoder_options", "members")
+
 
 @dataclass(frozen=True)
 class ModelCard:
@@ -38,8 +44,12 @@ class ModelCard:
         provenance: The lensscan provenance record of the run.
         lensscan_version: Version of lensscan that wrote the card.
         weights_sha256: SHA-256 of model.safetensors (None until saved).
-        members: 1 for a single network; N for an ensemble of N networks of this encoder
-            whose logits are averaged (``lensscan models ensemble``).
+        members: 1 for a single network; N for an ensemble of N networks whose logits are
+            averaged (``lensscan models ensemble``).
+        components: For an ensemble of different encoders (``encoder`` is
+            :data:`MIXED_ENCODER`), one entry per member: its ``encoder``,
+            ``encoder_options`` and ``members`` (a member may itself be an ensemble of one
+            encoder). Empty otherwise.
         card_format: Version of this card layout.
     """
 
@@ -60,7 +70,13 @@ class ModelCard:
     lensscan_version: str = __version__
     weights_sha256: str | None = None
     members: int = 1
+    components: list[dict[str, Any]] = field(default_factory=list)
     card_format: str = CARD_FORMAT
+
+    @property
+    def is_mixed(self) -> bool:
+        """Whether the model is an ensemble of different encoders (see ``components``)."""
+        return self.encoder == MIXED_ENCODER
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (bands as a list)."""
@@ -107,6 +123,7 @@ class ModelCard:
             raise UserError(f"{source}: malformed field: {exc}") from None
         if values["members"] < 1:
             raise UserError(f"{source}: members must be at least 1")
+        _check_components(values, source)
         for name in ("normalisation", "encoder_options", "imbalance", "selection", "metrics"):
             if name in values and not isinstance(values[name], dict):
                 raise UserError(f"{source}: field {name} must be an object")
@@ -136,3 +153,25 @@ class ModelCard:
 
 def _is_required(spec: dataclasses.Field[Any]) -> bool:
     return spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+
+
+def _check_components(values: Mapping[str, Any], source: str) -> None:
+    """A mixed ensemble lists one well-formed component per member; no other card does.
+
+    Raises:
+        UserError: Naming the card and what is wrong.
+    """
+    components = values.get("components", [])
+    mixed = values["encoder"] == MIXED_ENCODER
+    if not isinstance(components, list) or mixed != bool(components):
+        raise UserError(
+            f"{source}: field components must list the members exactly when encoder is "
+            f"{MIXED_ENCODER!r}"
+        )
+    if mixed and len(components) != values["members"]:
+        raise UserError(f"{source}: {len(components)} components for {values['members']} members")
+    for entry in components:
+        if not isinstance(entry, dict) or set(entry) != set(COMPONENT_KEYS):
+            raise UserError(f"{source}: each component needs exactly {', '.join(COMPONENT_KEYS)}")
+        if not isinstance(entry["members"], int) or entry["members"] < 1:
+            raise UserError(f"{source}: a component's members must be at least 1")

@@ -1,11 +1,16 @@
-"""Ensembles: several trained models of one architecture saved as one model.
+"""Ensembles: several trained models saved as one model that averages their logits.
 
 ``lensscan models ensemble A B C --out weights/NAME`` loads the members, checks that they
-take the same input the same way (encoder and its options, bands, cutout size, pixel scale,
-normalisation), and writes one model folder: an :class:`~lensscan.models.network.EnsembleNet`
-whose state holds every member (``members.<k>.*``) and whose card says ``members: N`` and
-lists each member's name, method, weights SHA-256, training record and metrics. Scanning,
-evaluation, download and the manifest treat it like any other model.
+take the same input the same way (bands, cutout size, pixel scale, normalisation), and
+writes one model folder: an :class:`~lensscan.models.network.EnsembleNet` whose state holds
+every member (``members.<k>.*``) and whose card says ``members: N`` and lists each member's
+name, method, weights SHA-256, training record and metrics. Members of one encoder make an
+ensemble of that encoder. Members that differ in encoder (or that are ensembles
+themselves) make a *mixed* ensemble: its card's ``encoder`` is ``mixed`` and its
+``components`` give each member's encoder, options and size, so that an ensemble member's
+mean logit counts once beside a single network's. Ensembles of different encoders fail
+differently, which is what averaging needs. Scanning, evaluation, download and the
+manifest treat either like any other model.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lensscan.errors import UserError
+from lensscan.models.card import MIXED_ENCODER, ModelCard
 from lensscan.models.finder import LensFinder
 from lensscan.models.network import EnsembleNet
 from lensscan.models.weights import load_model, resolve_model_path, save_model
@@ -23,21 +29,36 @@ from lensscan.provenance import provenance
 
 #: Card fields every member must share: they decide what the network sees.
 SHARED_FIELDS = (
-    "encoder",
-    "encoder_options",
     "bands",
     "input_size",
     "pixel_scale",
     "normalisation",
 )
 
+#: Card fields that decide the network's architecture; members that differ in one of them
+#: (or that are ensembles) make a mixed ensemble.
+ARCHITECTURE_FIELDS = ("encoder", "encoder_options")
+
+
+def _is_uniform(members: Sequence[LensFinder]) -> bool:
+    """Whether the members are single networks of one architecture (a plain ensemble)."""
+    first = members[0].card
+    return all(
+        finder.card.members == 1
+        and all(getattr(finder.card, name) == getattr(first, name) for name in ARCHITECTURE_FIELDS)
+        for finder in members
+    )
+
 
 def _check_members(members: Sequence[LensFinder], sources: Sequence[str]) -> None:
-    """Refuse nested ensembles and members that would see their input differently."""
+    """Refuse mixed members and members that would see their input differently."""
     first = members[0].card
     for finder, source in zip(members, sources, strict=True):
-        if finder.card.members != 1:
-            raise UserError(f"model {source}: is itself an ensemble; list its members instead")
+        if finder.card.is_mixed:
+            raise UserError(
+                f"model {source}: is itself an ensemble of different encoders; list its "
+                "members instead"
+            )
         for name in SHARED_FIELDS:
             if getattr(finder.card, name) != getattr(first, name):
                 raise UserError(
@@ -50,6 +71,15 @@ def _method_summary(members: Sequence[LensFinder]) -> str:
     methods = [finder.card.method for finder in members]
     unique = list(dict.fromkeys(methods))
     return "ensemble: " + ", ".join(f"{m} x{methods.count(m)}" for m in unique)
+
+
+def _component(card: ModelCard) -> dict[str, Any]:
+    """A member's entry in a mixed ensemble's ``components``."""
+    return {
+        "encoder": card.encoder,
+        "encoder_options": dict(card.encoder_options),
+        "members": card.members,
+    }
 
 
 def _member_record(finder: LensFinder, folder: Path) -> dict[str, Any]:
@@ -71,7 +101,7 @@ def make_ensemble(
     """Combine trained models into one ensemble model folder.
 
     Args:
-        sources: Model names or weights folders (at least two, none an ensemble).
+        sources: Model names or weights folders (at least two, none a mixed ensemble).
         out: The weights folder to write (``weights/NAME``); replaced if it exists.
 
     Returns:
@@ -79,7 +109,7 @@ def make_ensemble(
 
     Raises:
         UserError: For fewer than two members, a missing or invalid member, a member that
-            is an ensemble, or members that differ in a :data:`SHARED_FIELDS` field.
+            is a mixed ensemble, or members that differ in a :data:`SHARED_FIELDS` field.
     """
     labels = [str(source) for source in sources]
     if len(labels) < 2:
@@ -90,7 +120,11 @@ def make_ensemble(
     members = [load_model(folder, device="cpu") for folder in folders]
     _check_members(members, labels)
     first = members[0].card
+    uniform = _is_uniform(members)
     card = first.replace(
+        encoder=first.encoder if uniform else MIXED_ENCODER,
+        encoder_options=first.encoder_options if uniform else {},
+        components=[] if uniform else [_component(finder.card) for finder in members],
         method=_method_summary(members),
         members=len(members),
         imbalance={},

@@ -6,7 +6,7 @@ rest of lensscan scores, scans and evaluates it like any single model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -40,7 +40,11 @@ class LensNet(nn.Module):
 
 
 class EnsembleNet(nn.Module):
-    """Several :class:`LensNet` of one architecture whose logits are averaged.
+    """Several networks whose logits are averaged.
+
+    The members are :class:`LensNet` of one encoder, or, in an ensemble of different
+    encoders, each member a :class:`LensNet` or an ensemble of one encoder (its own mean
+    logit then counts once, whatever its size).
 
     The mean logit is the log of the geometric mean of the members' odds: an item must look
     like a lens to most members to rank high, which damps the seed-to-seed swings of
@@ -65,16 +69,31 @@ def build_network(encoder: str, in_chans: int, options: Mapping[str, Any] | None
 
 
 def build_model_network(
-    encoder: str, in_chans: int, options: Mapping[str, Any] | None = None, members: int = 1
+    encoder: str,
+    in_chans: int,
+    options: Mapping[str, Any] | None = None,
+    members: int = 1,
+    components: Sequence[Mapping[str, Any]] = (),
 ) -> nn.Module:
     """The network a model card describes: one :class:`LensNet`, or an ensemble of them.
 
     Args:
-        encoder: Registry name of the encoder.
+        encoder: Registry name of the encoder (``mixed`` with ``components``).
         in_chans: Input channels (bands).
         options: Keyword options of the encoder builder.
         members: The card's ``members``: 1 for a single network, N for an ensemble.
+        components: The card's ``components`` of an ensemble of different encoders: each
+            member is built from its entry (itself one network or an ensemble).
     """
+    if components:
+        return EnsembleNet(
+            [
+                build_model_network(
+                    part["encoder"], in_chans, part["encoder_options"], part["members"]
+                )
+                for part in components
+            ]
+        )
     if members == 1:
         return build_network(encoder, in_chans, options)
     return EnsembleNet([build_network(encoder, in_chans, options) for _ in range(members)])

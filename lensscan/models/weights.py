@@ -184,15 +184,19 @@ def load_model(
     """
     folder = resolve_model_path(name_or_path)
     card = read_card(folder)
-    try:
-        encoder_spec(card.encoder)
-    except SettingError as exc:
-        # The card, not a setting, named the encoder.
-        raise UserError(
-            f"model card {folder / CARD_FILE}: encoder {exc.value!r}: {exc.problem}"
-        ) from None
+    encoders = [part["encoder"] for part in card.components] or [card.encoder]
+    for encoder in encoders:
+        try:
+            encoder_spec(encoder)
+        except SettingError as exc:
+            # The card, not a setting, named the encoder.
+            raise UserError(
+                f"model card {folder / CARD_FILE}: encoder {exc.value!r}: {exc.problem}"
+            ) from None
     state = load_state(folder / WEIGHTS_FILE, card.weights_sha256)
-    network = build_model_network(card.encoder, len(card.bands), card.encoder_options, card.members)
+    network = build_model_network(
+        card.encoder, len(card.bands), card.encoder_options, card.members, card.components
+    )
     load_network_state(network, state, f"model weights {folder / WEIGHTS_FILE}")
     return LensFinder(network, card, device)
 

@@ -33,7 +33,7 @@ from lensscan.atomic import atomic_output, check_output_path
 from lensscan.config import TrainConfig
 from lensscan.data.normalize import DEFAULT_NORMALISATION, RobustAsinh
 from lensscan.errors import SettingError, UserError
-from lensscan.models.card import ModelCard
+from lensscan.models.card import MIXED_ENCODER, ModelCard
 from lensscan.models.finder import select_device
 from lensscan.models.network import LensNet, build_network
 from lensscan.models.registry import encoder_spec
@@ -106,7 +106,9 @@ def validate(config: TrainConfig) -> TrainConfig:
         UserError: On an unknown encoder, method or option, or a method without its data.
     """
     config = _resolve_names(config)
-    encoder_spec(config.encoder)
+    if config.encoder != MIXED_ENCODER:
+        # A mixed parent's members are trained one by one, each with its own encoder.
+        encoder_spec(config.encoder)
     method = method_class(config.method)
     options = check_options(config.method, config.method_options)
     if method.needs_target and config.target is None:
@@ -495,6 +497,7 @@ def _adapt_each_member(
                 config,
                 out=str(member_out),
                 init_model=str(start),
+                encoder=None,  # each member's own (a mixed parent's differ)
                 seed=config.seed + index,
                 overwrite=False,
             )

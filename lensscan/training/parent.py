@@ -88,8 +88,21 @@ class ParentModel:
             target = folder / f"{self.card.name}-member{index}"
             if not (target / "model.json").is_file():
                 record = records[index] if index < len(records) else {}
+                # A member of a mixed ensemble has its own encoder and may be an ensemble.
+                part = (
+                    self.card.components[index]
+                    if self.card.is_mixed
+                    else {
+                        "encoder": self.card.encoder,
+                        "encoder_options": self.card.encoder_options,
+                        "members": 1,
+                    }
+                )
                 card = self.card.replace(
-                    members=1,
+                    encoder=part["encoder"],
+                    encoder_options=dict(part["encoder_options"]),
+                    members=part["members"],
+                    components=[],
                     method=record.get("method", self.card.method),
                     training={"member_of": self.describe(), "member_index": index},
                     metrics={},
