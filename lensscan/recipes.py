@@ -73,6 +73,8 @@ class Recipe:
         out_of_family_seed: Seed of the out-of-family test store.
         independent_seed: Seed of the independent (``hsc-galsim``) test store.
         bootstrap: Bootstrap replicates of the recorded intervals.
+        combine: Shipped models whose mean logit the model is (``lensscan models
+            ensemble``), instead of training members; empty for a trained model.
     """
 
     name: str
@@ -95,6 +97,7 @@ class Recipe:
     n_test: int = 20_200
     test_lens_fraction: float = 1.0 / 101.0
     bootstrap: int = 1000
+    combine: tuple[str, ...] = ()
 
     def scaled(self, factor: float) -> Recipe:
         """The same recipe with every data size multiplied by ``factor`` (at least 64)."""
@@ -149,6 +152,31 @@ RECIPES: Mapping[str, Recipe] = MappingProxyType(
             epochs=1,
             lr=2e-4,
             restyle=0.33,
+        ),
+        "hsc-gri-restyled": Recipe(
+            name="hsc-gri-restyled",
+            description="hsc-gri-v2's three small_cnn members fine-tuned three epochs on "
+            "9,000 hsc-train items, a third of them shown as 8-bit display images",
+            bands="gri",
+            train_seed=101,
+            in_family_seed=303,
+            out_of_family_seed=202,
+            member_seeds=(0,),
+            parent="hsc-gri-v2",
+            max_source=9000,
+            epochs=3,
+            lr=2e-4,
+            restyle=0.33,
+        ),
+        "hsc-gri-mixed": Recipe(
+            name="hsc-gri-mixed",
+            description="mean logit of hsc-gri-ecnn-v3 (one D4-equivariant CNN) and hsc-gri-v3 "
+            "(three small_cnn), two encoders that fail differently",
+            bands="gri",
+            train_seed=101,
+            in_family_seed=303,
+            out_of_family_seed=202,
+            combine=("hsc-gri-ecnn-v3", "hsc-gri-v3"),
         ),
         "hsc-i": Recipe(
             name="hsc-i",
@@ -258,6 +286,35 @@ def _evaluate(
     return outcome.report
 
 
+def _train_members(
+    recipe: Recipe, data: Path, work: Path, staged: Path, workers: int, device: str | None
+) -> None:
+    """Simulate the training store, train every member and write the model to ``staged``."""
+    train_store = data / f"train-{recipe.bands}.zarr"
+    splits = f"train={1 - recipe.val_fraction:g},val={recipe.val_fraction:g}"
+    _simulate(
+        train_store,
+        "hsc-train",
+        recipe.n_train,
+        recipe.bands,
+        recipe.train_seed,
+        workers,
+        0.5,
+        splits,
+    )
+    members = [work / "members" / f"{recipe.name}-s{seed}" for seed in recipe.member_seeds]
+    for member, seed in zip(members, recipe.member_seeds, strict=True):
+        _train_member(recipe, train_store, member, seed, device)
+    if len(members) > 1:
+        from lensscan.models.ensemble import make_ensemble
+
+        make_ensemble([str(m) for m in members], staged)
+    else:
+        from lensscan.models.weights import load_model, save_model
+
+        save_model(load_model(members[0], device="cpu"), staged)
+
+
 def run_recipe(
     recipe: Recipe,
     work: str | Path,
@@ -291,33 +348,16 @@ def run_recipe(
         raise UserError(f"`out` {out}: already exists (pass `overwrite` to replace it)")
     data = work / "data"
     data.mkdir(parents=True, exist_ok=True)
-    train_store = data / f"train-{recipe.bands}.zarr"
-    splits = f"train={1 - recipe.val_fraction:g},val={recipe.val_fraction:g}"
-    _simulate(
-        train_store,
-        "hsc-train",
-        recipe.n_train,
-        recipe.bands,
-        recipe.train_seed,
-        workers,
-        0.5,
-        splits,
-    )
-    members = [work / "members" / f"{recipe.name}-s{seed}" for seed in recipe.member_seeds]
-    for member, seed in zip(members, recipe.member_seeds, strict=True):
-        _train_member(recipe, train_store, member, seed, device)
     # The model is made and evaluated beside the work, and moved to --out only when done.
     staged = work / "model" / out.name
     if staged.exists():
         shutil.rmtree(staged)
-    if len(members) > 1:
+    if recipe.combine:
         from lensscan.models.ensemble import make_ensemble
 
-        make_ensemble([str(m) for m in members], staged)
+        make_ensemble(list(recipe.combine), staged)
     else:
-        from lensscan.models.weights import load_model, save_model
-
-        save_model(load_model(members[0], device="cpu"), staged)
+        _train_members(recipe, data, work, staged, workers, device)
     tests = {
         IN_FAMILY_LABEL: ("hsc-train", recipe.in_family_seed, "infamily"),
         OUT_OF_FAMILY_LABEL: ("hsc-heldout", recipe.out_of_family_seed, "heldout"),
