@@ -201,13 +201,17 @@ def _write_big_field(path: Path, size: int, seed: int) -> Path:
 
 
 def _big(size: int) -> dict:
-    from lensscan.config import ScanConfig
     from lensscan.scan.inputs import FieldSpec
     from lensscan.scan.scanner import scan
+    from lensscan.scan.settings import ClusterSettings, OutputSettings, ScanConfig
 
     with tempfile.TemporaryDirectory(prefix="lensscan-detect-big-") as tmp:
         path = _write_big_field(Path(tmp) / "big.fits", size, seed=0)
-        config = ScanConfig(model="hsc-i-v2", out=str(Path(tmp) / "big.ecsv"), workers=0)
+        config = ScanConfig(
+            model="hsc-i-v2",
+            output=OutputSettings(out=str(Path(tmp) / "big.ecsv")),
+            cluster=ClusterSettings(workers=0),
+        )
         start = time.perf_counter()
         report = scan([FieldSpec(path=path)], config)
         elapsed = time.perf_counter() - start
@@ -243,10 +247,15 @@ def main() -> None:
         print(json.dumps(_big(args.big)))
         return
 
-    from lensscan.config import ScanConfig
     from lensscan.models import load_model, resolve_model_path
     from lensscan.scan.inputs import FieldSpec
     from lensscan.scan.scanner import scan
+    from lensscan.scan.settings import (
+        CandidateSettings,
+        ClusterSettings,
+        OutputSettings,
+        ScanConfig,
+    )
 
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory(prefix="lensscan-detect-bench-") as tmp:
@@ -255,10 +264,10 @@ def main() -> None:
         catalog = folder / "cat.ecsv"
         config = ScanConfig(
             model=args.model,
-            out=str(catalog),
-            threshold=0.0,
-            workers=args.workers,
             tta=args.tta,
+            candidates=CandidateSettings(threshold=0.0),
+            output=OutputSettings(out=str(catalog)),
+            cluster=ClusterSettings(workers=args.workers),
         )
         start = time.perf_counter()
         report = scan([FieldSpec(path=path)], config)
@@ -276,7 +285,7 @@ def main() -> None:
 
         scorer = load_model(resolve_model_path(args.model), device="cpu")
         opened = open_field(path, scorer.bands, scorer.input_size)
-        settings = detect_settings(config, opened, scorer.pixel_scale, None)
+        settings = detect_settings(config.detect, opened, scorer.pixel_scale)
         job = DetectJob(opened.inputs, "", None, scorer.input_size, 1024, 0.5, 256, settings)
         store = folder / ".work" / f"{opened.inputs.name}.zarr"
         figures["lenses_preselected"] = _lenses_preselected(

@@ -171,9 +171,14 @@ def end_to_end(
     """Run ``lensscan scan`` on the field (its bands given with --band) and time it."""
     from astropy.table import Table
 
-    from lensscan.config import ScanConfig
     from lensscan.scan.inputs import FieldSpec
     from lensscan.scan.scanner import scan
+    from lensscan.scan.settings import (
+        CandidateSettings,
+        ClusterSettings,
+        OutputSettings,
+        ScanConfig,
+    )
 
     spec = (
         FieldSpec(band_paths={p.stem.split("-")[-1]: p for p in paths})
@@ -183,14 +188,12 @@ def end_to_end(
     config = ScanConfig(
         mode="grid",
         model=str(model),
-        workers=workers,
-        out=str(out),
-        threshold=0.0,
-        top=100,
         stride=stride,
         batch_size=batch_size,
         device=device,
-        overwrite=True,
+        candidates=CandidateSettings(threshold=0.0, top=100),
+        output=OutputSettings(out=str(out), overwrite=True),
+        cluster=ClusterSettings(workers=workers),
     )
     reset_gpu_peak(device)
     start = time.perf_counter()

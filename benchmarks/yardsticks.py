@@ -64,8 +64,8 @@ TIE = 0.005
 
 def evaluate(model: str, data: str, split: str, label: str, record: bool) -> dict:
     """One model on one set: AUROC, TPR0, TPR10 and their 95% intervals."""
-    from lensscan.config import EvaluateConfig
     from lensscan.evaluate.run import run_evaluation
+    from lensscan.evaluate.settings import EvaluateConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         outcome = run_evaluation(

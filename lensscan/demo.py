@@ -28,14 +28,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lensscan.atomic import check_output_path, remove_path
-from lensscan.config import DemoConfig, EvaluateConfig, ScanConfig
-from lensscan.errors import UserError
-
-if TYPE_CHECKING:
-    from lensscan.simulate.fields.request import FieldRequest
+from lensscan.errors import SettingError, UserError, check_ranges
+from lensscan.evaluate.settings import EvaluateConfig
+from lensscan.scan.settings import ClusterSettings, OutputSettings, ScanConfig
+from lensscan.simulate.fields.request import MIN_FIELD_SIZE, FieldRequest
 
 #: Top candidates shown in the demo gallery.
 DEMO_GALLERY = 16
@@ -43,6 +42,36 @@ DEMO_GALLERY = 16
 FIELD_DIR = "field"
 CATALOG_DIR = "catalog"
 EVALUATION_DIR = "evaluation"
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Settings of ``lensscan demo`` (simulate a field, scan it, evaluate the catalog).
+
+    Attributes:
+        out: The demo folder to write.
+        model: Model name or weights folder; None means the default model.
+        size: Side of the simulated field in pixels (2048: about 6', 12 lenses).
+        seed: Seed of the field (the same seed gives the same field and catalog).
+        workers: Local Dask worker processes of the scan (0 runs it in this process).
+        device: Where to run the model (None: CUDA, MPS, then CPU).
+        overwrite: Replace an existing demo folder.
+    """
+
+    out: str = "demo"
+    model: str | None = None
+    size: int = 2048
+    seed: int = 0
+    workers: int = 1
+    device: str | None = None
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.size < MIN_FIELD_SIZE:
+            raise SettingError("size", self.size, f"must be at least {MIN_FIELD_SIZE} pixels")
+        check_ranges(
+            [("seed", self.seed, self.seed >= 0), ("workers", self.workers, self.workers >= 0)]
+        )
 
 
 @dataclass(frozen=True)
@@ -91,8 +120,6 @@ def run_demo(settings: DemoConfig) -> DemoOutcome:
         UserError: If the folder exists without ``overwrite``, the model is not found, a
             setting is bad, or a step fails.
     """
-    from lensscan.simulate.fields.request import FieldRequest
-
     final = check_output_path(settings.out, overwrite=settings.overwrite)
     bands = _model_bands(settings.model)
     request = FieldRequest(size=settings.size, bands=bands, seed=settings.seed)
@@ -127,10 +154,9 @@ def _run_steps(
     scan_config = ScanConfig(
         model=model,
         mode="detect",
-        out=str(out / CATALOG_DIR),
-        gallery=DEMO_GALLERY,
-        workers=workers,
         device=device,
+        output=OutputSettings(out=str(out / CATALOG_DIR), gallery=DEMO_GALLERY),
+        cluster=ClusterSettings(workers=workers),
     )
     first_band = field_dir / calexp_name(request.bands[0], request.tract, request.patch)
     report = scan(field_specs([first_band], []), scan_config)
@@ -151,7 +177,7 @@ def _run_steps(
         field_summary=field_summary,
         scan_lines=report.lines(),
         catalog=catalog,
-        gallery=side_outputs(catalog, scan_config)["gallery"],
+        gallery=side_outputs(catalog, scan_config.output)["gallery"],
         evaluation_dir=evaluation.report_dir,
         evaluation=evaluation.report,
         table=evaluation.table,

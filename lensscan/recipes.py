@@ -34,9 +34,10 @@ from types import MappingProxyType
 from typing import Any
 
 from lensscan.atomic import atomic_output, remove_path
-from lensscan.config import EvaluateConfig, TrainConfig
 from lensscan.errors import UserError
+from lensscan.evaluate.settings import EvaluateConfig
 from lensscan.progress import logger
+from lensscan.training.settings import TrainConfig
 
 #: Card labels of the recorded evaluations, by test store and rescaling.
 IN_FAMILY_LABEL = "in-family test hsc-train"

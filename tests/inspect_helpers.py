@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 from scan_helpers import WeightedMeanScorer, tan_wcs, write_calexp
 
-from lensscan.config import ScanConfig
+from lensscan.config import resolve_config
 from lensscan.scan.inputs import FieldSpec
 from lensscan.scan.scanner import scan
+from lensscan.scan.settings import ScanConfig
 
 FIELD_SHAPE = (160, 200)
 STAMP = 32
@@ -58,14 +59,15 @@ def make_scanned_field(
         + "".join(f"o{k},{r:.9f},{d:.9f}\n" for k, (r, d) in enumerate(zip(ra, dec, strict=True)))
     )
     catalog = folder / "catalog.ecsv"
-    config = ScanConfig(
-        workers=0,
-        out=str(catalog),
-        threshold=0.0,
-        min_separation=0.0,
-        positions=str(positions),
-        chunk_size=96,
-    )
+    settings = {
+        "workers": 0,
+        "out": str(catalog),
+        "threshold": 0.0,
+        "min_separation": 0.0,
+        "positions": str(positions),
+        "chunk_size": 96,
+    }
+    config = resolve_config(ScanConfig, overrides=settings)
     scorer = WeightedMeanScorer(("g", "r", "i"), input_size=STAMP)
     report = scan([FieldSpec(path=files["g"])], config, scorer=scorer)
     assert not report.failed, report.lines()

@@ -14,6 +14,7 @@ from lensscan.adaptation_benchmark.plan import (
     resolve_benchmark_config,
 )
 from lensscan.adaptation_benchmark.runner import run_benchmark
+from lensscan.adaptation_benchmark.settings import BenchmarkConfig
 from lensscan.adaptation_benchmark.table import (
     aggregate,
     build_table,
@@ -21,7 +22,6 @@ from lensscan.adaptation_benchmark.table import (
     summarise_cell,
 )
 from lensscan.cli import app
-from lensscan.config import BenchmarkConfig
 
 # A micro benchmark: tiny simulated stores (two non-lenses per lens everywhere, so that
 # every split holds lenses), two methods, the small CNN, one epoch.

@@ -9,11 +9,11 @@ from inspect_helpers import make_scanned_field
 from test_training import make_store
 
 from lensscan.cli import app
-from lensscan.config import TrainConfig
 from lensscan.data.store import LENS, NONLENS
 from lensscan.inspect.candidates import open_stamps, read_candidate_catalog
 from lensscan.inspect.session import open_bound_db
 from lensscan.training.data import load_training_data
+from lensscan.training.settings import TrainConfig
 
 
 @pytest.fixture(scope="module")

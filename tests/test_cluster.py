@@ -10,20 +10,20 @@ import pytest
 
 from lensscan.errors import UserError
 from lensscan.scan.cluster import (
-    ClusterSpec,
-    check_spec,
+    check_settings,
     cluster_config,
     make_batch_cluster,
     resolve_kind,
 )
 from lensscan.scan.runner import run_on_dask
+from lensscan.scan.settings import ClusterSettings
 
 LOOPBACK = {"host": "127.0.0.1", "dashboard_address": None}
 
 
-def _job_script(spec: ClusterSpec, kind: str) -> str:
-    with cluster_config(spec):
-        cluster = make_batch_cluster(spec, kind)
+def _job_script(settings: ClusterSettings, kind: str) -> str:
+    with cluster_config(settings):
+        cluster = make_batch_cluster(settings, kind, scheduler_options=LOOPBACK)
         try:
             assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
             return cluster.job_script()
@@ -32,17 +32,16 @@ def _job_script(spec: ClusterSpec, kind: str) -> str:
 
 
 def test_slurm_job_script_asks_for_the_resources() -> None:
-    spec = ClusterSpec(
+    settings = ClusterSettings(
         kind="slurm",
         queue="gpu",
         walltime="04:00:00",
         cores=8,
         memory="32GB",
         gpus_per_job=2,
-        prologue=("module load cuda", "export LENSSCAN_WEIGHTS=/shared/weights"),
-        scheduler_options=LOOPBACK,
+        job_prologue=("module load cuda", "export LENSSCAN_WEIGHTS=/shared/weights"),
     )
-    script = _job_script(spec, "slurm")
+    script = _job_script(settings, "slurm")
     lines = script.splitlines()
     assert "#SBATCH -p gpu" in lines
     assert "#SBATCH -t 04:00:00" in lines
@@ -59,17 +58,16 @@ def test_slurm_job_script_asks_for_the_resources() -> None:
 
 
 def test_pbs_job_script_asks_for_the_resources() -> None:
-    spec = ClusterSpec(
+    settings = ClusterSettings(
         kind="pbs",
         queue="workq",
         walltime="02:00:00",
         cores=4,
         memory="16GB",
         gpus_per_job=1,
-        prologue=("module load apptainer",),
-        scheduler_options=LOOPBACK,
+        job_prologue=("module load apptainer",),
     )
-    lines = _job_script(spec, "pbs").splitlines()
+    lines = _job_script(settings, "pbs").splitlines()
     assert "#PBS -q workq" in lines
     assert "#PBS -l walltime=02:00:00" in lines
     assert "#PBS -l select=1:ncpus=4:ngpus=1:mem=16GB" in lines
@@ -79,8 +77,8 @@ def test_pbs_job_script_asks_for_the_resources() -> None:
 
 
 def test_cpu_jobs_ask_for_no_gpu() -> None:
-    spec = ClusterSpec(kind="slurm", cores=2, memory="4GB", scheduler_options=LOOPBACK)
-    script = _job_script(spec, "slurm")
+    settings = ClusterSettings(kind="slurm", cores=2, memory="4GB")
+    script = _job_script(settings, "slurm")
     assert "gres" not in script and "ngpus" not in script
 
 
@@ -96,15 +94,14 @@ def test_config_file_in_dask_jobqueue_yaml_and_options_on_top(tmp_path: Path) ->
         "    account: astro42\n"
         "    job-script-prologue: ['module load apptainer']\n"
     )
-    spec = ClusterSpec(
+    settings = ClusterSettings(
         walltime="01:00:00",
-        prologue=("echo started",),
+        job_prologue=("echo started",),
         config_file=str(config),
-        scheduler_options=LOOPBACK,
     )
-    with cluster_config(spec) as loaded:
-        assert resolve_kind(spec, loaded) == "slurm"  # the one batch system the file names
-    lines = _job_script(spec, "slurm").splitlines()
+    with cluster_config(settings) as loaded:
+        assert resolve_kind(settings, loaded) == "slurm"  # the one batch system the file names
+    lines = _job_script(settings, "slurm").splitlines()
     assert "#SBATCH -p long" in lines and "#SBATCH -A astro42" in lines
     assert "#SBATCH --cpus-per-task=16" in lines
     assert "#SBATCH -t 01:00:00" in lines  # the option wins over the file
@@ -112,34 +109,36 @@ def test_config_file_in_dask_jobqueue_yaml_and_options_on_top(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(
-    ("spec", "message"),
+    ("settings", "message"),
     [
-        (ClusterSpec(kind="local", jobs=2), "`jobs`: only for a batch `cluster`"),
-        (ClusterSpec(kind="local", queue="gpu"), "`queue`: only for a batch `cluster`"),
+        (ClusterSettings(kind="local", jobs=2), "`jobs`: only for a batch `cluster`"),
+        (ClusterSettings(kind="local", queue="gpu"), "`queue`: only for a batch `cluster`"),
     ],
 )
-def test_batch_settings_for_a_local_cluster_are_refused(spec: ClusterSpec, message: str) -> None:
-    # The values themselves are checked by ScanConfig (tests/test_config.py).
+def test_batch_settings_for_a_local_cluster_are_refused(
+    settings: ClusterSettings, message: str
+) -> None:
+    # The values themselves are checked by ClusterSettings (tests/test_config.py).
     with pytest.raises(UserError, match="^" + message):
-        check_spec(spec, resolve_kind(spec, None))
+        check_settings(settings, resolve_kind(settings, None))
 
 
 def test_bad_cluster_config_files(tmp_path: Path) -> None:
     with (
         pytest.raises(UserError, match="no such file"),
-        cluster_config(ClusterSpec(config_file=str(tmp_path / "missing.yaml"))),
+        cluster_config(ClusterSettings(config_file=str(tmp_path / "missing.yaml"))),
     ):
         pass
     (tmp_path / "bad.yaml").write_text("jobqueue: [1, 2]\n")
     with (
         pytest.raises(UserError, match="expected dask config YAML"),
-        cluster_config(ClusterSpec(config_file=str(tmp_path / "bad.yaml"))),
+        cluster_config(ClusterSettings(config_file=str(tmp_path / "bad.yaml"))),
     ):
         pass
     two = tmp_path / "two.yaml"
     two.write_text("jobqueue:\n  slurm: {cores: 2}\n  pbs: {cores: 2}\n")
     with pytest.raises(UserError, match="sets up pbs, slurm; choose one with `cluster`"):
-        resolve_kind(ClusterSpec(config_file=str(two)), {"jobqueue": {"slurm": {}, "pbs": {}}})
+        resolve_kind(ClusterSettings(config_file=str(two)), {"jobqueue": {"slurm": {}, "pbs": {}}})
 
 
 def test_gpu_slot_of_a_worker_name() -> None:

@@ -6,16 +6,20 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from lensscan.adaptation_benchmark.settings import BenchmarkConfig
 from lensscan.cli import app
-from lensscan.config import (
-    BenchmarkConfig,
-    CutoutsConfig,
-    EvaluateConfig,
-    ScanConfig,
-    TrainConfig,
-    resolve_config,
-)
+from lensscan.config import config_to_dict, resolve_config
 from lensscan.errors import UserError
+from lensscan.evaluate.settings import EvaluateConfig
+from lensscan.scan.settings import (
+    CandidateSettings,
+    ClusterSettings,
+    CutoutsConfig,
+    DetectionSettings,
+    OutputSettings,
+    ScanConfig,
+)
+from lensscan.training.settings import TrainConfig
 
 
 @pytest.mark.parametrize(
@@ -46,7 +50,8 @@ def test_valid_files_resolve_with_lists_as_tuples(tmp_path) -> None:
     path = tmp_path / "settings.toml"
     path.write_text('chunk_size = 512\nbands = ["g", "r"]\nthreshold = 1\n')
     config = resolve_config(ScanConfig, path)
-    assert config.chunk_size == 512 and config.bands == ("g", "r") and config.threshold == 1
+    assert config.chunk_size == 512 and config.bands == ("g", "r")
+    assert config.candidates.threshold == 1
     path.write_text('out = "w"\nsource = "s.zarr"\nlr = 1\n[method_options]\ntau = 0.9\n')
     assert resolve_config(TrainConfig, path).method_options == {"tau": 0.9}
 
@@ -76,7 +81,8 @@ def test_the_cli_turns_a_wrong_type_into_one_line(
 
 
 def test_environment_variables_set_scan_settings_with_their_types() -> None:
-    from lensscan.config import ScanConfig, resolve_config
+    from lensscan.config import resolve_config
+    from lensscan.scan.settings import ScanConfig
 
     environ = {
         "LENSSCAN_SCAN_BATCH_SIZE": "4096",
@@ -88,9 +94,53 @@ def test_environment_variables_set_scan_settings_with_their_types() -> None:
     config = resolve_config(ScanConfig, None, {"batch_size": 64}, "scan", environ)
     assert config.batch_size == 64  # an option wins
     assert config.device == "cuda:0" and config.tta is True
-    assert config.detect_bands == ("g", "r")
+    assert config.detect.bands == ("g", "r")
     with pytest.raises(UserError, match="LENSSCAN_SCAN_BATCH_SIZE='big'"):
         resolve_config(ScanConfig, None, {}, "scan", {"LENSSCAN_SCAN_BATCH_SIZE": "big"})
+
+
+def test_a_settings_file_takes_tables_and_settings_by_their_own_names(tmp_path) -> None:
+    path = tmp_path / "scan.toml"
+    path.write_text(
+        'mode = "grid"\nworkers = 0\n'
+        '[detect]\nthreshold = 2.5\nbands = ["r", "i"]\n'
+        '[cluster]\nkind = "slurm"\njobs = 3\n'
+        '[output]\nout = "catalogs/run1"\n'
+    )
+    config = resolve_config(ScanConfig, path)
+    assert config.mode == "grid" and config.cluster.workers == 0
+    assert config.detect.threshold == 2.5 and config.detect.bands == ("r", "i")
+    assert (config.cluster.kind, config.cluster.jobs) == ("slurm", 3)
+    assert config.output.out == "catalogs/run1" and config.detect.min_area == 5
+    # A table's settings keep their own names in messages, variables and options.
+    path.write_text("[detect]\nthreshold = 0\n")
+    with pytest.raises(UserError, match=r"`config` .*: `detect_threshold` 0: out of range"):
+        resolve_config(ScanConfig, path)
+    environ = {"LENSSCAN_SCAN_DETECT_THRESHOLD": "3", "LENSSCAN_SCAN_CLUSTER": "pbs"}
+    config = resolve_config(ScanConfig, None, {"max_mask_fraction": 0.2}, "scan", environ)
+    assert (config.detect.threshold, config.cluster.kind) == (3.0, "pbs")
+    assert config.max_mask_fraction == 0.2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[detect]\nthresh = 2\n", r"unknown setting\(s\) \[detect\] thresh; valid: .*\[detect\]"),
+        ("detect_threshold = 2\n[detect]\nthreshold = 3\n", "setting detect_threshold given twice"),
+        ('[cluster]\nworkers = "two"\n', "setting workers: 'two' does not fit its type"),
+    ],
+)
+def test_a_settings_file_table_is_checked_like_its_top_level(tmp_path, text, message) -> None:
+    path = tmp_path / "scan.toml"
+    path.write_text(text)
+    with pytest.raises(UserError, match=message):
+        resolve_config(ScanConfig, path)
+
+
+def test_recorded_settings_are_grouped_as_the_file_tables() -> None:
+    recorded = config_to_dict(ScanConfig(detect=DetectionSettings(threshold=2.0)))
+    assert recorded["detect"]["threshold"] == 2.0 and recorded["cluster"]["workers"] == 1
+    assert set(recorded) >= {"mode", "detect", "candidates", "output", "cluster"}
 
 
 def _refused(make, message: str) -> None:
@@ -103,30 +153,36 @@ def _refused(make, message: str) -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: ScanConfig(threshold=2), "`threshold` 2: out of range"),
-        (lambda: ScanConfig(threshold=float("nan")), "`threshold` nan: out of range"),
+        (lambda: CandidateSettings(threshold=2), "`threshold` 2: out of range"),
+        (lambda: CandidateSettings(threshold=float("nan")), "`threshold` nan: out of range"),
         (lambda: ScanConfig(mode="sliding"), "`mode` sliding: expected one of detect, grid"),
-        (lambda: ScanConfig(detect_threshold=0), "`detect_threshold` 0: out of range"),
-        (lambda: ScanConfig(min_area=0), "`min_area` 0: out of range"),
+        (lambda: DetectionSettings(threshold=0), "`detect_threshold` 0: out of range"),
+        (lambda: DetectionSettings(min_area=0), "`min_area` 0: out of range"),
         (lambda: ScanConfig(chunk_size=0), "`chunk_size` 0: out of range"),
         (lambda: ScanConfig(max_mask_fraction=1.5), "`max_mask_fraction` 1.5: out of range"),
-        (lambda: ScanConfig(min_separation=-1), "`min_separation` -1: out of range"),
-        (lambda: ScanConfig(top=0), "`top` 0: out of range"),
-        (lambda: ScanConfig(duplicate_radius=0), "`duplicate_radius` 0: out of range"),
-        (lambda: ScanConfig(color_cut="red"), "`color_cut` red: expected BAND-BAND>VALUE, e.g."),
-        (lambda: ScanConfig(color_cut="g-i>1.2.3"), "`color_cut` g-i>1.2.3: expected BAND-BAND"),
-        (lambda: ScanConfig(cluster="kubernetes"), "`cluster` kubernetes: expected one of local,"),
-        (lambda: ScanConfig(adapt="10:2"), "`adapt` 10:2: expected MIN:MAX jobs"),
-        (lambda: ScanConfig(adapt="0:0"), "`adapt` 0:0: expected MIN:MAX jobs"),
-        (lambda: ScanConfig(workers=-1), "`workers` -1: must be 0 \\(in process\\) or more"),
-        (lambda: ScanConfig(threads_per_worker=0), "`threads_per_worker` 0: must be at least 1"),
-        (lambda: ScanConfig(jobs=0), "`jobs` 0: must be at least 1"),
-        (lambda: ScanConfig(jobs=2, adapt="1:4"), "`jobs`/`adapt`: give one of them, not both"),
-        (lambda: ScanConfig(cores=0), "`cores` 0: must be at least 1"),
-        (lambda: ScanConfig(gpus_per_job=-1), "`gpus_per_job` -1: must be 0 or more"),
-        (lambda: CutoutsConfig(out="c.zarr", min_area=0), "`min_area` 0: out of range"),
+        (lambda: CandidateSettings(min_separation=-1), "`min_separation` -1: out of range"),
+        (lambda: CandidateSettings(top=0), "`top` 0: out of range"),
+        (lambda: CandidateSettings(duplicate_radius=0), "`duplicate_radius` 0: out of range"),
+        (lambda: OutputSettings(gallery=-1), "`gallery` -1: out of range"),
+        (lambda: DetectionSettings(color_cut="red"), "`color_cut` red: expected BAND-BAND>VALUE"),
+        (lambda: DetectionSettings(color_cut="g-i>1.2.3"), "`color_cut` g-i>1.2.3: expected"),
+        (
+            lambda: ClusterSettings(kind="kubernetes"),
+            "`cluster` kubernetes: expected one of local,",
+        ),
+        (lambda: ClusterSettings(adapt="10:2"), "`adapt` 10:2: expected MIN:MAX jobs"),
+        (lambda: ClusterSettings(adapt="0:0"), "`adapt` 0:0: expected MIN:MAX jobs"),
+        (lambda: ClusterSettings(workers=-1), "`workers` -1: must be 0 \\(in process\\) or more"),
+        (lambda: ClusterSettings(threads_per_worker=0), "`threads_per_worker` 0: must be at least"),
+        (lambda: ClusterSettings(jobs=0), "`jobs` 0: must be at least 1"),
+        (
+            lambda: ClusterSettings(jobs=2, adapt="1:4"),
+            "`jobs`/`adapt`: give one of them, not both",
+        ),
+        (lambda: ClusterSettings(cores=0), "`cores` 0: must be at least 1"),
+        (lambda: ClusterSettings(gpus_per_job=-1), "`gpus_per_job` -1: must be 0 or more"),
+        (lambda: ClusterSettings(retries=-1), "`retries` -1: out of range"),
         (lambda: CutoutsConfig(out="c.zarr", chunk_size=0), "`chunk_size` 0: out of range"),
-        (lambda: CutoutsConfig(out="c.zarr", color_cut="g>i"), "`color_cut` g>i: expected"),
     ],
 )
 def test_scan_and_cutouts_settings_refuse_a_bad_value_when_made(make, message) -> None:
@@ -134,7 +190,12 @@ def test_scan_and_cutouts_settings_refuse_a_bad_value_when_made(make, message) -
 
 
 def test_scan_and_cutouts_settings_take_what_their_checks_allow() -> None:
-    assert ScanConfig(mode="grid", adapt="0:4", cluster="slurm", color_cut="g-i<.5").adapt == "0:4"
+    config = ScanConfig(
+        mode="grid",
+        detect=DetectionSettings(color_cut="g-i<.5"),
+        cluster=ClusterSettings(kind="slurm", adapt="0:4"),
+    )
+    assert config.cluster.adapt_range == (0, 4)
 
 
 @pytest.mark.parametrize(
@@ -253,7 +314,7 @@ def test_an_option_replaces_a_bad_value_of_the_file_or_environment(tmp_path) -> 
     path.write_text("threshold = 2\n")
     environ = {"LENSSCAN_SCAN_MODE": "sliding"}
     config = resolve_config(ScanConfig, path, {"threshold": 0.9, "mode": "grid"}, "scan", environ)
-    assert (config.threshold, config.mode) == (0.9, "grid")
+    assert (config.candidates.threshold, config.mode) == (0.9, "grid")
 
 
 @pytest.mark.parametrize(
@@ -326,3 +387,17 @@ def test_the_cli_names_the_file_or_variable_of_a_refused_value(
     assert result.exit_code == 2, result.output
     assert result.output == f"lensscan: error: {name}={value!r}: {expected}\n"
     assert not (tmp_path / "w").exists() and not (tmp_path / "c.zarr").exists()
+
+
+def test_the_scan_guide_settings_file_resolves(tmp_path) -> None:
+    import re
+
+    from conftest import REPO_ROOT
+
+    guide = (REPO_ROOT / "docs" / "guide" / "scan.md").read_text()
+    [example] = re.findall(r"```toml\n(.*?)```", guide, flags=re.S)
+    path = tmp_path / "scan.toml"
+    path.write_text(example)
+    config = resolve_config(ScanConfig, path)
+    assert config.detect.threshold == 1.5 and config.candidates.threshold == 0.3
+    assert config.cluster.kind == "slurm" and config.output.gallery == 50

@@ -11,10 +11,11 @@ from astropy.table import Table
 from scan_helpers import WeightedMeanScorer, tan_wcs, write_calexp
 
 from lensscan.cli import app
-from lensscan.config import ScanConfig
+from lensscan.config import resolve_config
 from lensscan.data.store import UNLABELLED, CutoutStore
 from lensscan.scan.inputs import FieldSpec
 from lensscan.scan.scanner import scan
+from lensscan.scan.settings import ScanConfig
 
 SHAPE = (160, 200)
 GALAXIES = [(50.3, 40.6, 4000.0), (140.2, 110.4, 3000.0), (100.7, 80.2, 3500.0)]
@@ -69,7 +70,10 @@ def test_detected_cutouts_round_trip(field: Path, model: Path, runner, tmp_path:
     # The same objects, ids and sky positions as the scan's catalog of the field.
     scan(
         [FieldSpec(path=field)],
-        ScanConfig(workers=0, threshold=0.0, out=str(tmp_path / "cat.ecsv")),
+        resolve_config(
+            ScanConfig,
+            overrides={"workers": 0, "threshold": 0.0, "out": str(tmp_path / "cat.ecsv")},
+        ),
         WeightedMeanScorer(("g", "r", "i"), input_size=32),
     )
     catalog = Table.read(tmp_path / "cat.ecsv")
@@ -85,8 +89,8 @@ def test_cutouts_open_a_field_as_the_scan_does(
 ) -> None:
     import shutil
 
-    from lensscan.config import CutoutsConfig
     from lensscan.scan.cutouts import make_cutouts
+    from lensscan.scan.settings import CutoutsConfig
 
     for band in "GRI":
         copy = tmp_path / f"calexp-HSC-{band}-9813-4,4.fits"
@@ -98,7 +102,10 @@ def test_cutouts_open_a_field_as_the_scan_does(
     make_cutouts([spec], CutoutsConfig(out=str(out), model=str(model)))
     scan(
         [spec],
-        ScanConfig(workers=0, threshold=0.0, out=str(tmp_path / "cat.ecsv")),
+        resolve_config(
+            ScanConfig,
+            overrides={"workers": 0, "threshold": 0.0, "out": str(tmp_path / "cat.ecsv")},
+        ),
         WeightedMeanScorer(("g", "r", "i"), input_size=32),
     )
     # Both drop the empty VARIANCE planes (the noise then comes from the image), so both

@@ -11,7 +11,7 @@ from astropy.table import Table
 
 from lensscan import demo as demo_module
 from lensscan.cli import app
-from lensscan.config import DemoConfig
+from lensscan.demo import DemoConfig
 from lensscan.errors import UserError
 
 FIELD_SIZE = 384
@@ -118,7 +118,7 @@ def test_settings_come_from_a_config_file_and_the_environment(
     result = runner.invoke(app, ["demo", "--config", str(config)])
     assert result.exit_code == 0, result.output
     meta = Table.read(next((out / "catalog").glob("*.ecsv"))).meta
-    assert meta["settings"]["workers"] == 0
+    assert meta["settings"]["cluster"]["workers"] == 0
     assert Table.read(out / "field" / "truth.ecsv").meta["seed"] == 3
 
 

@@ -12,10 +12,11 @@ from astropy.table import Table
 from scan_helpers import PIXEL_SCALE, WeightedMeanScorer, tan_wcs, write_calexp, write_plain
 
 from lensscan.cli import app
-from lensscan.config import ScanConfig
+from lensscan.config import resolve_config
 from lensscan.scan.detect import ColorCut, DetectSettings, detect_objects, magnitudes, preselect
 from lensscan.scan.inputs import FieldSpec
 from lensscan.scan.scanner import scan
+from lensscan.scan.settings import ScanConfig
 from lensscan.scan.tiling import core_chunks
 
 SHAPE = (256, 256)
@@ -77,7 +78,7 @@ def _config(tmp_path: Path, **changes) -> ScanConfig:
         "min_kron_radius": 0.8,
     }
     settings.update(changes)
-    return ScanConfig(**settings)
+    return resolve_config(ScanConfig, overrides=settings)
 
 
 def _scan(field: dict, tmp_path: Path, scorer=None, **changes) -> Table:
@@ -151,7 +152,7 @@ def test_preselection_limits_and_colour_cut() -> None:
     assert preselect(columns, bad, _settings()).tolist() == [True, False, False, True]
     cut = ColorCut.parse("g-i>0.5")
     assert str(cut) == "g-i>0.5"
-    keep = preselect(columns, bad, _settings(color_cut=cut))
+    keep = preselect(columns, bad, _settings(color_cut="g-i>0.5"))
     assert keep.tolist() == [True, False, False, False]
     bad[5, 5] = True
     assert preselect(columns, bad, _settings()).tolist() == [False, False, False, True]

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from lensscan.config import TrainConfig
 from lensscan.data.store import write_store
 from lensscan.models import create_lens_finder, load_model, save_model
 from lensscan.training import train
+from lensscan.training.settings import TrainConfig
 
 pytestmark = [
     pytest.mark.gpu,

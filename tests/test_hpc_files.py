@@ -16,7 +16,8 @@ from pathlib import Path
 import typer
 
 from lensscan.cli import app
-from lensscan.scan.cluster import ClusterSpec, cluster_config, make_batch_cluster
+from lensscan.scan.cluster import cluster_config, make_batch_cluster
+from lensscan.scan.settings import ClusterSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 HPC = ROOT / "docs" / "hpc"
@@ -66,13 +67,10 @@ def test_slurm_job_script_is_valid_bash_and_uses_real_scan_options() -> None:
 
 
 def test_jobqueue_example_makes_a_gpu_job_that_runs_the_image() -> None:
-    spec = ClusterSpec(
-        config_file=str(HPC / "jobqueue.yaml"),
-        gpus_per_job=1,
-        scheduler_options={"host": "127.0.0.1", "dashboard_address": None},
-    )
-    with cluster_config(spec):
-        cluster = make_batch_cluster(spec, "slurm")
+    settings = ClusterSettings(config_file=str(HPC / "jobqueue.yaml"), gpus_per_job=1)
+    with cluster_config(settings):
+        loopback = {"host": "127.0.0.1", "dashboard_address": None}
+        cluster = make_batch_cluster(settings, "slurm", scheduler_options=loopback)
         try:
             assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
             script = cluster.job_script()

@@ -44,6 +44,18 @@ FORBIDDEN = {
     "lensscan.evaluate": ("lensscan.scan", "lensscan.training", "lensscan.cli"),
     "lensscan.scan": ("lensscan.training", "lensscan.cli"),
     "lensscan.training": ("lensscan.scan", "lensscan.cli"),
+    # The merge of defaults, settings file, variables and options knows no command: each
+    # command's settings live beside its package and build on it.
+    "lensscan.config": (
+        "lensscan.adaptation_benchmark",
+        "lensscan.cli",
+        "lensscan.demo",
+        "lensscan.evaluate",
+        "lensscan.scan",
+        "lensscan.simulate",
+        "lensscan.survey_adapt",
+        "lensscan.training",
+    ),
 }
 
 #: The scan's stage modules, in the order a field goes through them: each may import the

@@ -6,10 +6,10 @@ import inspect
 
 import pytest
 
-from lensscan.config import SCAN_MODES, ScanConfig
 from lensscan.errors import UserError
 from lensscan.scan.modes import MODES, DetectMode, GridMode, Mode, PositionsMode, ScanMode, mode_of
 from lensscan.scan.plan import FieldResult, FieldStatus
+from lensscan.scan.settings import SCAN_MODES, ScanConfig
 
 PROTOCOL_METHODS = sorted(
     name for name, _ in inspect.getmembers(Mode, inspect.isfunction) if not name.startswith("_")
@@ -40,11 +40,11 @@ def test_default_separation_is_half_a_cutout_except_for_positions() -> None:
 
 
 def test_only_grid_mode_needs_whole_strides_per_chunk() -> None:
-    config = ScanConfig(chunk_size=100)
+    config = ScanConfig(chunk_size=100, stride=32)
     with pytest.raises(UserError, match="multiple of the stride 32"):
-        MODES[ScanMode.GRID].check(config, 32)
-    MODES[ScanMode.DETECT].check(config, 32)
-    MODES[ScanMode.POSITIONS].check(config, 32)
+        MODES[ScanMode.GRID].check(config)
+    MODES[ScanMode.DETECT].check(config)
+    MODES[ScanMode.POSITIONS].check(config)
 
 
 def test_names_and_statuses_read_as_the_strings_outputs_record() -> None:

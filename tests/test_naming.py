@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from lensscan.adaptation_benchmark.plan import make_plan
-from lensscan.config import BenchmarkConfig, TrainConfig, resolve_config
+from lensscan.adaptation_benchmark.settings import BenchmarkConfig
+from lensscan.config import resolve_config
 from lensscan.errors import UserError
 from lensscan.naming import canonical_name
 from lensscan.training.loop import validate
+from lensscan.training.settings import TrainConfig
 
 
 def test_canonical_name() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lensscan.config import TrainConfig
 from lensscan.data.restyle import LEVELS, restyle
 from lensscan.errors import UserError
+from lensscan.training.settings import TrainConfig
 
 
 def _flux(seed: int = 0) -> np.ndarray:

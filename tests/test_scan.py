@@ -14,10 +14,11 @@ from astropy.table import Table
 from scan_helpers import WeightedMeanScorer, tan_wcs, write_calexp, write_plain
 
 from lensscan.cli import app
-from lensscan.config import ScanConfig
+from lensscan.config import resolve_config
 from lensscan.scan import runner
 from lensscan.scan.inputs import FieldSpec
 from lensscan.scan.scanner import scan
+from lensscan.scan.settings import ScanConfig
 from lensscan.scan.tiling import window_starts
 from lensscan.scan.workstore import WorkStore
 
@@ -34,7 +35,7 @@ def _config(tmp_path: Path, **changes) -> ScanConfig:
         "mode": "grid",
     }
     settings.update(changes)
-    return ScanConfig(**settings)
+    return resolve_config(ScanConfig, overrides=settings)
 
 
 @pytest.fixture
@@ -273,10 +274,11 @@ def test_cli_help(runner) -> None:
 
 
 def test_scan_and_evaluate_share_one_match_radius() -> None:
-    from lensscan.config import MATCH_RADIUS_ARCSEC, EvaluateConfig
+    from lensscan.catalog.crossmatch import MATCH_RADIUS_ARCSEC
+    from lensscan.evaluate.settings import EvaluateConfig
 
     evaluate = EvaluateConfig(data="cutouts.zarr")  # an evaluation needs something to evaluate
-    assert ScanConfig().match_radius == evaluate.match_radius == MATCH_RADIUS_ARCSEC
+    assert ScanConfig().candidates.match_radius == evaluate.match_radius == MATCH_RADIUS_ARCSEC
 
 
 def test_cli_scans_and_writes_each_format(tmp_path: Path, runner, tiny_model: Path) -> None:
@@ -500,9 +502,9 @@ def _training_cutouts(folder: Path, size: int, rng: np.random.Generator):
 def simulated(tmp_path_factory) -> dict[str, Path]:
     """A 256 px patch with 3 lenses to scan, and a small CNN trained for seconds on cutouts
     of another simulated patch (512 px, 12 lenses, different seed)."""
-    from lensscan.config import TrainConfig
     from lensscan.data.store import write_store
     from lensscan.training import train
+    from lensscan.training.settings import TrainConfig
 
     root = tmp_path_factory.mktemp("simulated")
     scanned = _simulate(root / "scan-patch", 256, 3, seed=5)

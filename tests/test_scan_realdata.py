@@ -13,11 +13,12 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 from lensscan.cli import app
-from lensscan.config import ScanConfig
+from lensscan.config import resolve_config
 from lensscan.errors import UserError
 from lensscan.scan.fits_io import open_field
 from lensscan.scan.inputs import FieldSpec
 from lensscan.scan.scanner import scan
+from lensscan.scan.settings import ScanConfig
 
 pytestmark = pytest.mark.realdata
 
@@ -48,7 +49,9 @@ def _scan_one(path: Path, finder, tmp_path: Path, **changes) -> Table:
         "force_domain": True,
     }
     settings.update(changes)
-    report = scan([FieldSpec(path=path)], ScanConfig(**settings), scorer=finder)
+    report = scan(
+        [FieldSpec(path=path)], resolve_config(ScanConfig, overrides=settings), scorer=finder
+    )
     assert not report.failed, report.lines()
     return Table.read(tmp_path / "cat.ecsv")
 

@@ -214,7 +214,8 @@ def test_ctrl_c_during_a_scan_says_how_to_resume_without_tracebacks(
 def test_a_local_cluster_does_not_bind_the_dashboard_port(recwarn) -> None:
     import socket
 
-    from lensscan.scan.cluster import ClusterSpec, connect
+    from lensscan.scan.cluster import connect
+    from lensscan.scan.settings import ClusterSettings
 
     with socket.socket() as held:
         try:
@@ -222,7 +223,7 @@ def test_a_local_cluster_does_not_bind_the_dashboard_port(recwarn) -> None:
         except OSError:
             pytest.skip("port 8787 is in use by another program")
         held.listen()
-        with connect(ClusterSpec(workers=1, threads_per_worker=1)) as client:
+        with connect(ClusterSettings(workers=1, threads_per_worker=1)) as client:
             assert client.submit(sum, [1, 2]).result() == 3
             ports = [
                 s.getsockname()[1] for s in client.cluster.scheduler.http_server._sockets.values()
@@ -235,12 +236,13 @@ def test_a_local_cluster_does_not_bind_the_dashboard_port(recwarn) -> None:
 
 
 def _scan(tmp_path: Path, specs, scorer, **changes):
-    from lensscan.config import ScanConfig
+    from lensscan.config import resolve_config
     from lensscan.scan.scanner import scan
+    from lensscan.scan.settings import ScanConfig
 
     settings = {"workers": 0, "threshold": 0.0, "chunk_size": 96, "mode": "grid"}
     settings["min_separation"] = 0.0
-    report = scan(specs, ScanConfig(**(settings | changes)), scorer=scorer)
+    report = scan(specs, resolve_config(ScanConfig, overrides=settings | changes), scorer=scorer)
     assert not report.failed, report.lines()
     return report
 

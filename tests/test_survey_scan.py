@@ -11,12 +11,13 @@ from astropy.table import Table
 from scan_helpers import WeightedMeanScorer, tan_wcs, write_calexp, write_plain
 
 from lensscan.cli import app
-from lensscan.config import ScanConfig
+from lensscan.config import resolve_config
 from lensscan.errors import UserError
 from lensscan.scan.combine import overlap_duplicates
 from lensscan.scan.fieldlist import FieldSources, expand_fields
 from lensscan.scan.inputs import FieldSpec
 from lensscan.scan.scanner import scan
+from lensscan.scan.settings import ScanConfig
 
 SKY_SHAPE = (160, 300)
 OFFSET = 128  # patch B starts this many columns into the sky; 64 px overlap with patch A
@@ -54,7 +55,7 @@ def _config(out: Path, **changes) -> ScanConfig:
         "min_separation": 0.0,
         "mode": "grid",
     }
-    return ScanConfig(**(settings | changes))
+    return resolve_config(ScanConfig, overrides=settings | changes)
 
 
 def test_overlap_duplicates_are_removed_keeping_the_higher_score(
@@ -105,7 +106,8 @@ def test_overlap_duplicates_are_removed_keeping_the_higher_score(
         "combined_candidates": 7,
         "duplicates_removed": 3,
     }
-    assert summary["lensscan_version"] and summary["settings"]["duplicate_radius"] == 1.0
+    assert summary["lensscan_version"]
+    assert summary["settings"]["candidates"]["duplicate_radius"] == 1.0
     assert [f["field"] for f in summary["fields"]] == [str(a), str(b)]
 
 

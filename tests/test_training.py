@@ -8,11 +8,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from lensscan.config import SELECTION_RULES, TrainConfig
 from lensscan.data.store import write_store
 from lensscan.errors import UserError
 from lensscan.models import load_model
 from lensscan.training import train
+from lensscan.training.settings import SELECTION_RULES, TrainConfig
 
 
 def toy_images(n: int, size: int, seed: int, shift: bool = False) -> tuple[np.ndarray, np.ndarray]:

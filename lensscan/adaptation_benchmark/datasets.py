@@ -11,7 +11,7 @@ Three stores, each from its own seed so that no item appears in two of them:
 
 The ``deeplense`` scenario's source is the simple ``sim`` domain and its target ``hsc``;
 the ``survey`` scenario's source is the labelled ``hsc-train`` family and its target the
-``hsc-heldout`` family (:data:`~lensscan.config.SCENARIO_DOMAINS`).
+``hsc-heldout`` family (:data:`~lensscan.adaptation_benchmark.settings.SCENARIO_DOMAINS`).
 
 A store is named after its role, size and seed. An existing store is reused only if the
 settings it records (domain, size, bands, lens fraction, splits, seed, generator version)
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from lensscan.config import SCENARIO_DOMAINS, BenchmarkConfig
+from lensscan.adaptation_benchmark.settings import SCENARIO_DOMAINS, BenchmarkConfig
 from lensscan.data.store import LENS, NONLENS, CutoutStore
 from lensscan.errors import UserError
 from lensscan.progress import logger

@@ -1,10 +1,10 @@
 """The benchmark grid: methods x encoders x seeds, the standard data sets, the presets.
 
-The full comparison's settings are the defaults of :class:`~lensscan.config.BenchmarkConfig`
-(DeepLense's four encoders, every adaptation method, three seeds, about 60k source
-images, a 40k target pool and a 100:1 test split with 200 lenses). :data:`QUICK_PRESET`
-replaces some of them with a run of a few minutes on a two-core CPU. Options given on the
-command line win over both.
+The full comparison's settings are the defaults of
+:class:`~lensscan.adaptation_benchmark.settings.BenchmarkConfig` (DeepLense's four
+encoders, every adaptation method, three seeds, about 60k source images, a 40k target pool
+and a 100:1 test split with 200 lenses). :data:`QUICK_PRESET` replaces some of them with a
+run of a few minutes on a two-core CPU. Options given on the command line win over both.
 
 A cell is one (method, encoder, seed). After the grid, ``leader_seeds`` adds seeds to the
 ``leaders`` best (method, encoder) pairs by mean target-test AUROC, since adversarial
@@ -21,7 +21,8 @@ from typing import Any
 
 from lensscan.adapt import method_class
 from lensscan.adaptation_benchmark.datasets import DatasetSpec, dataset_specs
-from lensscan.config import BenchmarkConfig, config_to_dict
+from lensscan.adaptation_benchmark.settings import BenchmarkConfig
+from lensscan.config import config_to_dict
 from lensscan.models.registry import check_input_size, encoder_spec
 from lensscan.naming import canonical_name
 from lensscan.simulate.domains.presets import get_preset

@@ -32,9 +32,10 @@ from lensscan.adapt import method_class
 from lensscan.adaptation_benchmark.datasets import describe_datasets, ensure_datasets
 from lensscan.adaptation_benchmark.hardware import describe_hardware, hardware_label
 from lensscan.adaptation_benchmark.plan import BenchmarkPlan, Cell, make_plan
+from lensscan.adaptation_benchmark.settings import BenchmarkConfig
 from lensscan.adaptation_benchmark.table import build_table, mean_auroc, render_markdown, rich_table
 from lensscan.atomic import write_text_atomic
-from lensscan.config import BenchmarkConfig, TrainConfig, config_to_dict
+from lensscan.config import config_to_dict
 from lensscan.errors import UserError
 from lensscan.evaluate.data import EvaluationSet, load_evaluation_set
 from lensscan.evaluate.metrics import RANKING_METRICS, compute_metrics
@@ -43,6 +44,7 @@ from lensscan.models import load_model, select_device
 from lensscan.progress import logger
 from lensscan.provenance import provenance
 from lensscan.training import train
+from lensscan.training.settings import TrainConfig
 
 RESULT_FORMAT = "lensscan-benchmark-cell/1"
 SETTINGS_FORMAT = "lensscan-benchmark-settings/1"

@@ -22,6 +22,11 @@ import numpy as np
 
 from lensscan.catalog.readers import SkyPositions
 
+MATCH_RADIUS_ARCSEC = 1.0
+"""Largest separation (arcsec) at which a candidate matches a known or injected lens, in
+``scan --known`` and ``evaluate`` alike: about the seeing, and well inside an Einstein
+radius, so a match means the same object."""
+
 
 class MatchRule(StrEnum):
     """How pairs within the radius become matches."""

@@ -53,9 +53,10 @@ def cutouts(
 ) -> None:
     """Cut the preselected galaxies (or --positions) of fields into an unlabelled cutout store."""
     from lensscan.bands import parse_band_names
-    from lensscan.config import CutoutsConfig, resolve_config
+    from lensscan.config import resolve_config
     from lensscan.scan.cutouts import make_cutouts
     from lensscan.scan.fieldlist import FieldSources, expand_fields, field_specs
+    from lensscan.scan.settings import CutoutsConfig
 
     settings = resolve_config(
         CutoutsConfig,

@@ -34,8 +34,8 @@ def demo(
     """Simulate an HSC-like field with lenses, scan it, and evaluate the catalog vs the truth."""
     from rich.console import Console
 
-    from lensscan.config import DemoConfig, resolve_config
-    from lensscan.demo import run_demo
+    from lensscan.config import resolve_config
+    from lensscan.demo import DemoConfig, run_demo
 
     settings = resolve_config(
         DemoConfig,

@@ -68,8 +68,9 @@ def evaluate(
     from rich.console import Console
 
     from lensscan.bands import parse_band_names
-    from lensscan.config import EvaluateConfig, resolve_config
+    from lensscan.config import resolve_config
     from lensscan.evaluate.run import run_evaluation
+    from lensscan.evaluate.settings import EvaluateConfig
 
     settings = resolve_config(
         EvaluateConfig,

@@ -212,10 +212,11 @@ def scan(
 ) -> None:
     """Scan FITS fields for lens candidates and write a ranked catalog per field."""
     from lensscan.bands import parse_band_names
-    from lensscan.config import ScanConfig, resolve_config
+    from lensscan.config import resolve_config
     from lensscan.errors import UserError, as_options
     from lensscan.scan.fieldlist import FieldSources, expand_fields, field_specs
     from lensscan.scan.scanner import scan as run_scan
+    from lensscan.scan.settings import ScanConfig
 
     settings = resolve_config(
         ScanConfig,
@@ -281,7 +282,7 @@ def scan(
     except KeyboardInterrupt:
         # Chunks already scored stay in the work stores, and a rerun with the same
         # settings resumes them: say so instead of printing a traceback.
-        stores = settings.work_dir or "the .work folder beside each catalog"
+        stores = settings.output.work_dir or "the .work folder beside each catalog"
         typer.echo(
             f"lensscan: interrupted; the chunks done are kept in {stores}: run the same "
             "command again to resume",

@@ -134,7 +134,8 @@ def train(
     With --init-model, start from a trained model and adapt it to --target; AdaBN then needs
     no --source and takes seconds.
     """
-    from lensscan.config import TrainConfig, resolve_config
+    from lensscan.config import resolve_config
+    from lensscan.training.settings import TrainConfig
 
     overrides = {
         "source": source,

@@ -67,7 +67,7 @@ def record_in_cards(
         model_entries: The models' entries in the report.
         report: The cutout-evaluation report.
         label: Name of the measurement, e.g. ``hsc test`` (an evaluation's ``record_as``,
-            whose characters :class:`~lensscan.config.EvaluateConfig` checks).
+            whose characters :class:`~lensscan.evaluate.settings.EvaluateConfig` checks).
         headline: Also make it the card's headline metrics.
     """
     for folder, entry in zip(folders, model_entries, strict=True):

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from lensscan.config import check_rescaling
 from lensscan.data.folders import DEFAULT_FOLDER_BANDS
 from lensscan.data.store import LENS, NONLENS, UNLABELLED
 from lensscan.errors import UserError
+from lensscan.evaluate.settings import check_rescaling
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class EvaluationSet:
         many published cutout sets are stored.
 
         Raises:
-            SettingError: If ``how`` is not one of :data:`~lensscan.config.RESCALINGS`.
+            SettingError: If ``how`` is not one of :data:`~lensscan.evaluate.settings.RESCALINGS`.
         """
         check_rescaling(how)
         if how == "none":

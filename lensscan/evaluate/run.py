@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from lensscan.atomic import atomic_output, check_output_path
-from lensscan.config import EvaluateConfig, config_to_dict
+from lensscan.config import config_to_dict
 from lensscan.errors import UserError
 from lensscan.evaluate import plots
 from lensscan.evaluate.bootstrap import CONFIDENCE_LEVEL, bootstrap_intervals, interval_notes
@@ -53,6 +53,7 @@ from lensscan.evaluate.report import (
     render_markdown,
     report_notes,
 )
+from lensscan.evaluate.settings import EvaluateConfig
 from lensscan.progress import logger
 from lensscan.provenance import provenance
 

@@ -6,7 +6,8 @@ in jobs of a batch system through dask-jobqueue (SLURM, PBS, SGE, LSF).
 Batch clusters take their settings from three places, later ones winning: dask-jobqueue's
 own defaults, a dask config file in its ``jobqueue:`` YAML format (loaded through
 ``dask.config``, so any key dask-jobqueue documents works, ``python`` and
-``job-script-prologue`` included), then the explicit settings of :class:`ClusterSpec`.
+``job-script-prologue`` included), then the scan's own settings
+(:class:`~lensscan.scan.settings.ClusterSettings`).
 
 GPUs: every worker process gets one GPU. A job asking for N GPUs runs N worker processes;
 each one picks its own GPU from the slot number dask appends to its name (``...-0``,
@@ -22,101 +23,27 @@ import os
 import signal
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lensscan.config import BATCH_SYSTEMS, ScanConfig, parse_adapt
 from lensscan.errors import UserError
 from lensscan.progress import logger
 from lensscan.scan.model_cache import AUTO_DEVICES, Scorer
+from lensscan.scan.settings import BATCH_SYSTEMS, ClusterSettings
 
 
-@dataclass(frozen=True)
-class ClusterSpec:
-    """Where to run a scan's tasks (from a scan's settings, which check their values).
+def local_gpus(device: str | None, scorer: Scorer) -> int:
+    """GPUs a local cluster gives its workers, one each: the model's device here decides.
 
-    Attributes:
-        kind: ``local`` (a local cluster, or this process with ``workers=0``) or a batch
-            system of :data:`~lensscan.config.BATCH_SYSTEMS`.
-        scheduler: Address of a running scheduler; wins over ``kind``.
-        workers: Local worker processes (``kind="local"``); 0 runs in this process.
-        threads_per_worker: Threads per local worker; None shares the CPU cores.
-        local_gpus: GPUs to give the local workers, one each (0: none).
-        jobs: Batch jobs to start (each one or more worker processes).
-        adapt: ``(minimum, maximum)`` jobs for adaptive scaling instead of ``jobs``.
-        queue: Batch queue or partition.
-        walltime: Job walltime, e.g. ``04:00:00``.
-        cores: Cores per job.
-        memory: Memory per job, e.g. ``32GB``.
-        gpus_per_job: GPUs per job; the job then runs one worker process per GPU.
-        prologue: Shell lines run in the job script before the worker starts.
-        config_file: Dask config file (``jobqueue:`` YAML) with the batch settings.
-        scheduler_options: Options of the scheduler dask-jobqueue starts here, e.g.
-            ``{"host": "127.0.0.1"}`` or ``{"interface": "ib0"}`` (a local cluster always
-            listens on the loopback interface).
+    Every GPU of the machine when the model is on CUDA and ``device`` names none of them
+    (``None``, ``auto``, ``cuda``); one when it names one (``cuda:N``); none on the CPU.
     """
+    model_device = getattr(scorer, "device", None)
+    if getattr(model_device, "type", None) != "cuda":
+        return 0
+    import torch
 
-    kind: str | None = None
-    scheduler: str | None = None
-    workers: int = 1
-    threads_per_worker: int | None = None
-    local_gpus: int = 0
-    jobs: int | None = None
-    adapt: tuple[int, int] | None = None
-    queue: str | None = None
-    walltime: str | None = None
-    cores: int | None = None
-    memory: str | None = None
-    gpus_per_job: int = 0
-    prologue: tuple[str, ...] = ()
-    config_file: str | None = None
-    scheduler_options: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def batch_settings_given(self) -> list[str]:
-        """The batch-only settings that are set, by their names in a scan's settings."""
-        values = {
-            "jobs": self.jobs,
-            "adapt": self.adapt,
-            "queue": self.queue,
-            "walltime": self.walltime,
-            "cores": self.cores,
-            "memory": self.memory,
-            "gpus_per_job": self.gpus_per_job or None,
-            "job_prologue": self.prologue or None,
-        }
-        return [name for name, value in values.items() if value is not None]
-
-
-def cluster_spec(config: ScanConfig, scorer: Scorer) -> ClusterSpec:
-    """Where the scan's tasks run, from the settings and the model's device here.
-
-    A local cluster on a machine with several GPUs gives each worker one of them, unless
-    the settings name one GPU (``cuda:N``).
-    """
-    local_gpus = 0
-    device = getattr(scorer, "device", None)
-    if getattr(device, "type", None) == "cuda":
-        import torch
-
-        local_gpus = torch.cuda.device_count() if config.device in AUTO_DEVICES else 1
-    return ClusterSpec(
-        kind=config.cluster,
-        scheduler=config.scheduler,
-        workers=config.workers,
-        threads_per_worker=config.threads_per_worker,
-        local_gpus=local_gpus,
-        jobs=config.jobs,
-        adapt=parse_adapt(config.adapt),
-        queue=config.queue,
-        walltime=config.walltime,
-        cores=config.cores,
-        memory=config.memory,
-        gpus_per_job=config.gpus_per_job,
-        prologue=tuple(config.job_prologue),
-        config_file=config.cluster_config,
-    )
+    return torch.cuda.device_count() if device in AUTO_DEVICES else 1
 
 
 def read_cluster_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -158,37 +85,37 @@ def _dotted(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def resolve_kind(spec: ClusterSpec, loaded: Mapping[str, Any] | None) -> str:
-    """The cluster kind: ``spec.kind``, else the one batch system the config file sets up.
+def resolve_kind(settings: ClusterSettings, loaded: Mapping[str, Any] | None) -> str:
+    """The cluster kind: ``settings.kind``, else the one batch system the file sets up.
 
     Raises:
         UserError: For a config file naming several batch systems without ``kind`` (the
             ``cluster`` setting).
     """
-    if spec.kind is not None:
-        return spec.kind
+    if settings.kind is not None:
+        return settings.kind
     named = sorted(set((loaded or {}).get("jobqueue", {})) & set(BATCH_SYSTEMS))
     if len(named) == 1:
         return named[0]
     if len(named) > 1:
         raise UserError(
-            f"`cluster_config` {spec.config_file}: sets up {', '.join(named)}; "
+            f"`cluster_config` {settings.config_file}: sets up {', '.join(named)}; "
             "choose one with `cluster`"
         )
     return "local"
 
 
-def check_spec(spec: ClusterSpec, kind: str) -> None:
+def check_settings(settings: ClusterSettings, kind: str) -> None:
     """Refuse batch settings for a local cluster.
 
     The kind may come from the cluster config file, so this is checked here and not by
-    :class:`~lensscan.config.ScanConfig`, which checks the settings' values themselves.
+    :class:`~lensscan.scan.settings.ClusterSettings`, which checks the values themselves.
 
     Raises:
         UserError: Naming the first batch setting given.
     """
-    if kind == "local" and not spec.scheduler:
-        given = spec.batch_settings_given
+    if kind == "local" and not settings.scheduler:
+        given = settings.batch_settings_given
         if given:
             raise UserError(
                 f"`{given[0]}`: only for a batch `cluster` ({', '.join(BATCH_SYSTEMS)}); "
@@ -225,42 +152,51 @@ def gpu_directives(kind: str, gpus: int, cores: int | None, memory: str | None) 
     return {"job_extra_directives": [f'-gpu "num={gpus}"']}
 
 
-def jobqueue_options(spec: ClusterSpec, kind: str) -> dict[str, Any]:
+def jobqueue_options(
+    settings: ClusterSettings, kind: str, scheduler_options: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Keyword arguments of the dask-jobqueue cluster class (only the settings given).
 
     Settings left unset are not passed, so the config file's (or dask-jobqueue's)
     values apply. Options that add job directives are appended to the config file's.
+
+    Args:
+        settings: The scan's cluster settings.
+        kind: The batch system.
+        scheduler_options: Options of the scheduler dask-jobqueue starts here, e.g.
+            ``{"host": "127.0.0.1"}`` (default: the config file's, else dask-jobqueue's).
     """
     import dask.config
 
     options: dict[str, Any] = {
         key: value
         for key, value in {
-            "queue": spec.queue,
-            "walltime": spec.walltime,
-            "cores": spec.cores,
-            "memory": spec.memory,
+            "queue": settings.queue,
+            "walltime": settings.walltime,
+            "cores": settings.cores,
+            "memory": settings.memory,
         }.items()
         if value is not None
     }
-    if spec.prologue:
+    if settings.job_prologue:
         configured = dask.config.get(f"jobqueue.{kind}.job-script-prologue", None) or []
-        options["job_script_prologue"] = [*configured, *spec.prologue]
-    if spec.gpus_per_job:
+        options["job_script_prologue"] = [*configured, *settings.job_prologue]
+    gpus = settings.gpus_per_job
+    if gpus:
         # One worker process per GPU (each picks its own, see lensscan.scan.gpu_slot).
-        options["processes"] = spec.gpus_per_job
-        for key, value in gpu_directives(kind, spec.gpus_per_job, spec.cores, spec.memory).items():
+        options["processes"] = gpus
+        for key, value in gpu_directives(kind, gpus, settings.cores, settings.memory).items():
             if key == "job_extra_directives":
                 configured = dask.config.get(f"jobqueue.{kind}.job-extra-directives", None) or []
                 value = [*configured, *value]
             options[key] = value
-    if spec.scheduler_options:
-        options["scheduler_options"] = dict(spec.scheduler_options)
+    if scheduler_options:
+        options["scheduler_options"] = dict(scheduler_options)
     return options
 
 
 @contextlib.contextmanager
-def cluster_config(spec: ClusterSpec) -> Iterator[dict[str, Any] | None]:
+def cluster_config(settings: ClusterSettings) -> Iterator[dict[str, Any] | None]:
     """Apply the config file (if any) to ``dask.config`` while the cluster lives.
 
     Yields:
@@ -268,18 +204,25 @@ def cluster_config(spec: ClusterSpec) -> Iterator[dict[str, Any] | None]:
     """
     import dask.config
 
-    if spec.config_file is None:
+    if settings.config_file is None:
         yield None
         return
-    loaded = read_cluster_config(spec.config_file)
+    loaded = read_cluster_config(settings.config_file)
     with dask.config.set(_dotted(loaded)):
         yield loaded
 
 
-def make_batch_cluster(spec: ClusterSpec, kind: str) -> Any:
+def make_batch_cluster(
+    settings: ClusterSettings, kind: str, scheduler_options: Mapping[str, Any] | None = None
+) -> Any:
     """Start a dask-jobqueue cluster's scheduler here (no job is submitted yet).
 
     Call inside :func:`cluster_config` so the config file applies.
+
+    Args:
+        settings: The scan's cluster settings.
+        kind: The batch system.
+        scheduler_options: Options of the scheduler (see :func:`jobqueue_options`).
 
     Raises:
         UserError: If dask-jobqueue is missing or refuses the settings.
@@ -292,7 +235,7 @@ def make_batch_cluster(spec: ClusterSpec, kind: str) -> Any:
         ) from None
     cls = getattr(dask_jobqueue, BATCH_SYSTEMS[kind])
     try:
-        return cls(**jobqueue_options(spec, kind))
+        return cls(**jobqueue_options(settings, kind, scheduler_options))
     except (ValueError, TypeError, KeyError) as exc:
         detail = " ".join(str(exc).split())
         raise UserError(
@@ -300,22 +243,24 @@ def make_batch_cluster(spec: ClusterSpec, kind: str) -> Any:
         ) from None
 
 
-def validate(spec: ClusterSpec) -> None:
+def validate(settings: ClusterSettings) -> None:
     """Check the settings (and read the config file) before any work starts.
 
     Raises:
         UserError: For the first setting that is wrong.
     """
-    with cluster_config(spec) as loaded:
-        check_spec(spec, resolve_kind(spec, loaded))
+    with cluster_config(settings) as loaded:
+        check_settings(settings, resolve_kind(settings, loaded))
 
 
 @contextlib.contextmanager
-def connect(spec: ClusterSpec) -> Iterator[Any]:
+def connect(settings: ClusterSettings, gpus: int = 0) -> Iterator[Any]:
     """Connect to or start the cluster a scan runs on, and close what was started.
 
     Args:
-        spec: Where to run.
+        settings: Where to run.
+        gpus: GPUs of this machine a local cluster gives its workers, one each
+            (:func:`local_gpus`).
 
     Yields:
         A ``distributed.Client``, or None to run in this process.
@@ -323,17 +268,17 @@ def connect(spec: ClusterSpec) -> Iterator[Any]:
     Raises:
         UserError: If the scheduler cannot be reached or the settings are invalid.
     """
-    with cluster_config(spec) as loaded:
-        kind = resolve_kind(spec, loaded)
-        check_spec(spec, kind)
-        if spec.scheduler:
-            with _existing(spec.scheduler) as client:
+    with cluster_config(settings) as loaded:
+        kind = resolve_kind(settings, loaded)
+        check_settings(settings, kind)
+        if settings.scheduler:
+            with _existing(settings.scheduler) as client:
                 yield client
         elif kind == "local":
-            with _local(spec) as client:
+            with _local(settings, gpus) as client:
                 yield client
         else:
-            with _batch(spec, kind) as client:
+            with _batch(settings, kind) as client:
                 yield client
 
 
@@ -372,23 +317,22 @@ def _sigint_ignored_by_children() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _local(spec: ClusterSpec) -> Iterator[Any]:
-    if spec.workers == 0:
+def _local(settings: ClusterSettings, gpus: int) -> Iterator[Any]:
+    if settings.workers == 0:
         yield None
         return
-    threads = spec.threads_per_worker or max(1, (os.cpu_count() or 1) // spec.workers)
+    threads = settings.threads_per_worker or max(1, (os.cpu_count() or 1) // settings.workers)
     from distributed import Client, LocalCluster
 
-    gpus = spec.local_gpus
     logger.info(
         "starting a local Dask cluster: %d worker(s) x %d thread(s)%s",
-        spec.workers,
+        settings.workers,
         threads,
         f", one of {gpus} GPUs each" if gpus else "",
     )
     with _sigint_ignored_by_children():
         cluster = LocalCluster(
-            n_workers=spec.workers,
+            n_workers=settings.workers,
             threads_per_worker=threads,
             processes=True,
             dashboard_address=None,
@@ -409,10 +353,10 @@ def _local(spec: ClusterSpec) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def _batch(spec: ClusterSpec, kind: str) -> Iterator[Any]:
+def _batch(settings: ClusterSettings, kind: str) -> Iterator[Any]:
     from distributed import Client
 
-    cluster = make_batch_cluster(spec, kind)
+    cluster = make_batch_cluster(settings, kind)
     try:
         logger.info(
             "dask-jobqueue %s cluster at %s; job script:\n%s",
@@ -420,15 +364,16 @@ def _batch(spec: ClusterSpec, kind: str) -> Iterator[Any]:
             cluster.scheduler_address,
             cluster.job_script(),
         )
-        if spec.adapt is not None:
-            cluster.adapt(minimum_jobs=spec.adapt[0], maximum_jobs=spec.adapt[1])
+        adapt = settings.adapt_range
+        if adapt is not None:
+            cluster.adapt(minimum_jobs=adapt[0], maximum_jobs=adapt[1])
         else:
-            cluster.scale(jobs=spec.jobs or 1)
+            cluster.scale(jobs=settings.jobs or 1)
         with Client(cluster) as client:
-            if spec.gpus_per_job > 1:
+            if settings.gpus_per_job > 1:
                 from lensscan.scan.gpu_slot import GpuSlot
 
-                client.register_plugin(GpuSlot(spec.gpus_per_job))
+                client.register_plugin(GpuSlot(settings.gpus_per_job))
             yield client
     finally:
         cluster.close()

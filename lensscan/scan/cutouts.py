@@ -25,7 +25,7 @@ import numpy as np
 
 from lensscan.atomic import atomic_output, check_output_path, remove_path
 from lensscan.catalog.readers import SkyPositions, read_sky_positions
-from lensscan.config import CutoutsConfig, config_to_dict
+from lensscan.config import config_to_dict
 from lensscan.data.store import UNLABELLED, ImageBlocks, write_store
 from lensscan.errors import UserError
 from lensscan.progress import logger
@@ -34,13 +34,13 @@ from lensscan.scan.detections import (
     DetectJob,
     detect_settings,
     field_detections,
-    parse_color_cut,
 )
 from lensscan.scan.fits_io import OpenedField
 from lensscan.scan.geometry import centred_windows, pixel_to_icrs, place_positions
 from lensscan.scan.inputs import FieldSpec, InputHashes, open_for_cutouts, plane_identity
 from lensscan.scan.modes import ScanMode
 from lensscan.scan.runner import run_in_process
+from lensscan.scan.settings import CutoutsConfig
 from lensscan.scan.workstore import SCORED, WorkStore, settings_key
 
 POOL_SPLIT = "pool"
@@ -83,8 +83,8 @@ def _detected_rows(
     label: str,
     hashes: InputHashes,
 ) -> dict[str, np.ndarray]:
-    color_cut = parse_color_cut(config, geometry.bands)
-    settings = detect_settings(config, opened, geometry.pixel_scale, color_cut)
+    config.detect.check_bands(geometry.bands)
+    settings = detect_settings(config.detect, opened, geometry.pixel_scale)
     job = DetectJob(
         inputs=opened.inputs,
         store=str(store_path),

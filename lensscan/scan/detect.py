@@ -39,10 +39,11 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from lensscan.config import parse_color_cut_text
+from lensscan.scan.settings import DetectionSettings, parse_color_cut_text
 
 BACKGROUND_MESH = 64
 """Side of sep's background meshes in pixels (about 11" at HSC's 0.168")."""
@@ -97,18 +98,12 @@ class ColorCut:
             return colour > self.value if self.greater else colour < self.value
 
 
-@dataclass(frozen=True)
-class DetectSettings:
-    """How to detect and preselect objects.
+@dataclass(frozen=True, kw_only=True)
+class DetectSettings(DetectionSettings):
+    """The detection settings applied to one field: the user's and what the field adds.
 
     Attributes:
-        bands: Bands combined into the detection image (all of the field's when empty).
-        threshold: Detection threshold in units of the detection image's noise.
-        min_area: Fewest connected pixels above threshold that make an object.
-        mag_band: Band of the magnitude limit.
-        mag_limit: Keep objects brighter than this Kron magnitude in ``mag_band``.
-        min_kron_radius: Keep objects with a Kron radius of at least this (arcsec).
-        color_cut: Optional colour cut.
+        mag_band: Band of the magnitude limit (i, else the field's reddest band).
         pixel_scale: Arcsec per pixel of the field.
         zero_points: AB zero point of each band of the field, in the field's band order
             (empty: :data:`ZERO_POINT` for every band).
@@ -117,16 +112,15 @@ class DetectSettings:
             over each region, which then depends on where the region ends).
     """
 
-    bands: tuple[str, ...]
-    threshold: float
-    min_area: int
     mag_band: str
-    mag_limit: float
-    min_kron_radius: float
-    color_cut: ColorCut | None
     pixel_scale: float
     zero_points: tuple[float, ...] = ()
     band_variances: tuple[float, ...] = ()
+
+    @cached_property
+    def cut(self) -> ColorCut | None:
+        """The colour cut, parsed (None without one)."""
+        return ColorCut.parse(self.color_cut) if self.color_cut else None
 
 
 def _mesh_statistics(plane: np.ndarray, bad: np.ndarray, origin: tuple[int, int]):
@@ -429,7 +423,7 @@ def preselect(
         keep = columns["kron_radius"] * settings.pixel_scale >= settings.min_kron_radius
         keep &= columns[f"mag_{settings.mag_band}"] < settings.mag_limit
     keep &= ~bad[row, col]
-    if settings.color_cut is not None:
-        mags = {b: columns[f"mag_{b}"] for b in (settings.color_cut.blue, settings.color_cut.red)}
-        keep &= settings.color_cut.keep(mags)
+    if settings.cut is not None:
+        mags = {b: columns[f"mag_{b}"] for b in (settings.cut.blue, settings.cut.red)}
+        keep &= settings.cut.keep(mags)
     return keep

@@ -1,9 +1,10 @@
 """Detections: detect and preselect a field's galaxies chunk by chunk, score cutouts on them.
 
 :class:`DetectJob` is detect mode's chunk job (and, unscored, ``lensscan cutouts``');
-:func:`detect_settings` makes its settings for a field, and :func:`field_detections` reads
-every detection back from the finished work store. The detection itself (background,
-extraction, photometry, preselection) is :mod:`lensscan.scan.detect`'s.
+:func:`detect_settings` applies the detection settings to a field, and
+:func:`field_detections` reads every detection back from the finished work store. The
+detection itself (background, extraction, photometry, preselection) is
+:mod:`lensscan.scan.detect`'s.
 
 A field is cut into square cores with a halo (:func:`lensscan.scan.tiling.core_chunks`).
 ``stage`` copies a chunk's region (bands, bad pixels, VARIANCE when present) into the Zarr
@@ -23,25 +24,18 @@ a halo of two meshes holds: so a field's catalog is the same whatever the chunk 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 
 from lensscan.errors import UserError
-from lensscan.scan.detect import (
-    BACKGROUND_MESH,
-    ColorCut,
-    DetectSettings,
-    detect_objects,
-    preselect,
-)
+from lensscan.scan.detect import BACKGROUND_MESH, DetectSettings, detect_objects, preselect
 from lensscan.scan.fits_io import FieldInputs, OpenedField
 from lensscan.scan.geometry import centred_windows
 from lensscan.scan.model_cache import ModelRef, model_for
 from lensscan.scan.scoring import forward_windows
+from lensscan.scan.settings import DetectionSettings
 from lensscan.scan.tiling import CoreChunk, core_chunks, window_fractions
 from lensscan.scan.workstore import SCORED, STAGED, StoreLayout, WorkStore
 
@@ -234,16 +228,14 @@ class DetectJob:
 
 
 def detect_settings(
-    config: Any, opened: OpenedField, fallback_scale: float | None, color_cut: ColorCut | None
+    options: DetectionSettings, opened: OpenedField, fallback_scale: float | None
 ) -> DetectSettings:
-    """The detection and preselection settings of a field (its bands and pixel scale).
+    """The detection settings applied to a field: ``options`` with its bands and pixel scale.
 
     Args:
-        config: Settings with ``detect_bands``, ``detect_threshold``, ``min_area``,
-            ``mag_limit`` and ``min_kron_radius`` (scan's or cutouts').
+        options: The detection settings (scan's or cutouts' ``detect``).
         opened: The field.
         fallback_scale: Pixel scale to use when the field has no celestial WCS.
-        color_cut: The parsed colour cut, if any.
 
     Raises:
         UserError: If the field's pixel scale is unknown.
@@ -256,34 +248,12 @@ def detect_settings(
             "card), so the Kron radius cut cannot be applied"
         )
     return DetectSettings(
-        bands=tuple(config.detect_bands or ()),
-        threshold=config.detect_threshold,
-        min_area=config.min_area,
+        **{field.name: getattr(options, field.name) for field in fields(options)},
         mag_band="i" if "i" in bands else bands[-1],
-        mag_limit=config.mag_limit,
-        min_kron_radius=config.min_kron_radius,
-        color_cut=color_cut,
         pixel_scale=scale,
         zero_points=tuple(opened.zero_point(band)[0] for band in bands),
         band_variances=opened.inputs.typical_variances(),
     )
-
-
-def parse_color_cut(config: Any, bands: Sequence[str]) -> ColorCut | None:
-    """The colour cut of the settings, checked with ``detect_bands`` against the bands.
-
-    Raises:
-        UserError: If the cut is malformed or names a band the cutouts do not have.
-    """
-    color_cut = ColorCut.parse(config.color_cut) if config.color_cut else None
-    wanted = {*(config.detect_bands or ()), *((color_cut.blue, color_cut.red) if color_cut else ())}
-    missing = sorted(wanted - set(bands))
-    if missing:
-        raise UserError(
-            f"`detect_bands`/`color_cut`: band(s) {','.join(missing)} not among the model's "
-            f"{','.join(bands)}"
-        )
-    return color_cut
 
 
 def field_detections(job: DetectJob, label: str, store: WorkStore) -> dict[str, np.ndarray]:

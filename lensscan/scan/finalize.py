@@ -86,7 +86,7 @@ def _metadata(
         "coordinates": "ra/dec ICRS degrees; x/y 0-based numpy pixels (FITS/DS9 = +1)",
         "window": plan.job.size,
         "stride": mode_metadata["stride"],
-        "min_separation_arcsec": context.min_separation,
+        "min_separation_arcsec": context.config.candidates.min_separation,
         "detection": mode_metadata["detection"],
         "domain": _domain(plan, context),
         "zero_points": {
@@ -135,7 +135,7 @@ def write_field_outputs(
     table = make_table(columns, part.specs, _metadata(plan, context, settings, counts))
     n_known = n_recovered = None
     if context.known is not None:
-        table = add_known_columns(table, context.known, config.match_radius)
+        table = add_known_columns(table, context.known, config.candidates.match_radius)
         n_known, n_recovered = _known_counts(plan, context, table)
         table.meta["known_lenses"] |= {"in_footprint": n_known, "recovered": n_recovered}
         logger.info(
@@ -144,7 +144,7 @@ def write_field_outputs(
             "?" if n_known is None else n_known,
             n_recovered,
         )
-    outputs = side_outputs(plan.catalog, config)
+    outputs = side_outputs(plan.catalog, config.output)
     if "regions" in outputs:
         scale = plan.opened.pixel_scale or context.scorer.pixel_scale or 1.0
         write_regions(
@@ -155,7 +155,7 @@ def write_field_outputs(
             plan.opened.wcs is not None,
         )
     if "gallery" in outputs:
-        top = table[: config.gallery]
+        top = table[: config.output.gallery]
         size = plan.job.size
         stamps = (
             np.stack(
@@ -172,7 +172,7 @@ def write_field_outputs(
             plan.opened.inputs.name,
             pixel_scale=plan.opened.pixel_scale,
         )
-    write_catalog(table, plan.catalog, plan.fmt)
+    write_catalog(table, plan.catalog, config.output.format)
     if store is not None:
         store.update_attrs(
             {"catalog": {"path": str(plan.catalog), "key": plan.catalog_key, "rows": n}}

@@ -7,7 +7,7 @@ positions). Each checks the settings it depends on, places its cutouts, makes th
 chunk job, says what of its settings the scores depend on, and builds its catalog columns
 and metadata; the scanner and the finalisation of a field ask the run's mode instead of
 branching on its name. The modes hold no state: what a run gives them (its positions, its
-colour cut) travels in the :class:`~lensscan.scan.plan.ScanContext`.
+settings resolved against the model) travels in the :class:`~lensscan.scan.plan.ScanContext`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from lensscan.catalog.schema import (
     ColumnSpec,
     magnitude_columns,
 )
-from lensscan.config import ScanConfig
 from lensscan.errors import UserError
 from lensscan.scan.candidates import Peaks, grid_peaks, group_detections
 from lensscan.scan.chunks import GridJob, PositionsJob
@@ -39,6 +38,7 @@ from lensscan.scan.geometry import (
     place_positions,
 )
 from lensscan.scan.plan import FieldPlan, ScanContext, ScanJob
+from lensscan.scan.settings import ScanConfig
 from lensscan.scan.workstore import WorkStore
 
 
@@ -72,8 +72,8 @@ class Mode(Protocol):
 
     name: ScanMode
 
-    def check(self, config: ScanConfig, stride: int) -> None:
-        """Refuse settings the mode cannot run with.
+    def check(self, config: ScanConfig) -> None:
+        """Refuse settings (resolved: ``stride`` set) the mode cannot run with.
 
         Raises:
             UserError: If a setting does not fit the mode.
@@ -111,7 +111,7 @@ class _ModeBase:
 
     name: ScanMode
 
-    def check(self, config: ScanConfig, stride: int) -> None:
+    def check(self, config: ScanConfig) -> None:
         return None
 
     def default_separation(self, size: int, pixel_scale: float | None) -> float:
@@ -149,12 +149,13 @@ class GridMode(_ModeBase):
 
     name = ScanMode.GRID
 
-    def check(self, config: ScanConfig, stride: int) -> None:
+    def check(self, config: ScanConfig) -> None:
         """Chunks must hold whole strides, so windows tile the field alike in every chunk.
 
         Raises:
             UserError: If the chunk size is not a multiple of the stride.
         """
+        stride = config.stride
         if config.chunk_size % stride or config.chunk_size < stride:
             raise UserError(
                 f"`chunk_size` {config.chunk_size}: must be a multiple of the stride {stride}"
@@ -168,7 +169,8 @@ class GridMode(_ModeBase):
         positions: PositionPlan | None,
     ) -> ScanJob:
         """Windows of the model's size on a grid over the whole field."""
-        return GridJob(**_window_job_settings(opened, store, context), stride=context.stride)
+        stride = context.config.stride
+        return GridJob(**_window_job_settings(opened, store, context), stride=stride)
 
     def catalog(
         self, plan: FieldPlan, context: ScanContext, store: WorkStore | None
@@ -241,7 +243,7 @@ class DetectMode(_ModeBase):
             chunk_size=config.chunk_size,
             max_mask_fraction=config.max_mask_fraction,
             batch_size=config.batch_size,
-            settings=detect_settings(config, opened, scorer.pixel_scale, context.color_cut),
+            settings=detect_settings(config.detect, opened, scorer.pixel_scale),
             tta=config.tta,
         )
 
@@ -283,7 +285,7 @@ def mode_of(config: ScanConfig) -> Mode:
 def separation_pixels(plan: FieldPlan, context: ScanContext) -> float:
     """``min_separation`` in pixels (from the field's WCS, else the model's pixel scale)."""
     scale = plan.opened.pixel_scale or context.scorer.pixel_scale or 1.0
-    return context.min_separation / scale
+    return context.config.candidates.min_separation / scale
 
 
 def grid_columns(
@@ -296,9 +298,9 @@ def grid_columns(
         scores,
         fractions,
         plan.job.grid,
-        config.threshold,
+        config.candidates.threshold,
         separation_pixels(plan, context),
-        config.top,
+        config.candidates.top,
     )
     ra, dec = pixel_to_icrs(plan.opened.wcs, peaks.x, peaks.y)
     columns = {
@@ -327,8 +329,8 @@ def position_columns(
             scores[chunk.members] = stored_scores[chunk.index, : len(chunk.members)]
             fractions[chunk.members] = stored_fractions[chunk.index, : len(chunk.members)]
     config = context.config
-    kept = np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) >= config.threshold)
-    kept = kept[np.lexsort((kept, -scores[kept]))][: config.top]
+    kept = np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) >= config.candidates.threshold)
+    kept = kept[np.lexsort((kept, -scores[kept]))][: config.candidates.top]
     columns = {
         "ra": positions.ra[kept],
         "dec": positions.dec[kept],
@@ -353,14 +355,14 @@ def detect_columns(
     config = context.config
     objects = field_detections(plan.job, plan.spec.label, store)
     scores = objects["score"]
-    listed = np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) >= config.threshold)
+    listed = np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) >= config.candidates.threshold)
     groups = group_detections(
         objects["x"][listed],
         objects["y"][listed],
         scores[listed],
         objects["core"][listed],
         separation_pixels(plan, context),
-        limit=config.top,
+        limit=config.candidates.top,
     )
     kept = listed[groups.index]
     ra, dec = pixel_to_icrs(plan.opened.wcs, objects["x"][kept], objects["y"][kept])

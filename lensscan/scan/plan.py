@@ -20,10 +20,8 @@ import numpy as np
 
 from lensscan.atomic import check_output_path
 from lensscan.catalog.readers import SkyPositions
-from lensscan.config import ScanConfig
 from lensscan.progress import logger
 from lensscan.scan.chunks import GridJob, PositionsJob
-from lensscan.scan.detect import ColorCut
 from lensscan.scan.detections import DetectJob
 from lensscan.scan.fits_io import OpenedField
 from lensscan.scan.geometry import PositionPlan
@@ -31,6 +29,7 @@ from lensscan.scan.inputs import FieldSpec, InputHashes, open_for_scan, plane_id
 from lensscan.scan.lock import work_store_lock
 from lensscan.scan.model_cache import ModelRef, Scorer
 from lensscan.scan.outputs import work_store_path
+from lensscan.scan.settings import ScanConfig
 from lensscan.scan.workstore import SCORED, STORE_FORMAT, WorkStore, settings_key
 
 if TYPE_CHECKING:
@@ -108,7 +107,6 @@ class FieldPlan:
     opened: OpenedField
     job: ScanJob
     catalog: Path
-    fmt: str
     run_key: str
     catalog_key: str
     inputs: list[dict[str, str]]
@@ -122,23 +120,24 @@ class ScanContext:
     """What every field of a run shares.
 
     Attributes:
+        config: The run's settings, resolved against the model: ``stride``,
+            ``output.format`` and ``candidates.min_separation`` are the values used, never
+            ``None``.
+        scorer: The model.
+        model_ref: How workers get the model.
+        positions: The catalogued positions of a positions scan, else ``None``.
+        known: The known lenses to cross-match, else ``None``.
+        extra_inputs: Provenance of the positions and known-lens files.
         mode: The run's mode: positions (``positions`` given), else the configured one.
-        min_separation: The radius in arcsec within which candidates are one (grid
-            suppression, detect grouping), default resolved for the mode.
-        color_cut: The parsed ``--color-cut`` (detect mode), or ``None``.
     """
 
     config: ScanConfig
     scorer: Scorer
     model_ref: ModelRef
-    stride: int
-    fmt: str
     positions: SkyPositions | None
     known: SkyPositions | None
     extra_inputs: tuple[dict[str, str], ...]
     mode: Mode
-    min_separation: float
-    color_cut: ColorCut | None
 
 
 def plan_field(
@@ -170,10 +169,11 @@ def plan_field(
             the way ...).
     """
     config, scorer = context.config, context.scorer
+    candidates, output = config.candidates, config.output
     opened = open_for_scan(spec, scorer, config.bands, config.force_bands, config.force_domain)
     inputs = [hashes.record(p) for p in opened.inputs.files]
     positions = context.mode.place(opened, context, spec.label)
-    store = str(work_store_path(catalog, opened.inputs.name, config))
+    store = str(work_store_path(catalog, opened.inputs.name, output))
     job = context.mode.make_job(opened, store, context, positions)
     score_settings = {
         "work_store": STORE_FORMAT,
@@ -184,7 +184,7 @@ def plan_field(
         "planes": plane_identity(opened.inputs),
         "model": context.model_ref.identity,
         "size": scorer.input_size,
-        "stride": context.stride,
+        "stride": config.stride,
         "chunk_size": config.chunk_size,
         "max_mask_fraction": config.max_mask_fraction,
         "positions": [e["sha256"] for e in context.extra_inputs if e["role"] == "positions"],
@@ -194,14 +194,14 @@ def plan_field(
         {
             "run_key": run_key,
             "catalog": str(catalog.resolve()),
-            "format": context.fmt,
-            "threshold": config.threshold,
-            "top": config.top,
-            "min_separation": context.min_separation,
+            "format": output.format,
+            "threshold": candidates.threshold,
+            "top": candidates.top,
+            "min_separation": candidates.min_separation,
             "known": [e["sha256"] for e in context.extra_inputs if e["role"] == "known"],
-            "match_radius": config.match_radius,
-            "regions": config.regions,
-            "gallery": config.gallery,
+            "match_radius": candidates.match_radius,
+            "regions": output.regions,
+            "gallery": output.gallery,
         }
     )
     store_path = Path(job.store)
@@ -209,7 +209,7 @@ def plan_field(
     # folder (another catalog, maybe other settings) would use it too: hold it until our
     # catalog is written, before reading or replacing it.
     locks.enter_context(work_store_lock(store_path, spec.label))
-    if catalog.exists() and not config.overwrite and store_path.exists():
+    if catalog.exists() and not output.overwrite and store_path.exists():
         record = WorkStore(store_path, mode="r").attrs.get("catalog", {})
         if record.get("key") == catalog_key:
             return FieldResult(
@@ -220,7 +220,7 @@ def plan_field(
             )
     # Only the catalog is checked: regions and gallery belong to it and are replaced with it
     # (they may be left over from a run killed before its catalog was written).
-    check_output_path(catalog, overwrite=config.overwrite)
+    check_output_path(catalog, overwrite=output.overwrite)
     if positions is not None and len(positions.rows) == 0:
         logger.warning("%s: none of the `positions` fall inside the field", spec.label)
         pending, resumed = [], False
@@ -232,7 +232,7 @@ def plan_field(
             "score_settings": score_settings,
         }
         work_store, resumed = WorkStore.prepare(
-            store_path, run_key, job.layout(), attrs, fresh=config.overwrite
+            store_path, run_key, job.layout(), attrs, fresh=output.overwrite
         )
         pending = [int(i) for i in np.flatnonzero(work_store.status() != SCORED)]
         if resumed:
@@ -244,7 +244,6 @@ def plan_field(
         opened,
         job,
         catalog,
-        context.fmt,
         run_key,
         catalog_key,
         inputs,

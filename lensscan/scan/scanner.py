@@ -19,26 +19,26 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from lensscan.catalog.readers import read_sky_positions
-from lensscan.catalog.writers import DEFAULT_FORMAT, check_format, format_of_path
-from lensscan.config import ScanConfig, config_to_dict
+from lensscan.config import config_to_dict
 from lensscan.errors import UserError
 from lensscan.progress import logger
-from lensscan.scan.cluster import ClusterSpec, cluster_spec, connect
+from lensscan.scan.cluster import connect, local_gpus
 from lensscan.scan.cluster import validate as validate_cluster
 from lensscan.scan.combine import combine_catalogs
-from lensscan.scan.detections import parse_color_cut
 from lensscan.scan.finalize import write_field_outputs
 from lensscan.scan.inputs import FieldSpec, InputHashes, auxiliary_input
 from lensscan.scan.lock import output_lock
 from lensscan.scan.model_cache import ModelRef, Scorer, model_identity, register_model
 from lensscan.scan.modes import mode_of
-from lensscan.scan.outputs import catalog_paths, combined_path
+from lensscan.scan.outputs import catalog_format, catalog_paths, combined_path
 from lensscan.scan.plan import FieldPlan, FieldResult, FieldStatus, ScanContext, plan_field
 from lensscan.scan.runner import run_in_process, run_on_dask
+from lensscan.scan.settings import ClusterSettings, ScanConfig
 from lensscan.scan.summary import ScanReport, summary_path, write_summary
 
 
@@ -51,9 +51,13 @@ def _load_scorer(config: ScanConfig) -> tuple[Scorer, ModelRef]:
 
 
 def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
-    fmt = check_format(
-        config.format or (format_of_path(config.out) if config.out else None) or DEFAULT_FORMAT
-    )
+    """What every field shares: the model, the mode, the catalogues, the settings resolved.
+
+    The settings left to the model or the mode (``stride``, ``output.format``,
+    ``candidates.min_separation``) are resolved into the context's config, so every stage
+    reads the values used from one place.
+    """
+    fmt = catalog_format(config.output)
     if scorer is None:
         scorer, ref = _load_scorer(config)
     else:
@@ -70,32 +74,26 @@ def _context(config: ScanConfig, scorer: Scorer | None) -> ScanContext:
         raise UserError(
             f"`chunk_size` {config.chunk_size}: smaller than the model's {size} px cutout"
         )
-    mode.check(config, stride)
-    color_cut = parse_color_cut(config, scorer.bands)
-    separation = config.min_separation
+    separation = config.candidates.min_separation
     if separation is None:
         separation = mode.default_separation(size, scorer.pixel_scale)
+    config = replace(
+        config,
+        stride=stride,
+        candidates=replace(config.candidates, min_separation=separation),
+        output=replace(config.output, format=fmt),
+    )
+    mode.check(config)
+    config.detect.check_bands(scorer.bands)
     extra: list[dict[str, str]] = []
     positions = known = None
     if config.positions:
         positions = read_sky_positions(config.positions, "positions")
         extra.append(auxiliary_input("positions", config.positions))
-    if config.known:
-        known = read_sky_positions(config.known, "known")
-        extra.append(auxiliary_input("known", config.known))
-    return ScanContext(
-        config,
-        scorer,
-        ref,
-        stride,
-        fmt,
-        positions,
-        known,
-        tuple(extra),
-        mode,
-        separation,
-        color_cut,
-    )
+    if config.candidates.known:
+        known = read_sky_positions(config.candidates.known, "known")
+        extra.append(auxiliary_input("known", config.candidates.known))
+    return ScanContext(config, scorer, ref, positions, known, tuple(extra), mode)
 
 
 def scan(
@@ -106,7 +104,7 @@ def scan(
 ) -> ScanReport:
     """Scan fields for lens candidates and write one catalog per field.
 
-    With several fields (or ``config.combined``) it also writes the combined catalog of
+    With several fields (or ``config.output.combined``) it also writes the combined catalog of
     the fields done, less the duplicates of field overlaps, and a JSON run summary beside
     it.
 
@@ -126,8 +124,8 @@ def scan(
     if not fields:
         raise UserError("no field given (pass field files or `band` BAND=PATH options)")
     context = _context(config, scorer)
-    cluster = cluster_spec(config, context.scorer)
-    validate_cluster(cluster)
+    config = context.config
+    validate_cluster(config.cluster)
     usable = [spec for spec in fields if spec.problem is None]
     names = [spec.name(context.scorer.bands) for spec in usable]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -136,12 +134,12 @@ def scan(
             f"several fields share the name {duplicates[0]!r} (their catalogs and work stores "
             "would collide); scan them in separate runs with different `out`"
         )
-    catalogs = catalog_paths(names, config, context.fmt)
-    combined = combined_path(config, context.fmt, len(fields), catalogs)
+    catalogs = catalog_paths(names, config.output)
+    combined = combined_path(config.output, len(fields), catalogs)
     with contextlib.ExitStack() as locks:
         if combined is not None:
             locks.enter_context(output_lock(combined))
-        scanned = iter(_scan_fields(usable, catalogs, config, context, locks, cluster))
+        scanned = iter(_scan_fields(usable, catalogs, context, locks))
         report = ScanReport(
             [
                 FieldResult(spec.label, FieldStatus.FAILED, error=spec.problem)
@@ -160,31 +158,28 @@ def _write_run_outputs(
 ) -> None:
     """Write the combined catalog of the fields done, then the run summary beside it."""
     settings = _settings(context)
+    config = context.config
     done = [r.catalog for r in report.results if r.status != FieldStatus.FAILED and r.catalog]
     if done:
         report.combined = combine_catalogs(
-            done, context.fmt, combined, context.config.duplicate_radius, settings
+            done, config.output.format, combined, config.candidates.duplicate_radius, settings
         )
     report.summary = write_summary(summary_path(combined), report, settings, list_files)
 
 
 def _settings(context: ScanContext) -> dict[str, Any]:
     """The resolved settings every output of the run records."""
-    return config_to_dict(context.config) | {
-        "stride": context.stride,
-        "window": context.scorer.input_size,
-    }
+    return config_to_dict(context.config) | {"window": context.scorer.input_size}
 
 
 def _scan_fields(
     fields: Sequence[FieldSpec],
     catalogs: Sequence[Path],
-    config: ScanConfig,
     context: ScanContext,
     locks: contextlib.ExitStack,
-    cluster: ClusterSpec,
 ) -> list[FieldResult]:
     """Plan, run and write the fields, each under its catalog's lock (held by ``locks``)."""
+    config = context.config
     results: dict[int, FieldResult] = {}
     plans: dict[int, FieldPlan] = {}
     hashes = InputHashes()
@@ -204,13 +199,12 @@ def _scan_fields(
     pending = {i: plans[f].pending for i, f in enumerate(order)}
     settings = _settings(context)
     # Without chunks to run (all fields failed, done or resumed to the end) no cluster is needed.
-    if not any(pending.values()):
-        cluster = ClusterSpec(workers=0)
-    with connect(cluster) as client:
+    cluster = config.cluster if any(pending.values()) else ClusterSettings(workers=0)
+    with connect(cluster, local_gpus(config.device, context.scorer)) as client:
         outcomes = (
             run_in_process(jobs, pending)
             if client is None
-            else run_on_dask(client, jobs, pending, config.retries)
+            else run_on_dask(client, jobs, pending, cluster.retries)
         )
         for i, error in outcomes:
             f = order[i]

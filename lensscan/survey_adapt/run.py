@@ -46,13 +46,14 @@ from typing import Any
 import numpy as np
 
 from lensscan.atomic import atomic_output, check_output_path
-from lensscan.config import TrainConfig, config_to_dict
+from lensscan.config import config_to_dict
 from lensscan.data.store import LENS, CutoutStore
 from lensscan.errors import UserError
 from lensscan.progress import logger
 from lensscan.provenance import provenance
 from lensscan.survey_adapt import safety, steps
 from lensscan.survey_adapt.settings import AdaptConfig
+from lensscan.training.settings import TrainConfig
 
 RECORD_FILE = "adapt.json"
 CATALOG_FILE = "pool_candidates.ecsv"

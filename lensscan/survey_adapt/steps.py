@@ -118,8 +118,8 @@ def field_cutouts(
     Returns:
         The store and the field files it was cut from.
     """
-    from lensscan.config import CutoutsConfig
     from lensscan.scan.cutouts import make_cutouts
+    from lensscan.scan.settings import CutoutsConfig, DetectionSettings
 
     files: list[Path] = []
     for spec in fields:
@@ -135,8 +135,9 @@ def field_cutouts(
         logger.info("adapt: field cutouts %s exist, kept", out)
     else:
         extra = {} if config.mag_limit is None else {"mag_limit": config.mag_limit}
+        detect = DetectionSettings(**extra)
         summary = make_cutouts(
-            list(fields), CutoutsConfig(out=str(out), model=str(parent_folder), **extra)
+            list(fields), CutoutsConfig(out=str(out), model=str(parent_folder), detect=detect)
         )
         logger.info("adapt: %s", summary)
     # Every file read (an HSC calexp's sibling bands too), as the store recorded them.

@@ -2,7 +2,7 @@
 
 Example::
 
-    from lensscan.config import TrainConfig
+    from lensscan.training.settings import TrainConfig
     from lensscan.training import train
 
     train(TrainConfig(source="sim.zarr", target="hsc.zarr", val="hsc.zarr",

@@ -22,7 +22,6 @@ from lensscan import __version__
 from lensscan.adapt.adabn import AdaBN, adapt_batchnorm
 from lensscan.adapt.prior import em_prior
 from lensscan.atomic import atomic_output, check_output_path
-from lensscan.config import TrainConfig
 from lensscan.data.store import CutoutStore
 from lensscan.errors import UserError
 from lensscan.models.finder import select_device
@@ -32,6 +31,7 @@ from lensscan.training import report
 from lensscan.training.data import DomainData, labelled_split, pool_data, store_fingerprint
 from lensscan.training.parent import ParentModel, check_parent_inputs, load_parent
 from lensscan.training.selection import domain_auroc, predict
+from lensscan.training.settings import TrainConfig
 
 
 def _pool_figures(probs: np.ndarray) -> dict[str, float]:

@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from lensscan.config import TrainConfig
 from lensscan.data.normalize import Normalisation
 from lensscan.data.restyle import restyle
 from lensscan.data.store import LENS, NONLENS, CutoutStore
 from lensscan.errors import UserError
 from lensscan.models.registry import check_input_size
 from lensscan.provenance import sha256_file, sha256_tree
+from lensscan.training.settings import TrainConfig
 
 #: Stores up to this size are hashed completely; larger ones by metadata, labels and splits.
 FULL_HASH_LIMIT = 256 * 1024 * 1024

@@ -30,7 +30,6 @@ import torch
 from lensscan import __version__
 from lensscan.adapt import Batch, Method, MethodContext, build_method, check_options, method_class
 from lensscan.atomic import atomic_output, check_output_path
-from lensscan.config import TrainConfig
 from lensscan.data.normalize import DEFAULT_NORMALISATION, RobustAsinh
 from lensscan.errors import SettingError, UserError
 from lensscan.models.card import MIXED_ENCODER, ModelCard
@@ -49,6 +48,7 @@ from lensscan.training.parent import (
     parent_card,
 )
 from lensscan.training.selection import SelectionRule, epoch_metrics, resolve_rule
+from lensscan.training.settings import TrainConfig
 
 #: The encoder of a run that names none and starts from no model.
 DEFAULT_ENCODER = "small_cnn"

@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lensscan.config import TrainConfig, config_to_dict
+from lensscan.config import config_to_dict
 from lensscan.progress import is_terminal, logger
 from lensscan.provenance import provenance, sha256_file
+from lensscan.training.settings import TrainConfig
 
 if TYPE_CHECKING:
     from lensscan.training.parent import ParentModel

@@ -69,7 +69,7 @@ def resolve_rule(name: str, has_val: bool) -> SelectionRule:
     """The selection rule for a run (``auto``: val_auroc with ``val``, else last).
 
     Args:
-        name: The ``selection`` setting, which :class:`~lensscan.config.TrainConfig` has
+        name: The ``selection`` setting, which :class:`~lensscan.training.settings.TrainConfig` has
             checked against the rules and the data the run has.
         has_val: Whether the run has target-validation items.
     """

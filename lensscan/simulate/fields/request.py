@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from lensscan.bands import DEFAULT_BANDS
-from lensscan.config import MIN_FIELD_SIZE
 from lensscan.errors import SettingError, UserError
 from lensscan.simulate.domains.families import FAMILIES
 from lensscan.simulate.domains.presets import HSC_WIDE, parse_bands
 
 PATCH_SIZE = 4200
 LENSES_PER_PATCH = 50
+MIN_FIELD_SIZE = 128
+"""Smallest side of a simulated field in pixels (twice the 64 px cutout)."""
 
 
 @dataclass(frozen=True)
