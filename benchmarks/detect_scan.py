@@ -145,7 +145,7 @@ def _split(job, scorer, catalog_path: Path) -> dict[str, float]:
         sx = centred_window_start(columns["x"][owned], size)
         fits = (sy >= 0) & (sx >= 0) & (sy + size <= bad.shape[0]) & (sx + size <= bad.shape[1])
         tile = torch.from_numpy(np.ascontiguousarray(image))
-        # The scan's gather (lensscan.scan.chunks.forward_windows): one copy per batch.
+        # The scan's gather (lensscan.scan.scoring.forward_windows): one copy per batch.
         views = tile.unfold(1, size, 1).unfold(2, size, 1).permute(1, 2, 0, 3, 4)
         batch = views[torch.as_tensor(sy[fits]), torch.as_tensor(sx[fits])]
         totals["cutouts"] += time.perf_counter() - start

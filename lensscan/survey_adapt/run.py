@@ -328,7 +328,7 @@ def run_adapt(fields: Sequence[Any], config: AdaptConfig) -> AdaptResult:
     """Adapt ``init_model`` to a survey's pool; write the kept model, its card and catalog.
 
     Args:
-        fields: :class:`lensscan.scan.plan.FieldSpec` of FITS fields whose preselected
+        fields: :class:`lensscan.scan.inputs.FieldSpec` of FITS fields whose preselected
             galaxies join the pool (may be empty when ``pool`` is given).
         config: The run's settings.
 

@@ -110,7 +110,7 @@ def field_cutouts(
     """Cut the preselected galaxies of FITS fields into a store (as ``lensscan cutouts``).
 
     Args:
-        fields: :class:`lensscan.scan.plan.FieldSpec` of every field.
+        fields: :class:`lensscan.scan.inputs.FieldSpec` of every field.
         config: The run's settings.
         parent_folder: The parent model (its bands, cutout size and pixel scale are cut).
         work: The work folder.
