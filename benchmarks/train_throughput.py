@@ -19,7 +19,7 @@ import torch
 from lensscan.adapt import Batch, MethodContext, build_method
 from lensscan.data.normalize import DEFAULT_NORMALISATION
 from lensscan.models import ENCODERS, LensFinder, ModelCard, build_network, select_device
-from lensscan.training.loop import Precision, apply_gradients
+from lensscan.training.step import Precision, apply_gradients
 
 
 def _rate(step, images_per_step: int, seconds: float, device: torch.device) -> float:

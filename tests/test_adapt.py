@@ -13,7 +13,7 @@ from lensscan.adapt.adamatch import warmup
 from lensscan.adapt.dann import reversal_strength
 from lensscan.data.augment import IDENTITY, STRONG, WEAK
 from lensscan.models import ENCODERS, build_network
-from lensscan.training.loop import Precision, apply_gradients
+from lensscan.training.step import Precision, apply_gradients
 
 HEAVY = {"efficientnet_b2", "resnet34", "densenet121"}
 

@@ -10,6 +10,9 @@ from conftest import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "lensscan"
 
+#: No file under lensscan/ is longer: past this a module holds more than one idea.
+MAX_LINES = 500
+
 #: Sub-packages each layer may not import (at module level or inside functions).
 FORBIDDEN = {
     "lensscan.data": ("lensscan.scan", "lensscan.training", "lensscan.cli", "lensscan.inspect"),
@@ -148,6 +151,19 @@ def test_scan_stages_import_only_earlier_stages() -> None:
         later = {f"lensscan.scan.{name}" for name in SCAN_STAGES[k + 1 :]}
         imported = _imports(MODULES[f"lensscan.scan.{stage}"], module_level_only=False)
         assert not imported & later, f"lensscan.scan.{stage} imports {sorted(imported & later)}"
+
+
+def test_no_file_is_longer_than_max_lines() -> None:
+    lengths = {}
+    for path in sorted(PACKAGE.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts:
+            continue
+        try:
+            lengths[path.relative_to(REPO_ROOT)] = len(path.read_text().splitlines())
+        except UnicodeDecodeError:  # an image or other binary file has no lines to count
+            continue
+    too_long = [f"{path} ({n} lines)" for path, n in lengths.items() if n > MAX_LINES]
+    assert not too_long, f"over {MAX_LINES} lines, split by concept: {', '.join(too_long)}"
 
 
 def test_only_the_cli_imports_the_cli() -> None:

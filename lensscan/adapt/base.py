@@ -5,8 +5,9 @@ optimizers that update them, and for each batch returns named losses; the loop
 (:mod:`lensscan.training.loop`) does mixed precision, backward passes, optimizer steps,
 logging, checkpoints and model selection. :meth:`Method.loss_groups` says which losses each
 optimizer minimises: the loop computes each group's gradients only for that optimizer's
-parameters, so adversarial pairs (a discriminator and the encoder it judges) are updated
-simultaneously from one forward pass without leaking gradients into each other.
+parameters (:func:`lensscan.training.step.apply_gradients`), so adversarial pairs (a
+discriminator and the encoder it judges) are updated simultaneously from one forward pass
+without leaking gradients into each other.
 
 Losses not named in any group are only logged (diagnostics such as a pseudo-label mask rate).
 """

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from lensscan.data.normalize import Normalisation
+from lensscan.data.normalize import DEFAULT_NORMALISATION, Normalisation, RobustAsinh
 from lensscan.data.restyle import restyle
 from lensscan.data.store import LENS, NONLENS, CutoutStore
-from lensscan.errors import UserError
+from lensscan.errors import SettingError, UserError
 from lensscan.models.registry import check_input_size
 from lensscan.provenance import sha256_file, sha256_tree
 from lensscan.training.settings import TrainConfig
@@ -294,6 +294,20 @@ def pool_data(
     rng = np.random.default_rng(seed)
     pool = rng.permutation(_subset(pool, max_items, rng))
     return DomainData(_normalised(store, pool, norm, device), None, store.path, split, "target")
+
+
+def own_normalisation(config: TrainConfig) -> RobustAsinh:
+    """The input normalisation of a model trained from scratch with ``config``.
+
+    Raises:
+        SettingError: If ``normalisation`` names an unknown setting or a bad value.
+    """
+    if not config.normalisation:
+        return DEFAULT_NORMALISATION
+    try:
+        return RobustAsinh(**config.normalisation)
+    except (TypeError, ValueError) as exc:
+        raise SettingError("normalisation", dict(config.normalisation), str(exc)) from None
 
 
 def load_training_data(

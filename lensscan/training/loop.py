@@ -16,81 +16,50 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lensscan import __version__
 from lensscan.adapt import Batch, Method, MethodContext, build_method, check_options, method_class
-from lensscan.atomic import atomic_output, check_output_path
-from lensscan.data.normalize import DEFAULT_NORMALISATION, RobustAsinh
-from lensscan.errors import SettingError, UserError
-from lensscan.models.card import MIXED_ENCODER, ModelCard
+from lensscan.atomic import check_output_path
+from lensscan.errors import UserError
+from lensscan.models.card import MIXED_ENCODER
 from lensscan.models.finder import select_device
-from lensscan.models.network import LensNet, build_network
+from lensscan.models.network import build_network
 from lensscan.models.registry import encoder_spec
-from lensscan.models.weights import init_from_checkpoint, save_model, write_model_files
+from lensscan.models.weights import init_from_checkpoint, save_model
 from lensscan.naming import canonical_name
 from lensscan.training import report
-from lensscan.training.checkpoint import load_checkpoint, partial_dir, save_checkpoint
-from lensscan.training.data import TrainingData, load_training_data, store_fingerprint
+from lensscan.training.checkpoint import (
+    RunState,
+    checkpoint_payload,
+    load_checkpoint,
+    partial_dir,
+    restore_checkpoint,
+    save_checkpoint,
+)
+from lensscan.training.data import TrainingData, load_training_data, own_normalisation
+from lensscan.training.finish import build_card, write_weights_folder
 from lensscan.training.parent import (
     ParentModel,
     check_parent_inputs,
     load_parent,
     parent_card,
 )
-from lensscan.training.selection import SelectionRule, epoch_metrics, resolve_rule
+from lensscan.training.selection import epoch_metrics, resolve_rule
 from lensscan.training.settings import TrainConfig
+from lensscan.training.step import Precision, apply_gradients
 
 #: The encoder of a run that names none and starts from no model.
 DEFAULT_ENCODER = "small_cnn"
 
-#: Settings that control how a run is executed, not what it computes (free to change on resume).
-RUN_CONTROLS = ("resume", "overwrite", "device")
-
 EpochCallback = Callable[[int, Mapping[str, Any]], None]
-
-
-@dataclass
-class RunState:
-    """What a checkpoint restores besides the modules and optimizers."""
-
-    epoch: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_epoch: int | None = None
-    best_value: float | None = None
-    best_state: dict[str, torch.Tensor] | None = None
-
-
-class Precision:
-    """Mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling)."""
-
-    def __init__(self, device: torch.device, enabled: bool) -> None:
-        use = enabled and device.type == "cuda"
-        self.dtype = (
-            (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use else None
-        )
-        self.device = device
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
-
-    def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        """The autocast context for forward passes."""
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
-
-    @property
-    def name(self) -> str:
-        """``bf16``, ``fp16`` or ``fp32``, for the card."""
-        return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "fp32")
 
 
 def validate(config: TrainConfig) -> TrainConfig:
@@ -150,36 +119,6 @@ def _run_context(device: torch.device, seed: int) -> Iterator[None]:
             torch.use_deterministic_algorithms(previous)
 
 
-def _trainable(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
-    return [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
-
-
-def apply_gradients(
-    losses: Mapping[str, torch.Tensor],
-    groups: Mapping[str, tuple[str, ...]],
-    optimizers: Mapping[str, torch.optim.Optimizer],
-    scaler: torch.amp.GradScaler,
-) -> None:
-    """Give each optimizer the gradient of its own losses only, then step them all.
-
-    Gradients are taken with :func:`torch.autograd.grad` restricted to each optimizer's
-    parameters, so a loss never updates another player's parameters, and all players step
-    after all gradients are known (simultaneous updates from one forward pass).
-    """
-    items = list(groups.items())
-    for index, (name, loss_names) in enumerate(items):
-        params = _trainable(optimizers[name])
-        total = torch.stack([losses[n].float() for n in loss_names]).sum()
-        grads = torch.autograd.grad(
-            scaler.scale(total), params, retain_graph=index < len(items) - 1, allow_unused=True
-        )
-        for param, grad in zip(params, grads, strict=True):
-            param.grad = grad
-    for name, _ in items:
-        scaler.step(optimizers[name])
-    scaler.update()
-
-
 def _batches(data: TrainingData, batch_size: int, generator: torch.Generator) -> Iterator[Batch]:
     """One epoch of batches: a seeded permutation of the source, the target cycled alongside."""
     images, labels = data.labelled
@@ -199,64 +138,6 @@ def _batches(data: TrainingData, batch_size: int, generator: torch.Generator) ->
         yield Batch(images[picked], labels[picked], target)
 
 
-def _checkpoint_payload(
-    method: Method,
-    precision: Precision,
-    generators: Mapping[str, torch.Generator],
-    state: RunState,
-    settings: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "epoch": state.epoch,
-        "modules": {name: module.state_dict() for name, module in method.modules().items()},
-        "optimizers": {name: opt.state_dict() for name, opt in method.optimizers().items()},
-        "scaler": precision.scaler.state_dict(),
-        "generators": {name: g.get_state() for name, g in generators.items()},
-        "torch_rng": torch.get_rng_state(),
-        "history_json": json.dumps(state.history),
-        "best_epoch": -1 if state.best_epoch is None else state.best_epoch,
-        "best_value_json": json.dumps(state.best_value),
-        "best_state": state.best_state or {},
-        "settings_json": json.dumps(settings, sort_keys=True),
-    }
-
-
-def _restore(
-    payload: Mapping[str, Any],
-    method: Method,
-    precision: Precision,
-    generators: Mapping[str, torch.Generator],
-    settings: dict[str, Any],
-    folder: Path,
-) -> RunState:
-    saved = json.loads(payload["settings_json"])
-    current = json.loads(json.dumps(settings, sort_keys=True))
-    differ = sorted(
-        k
-        for k in set(saved) | set(current)
-        if k not in RUN_CONTROLS and saved.get(k) != current.get(k)
-    )
-    if differ:
-        detail = ", ".join(f"{k}: {saved.get(k)!r} then, {current.get(k)!r} now" for k in differ)
-        raise UserError(f"`resume`: the interrupted run in {folder} used other settings ({detail})")
-    for name, module in method.modules().items():
-        module.load_state_dict(payload["modules"][name])
-    for name, optimizer in method.optimizers().items():
-        optimizer.load_state_dict(payload["optimizers"][name])
-    precision.scaler.load_state_dict(payload["scaler"])
-    for name, generator in generators.items():
-        generator.set_state(payload["generators"][name])
-    torch.set_rng_state(payload["torch_rng"])
-    best_epoch = int(payload["best_epoch"])
-    return RunState(
-        epoch=int(payload["epoch"]),
-        history=json.loads(payload["history_json"]),
-        best_epoch=None if best_epoch < 0 else best_epoch,
-        best_value=json.loads(payload["best_value_json"]),
-        best_state=dict(payload["best_state"]) or None,
-    )
-
-
 def _prepare_folders(config: TrainConfig, out: Path) -> Path:
     check_output_path(out, overwrite=config.overwrite, option="out")
     folder = partial_dir(out)
@@ -269,106 +150,6 @@ def _prepare_folders(config: TrainConfig, out: Path) -> Path:
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def _card(
-    config: TrainConfig,
-    out: Path,
-    data: TrainingData,
-    method: Method,
-    rule: SelectionRule,
-    state: RunState,
-    precision: Precision,
-    settings: dict[str, Any],
-    steps_per_epoch: int,
-    parent: ParentModel | None = None,
-) -> ModelCard:
-    stores = {
-        d.setting + ("_val" if d is data.source_val else ""): {
-            **d.describe(),
-            **store_fingerprint(d.path),
-        }
-        for d in (data.source, data.target, data.val, data.source_val)
-        if d is not None
-    }
-    if data.graded_record is not None:
-        stores["grades"] = data.graded_record
-    record = report.run_provenance(config, settings, stores, parent)
-    assert state.best_epoch is not None
-    selected = state.history[state.best_epoch - 1]
-    return ModelCard(
-        name=out.name,
-        encoder=config.encoder,
-        method=config.method,
-        bands=data.bands,
-        pixel_scale=data.pixel_scale,
-        input_size=data.input_size,
-        normalisation=(
-            parent.card.normalisation if parent else own_normalisation(config).to_dict()
-        ),
-        encoder_options=dict(parent.card.encoder_options) if parent else {},
-        imbalance={
-            "strategy": "pos_weight",
-            "pos_weight": data.pos_weight,
-            "description": "BCE lens terms weighted by n_non-lens / n_lens of the labelled items",
-        },
-        selection={
-            "rule": rule.name,
-            "description": rule.description,
-            "epoch": state.best_epoch,
-            "value": state.best_value if rule.metric else None,
-            "unsupervised_criteria": "target_entropy, target_confident, target_lens_fraction",
-        },
-        metrics={"selected": selected, "epochs": state.history},
-        training={
-            "stores": stores,
-            "seed": config.seed,
-            "epochs": config.epochs,
-            "steps_per_epoch": steps_per_epoch,
-            "batch_size": config.batch_size,
-            "method_options": method.options,
-            "precision": precision.name,
-            "device": str(precision.device),
-            "settings": settings,
-            **({"parent": parent.describe()} if parent else {}),
-        },
-        provenance=record,
-        lensscan_version=__version__,
-    )
-
-
-def _finish(
-    out: Path,
-    folder: Path,
-    network: LensNet,
-    card: ModelCard,
-    state: RunState,
-    loss_names: list[str],
-    settings: dict[str, Any],
-) -> None:
-    with atomic_output(out) as tmp:
-        tmp.mkdir(parents=True)
-        write_model_files(tmp, network, card)
-        report.write_jsonl(tmp / report.LOG_FILE, state.history)
-        report.plot_curves(
-            tmp / report.CURVES_FILE, state.history, loss_names, f"{card.encoder} / {card.method}"
-        )
-        report.write_settings(tmp, settings)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def own_normalisation(config: TrainConfig) -> RobustAsinh:
-    """The input normalisation of a model trained from scratch with ``config``.
-
-    Raises:
-        SettingError: If ``normalisation`` names an unknown setting or a bad value.
-    """
-    if not config.normalisation:
-        return DEFAULT_NORMALISATION
-    try:
-        return RobustAsinh(**config.normalisation)
-    except (TypeError, ValueError) as exc:
-        raise SettingError("normalisation", dict(config.normalisation), str(exc)) from None
 
 
 def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> Path:
@@ -438,7 +219,7 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
         rule = resolve_rule(config.selection, data.val is not None)
         state = RunState()
         if config.resume and (folder / "checkpoint.pt").exists():
-            state = _restore(
+            state = restore_checkpoint(
                 load_checkpoint(folder), method, precision, generators, settings, folder
             )
         loss_names = sorted(
@@ -460,7 +241,7 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
                 }
             state.epoch = epoch + 1
             save_checkpoint(
-                folder, _checkpoint_payload(method, precision, generators, state, settings)
+                folder, checkpoint_payload(method, precision, generators, state, settings)
             )
             report.write_jsonl(folder / report.LOG_FILE, state.history)
             report.log_epoch(record, config.epochs)
@@ -469,10 +250,10 @@ def train(config: TrainConfig, *, on_epoch_end: EpochCallback | None = None) -> 
         best = copy.deepcopy(method.eval_network()).cpu()
         assert state.best_state is not None
         best.load_state_dict(state.best_state)
-        card = _card(
+        card = build_card(
             config, out, data, method, rule, state, precision, settings, steps_per_epoch, parent
         )
-        _finish(out, folder, best, card, state, loss_names, settings)
+        write_weights_folder(out, folder, best, card, state, loss_names, settings)
     return out
 
 
