@@ -26,6 +26,8 @@ WEIGHTS = REPO_ROOT / "weights"
 MANIFEST = REPO_ROOT / "lensscan" / "models" / "manifest.json"
 SHIPPED = {
     DEFAULT_MODEL: ("g", "r", "i"),
+    "hsc-gri-ecnn-v3": ("g", "r", "i"),
+    "hsc-gri-v3": ("g", "r", "i"),
     "hsc-gri-ecnn-v2": ("g", "r", "i"),
     "hsc-gri-v2": ("g", "r", "i"),
     "hsc-i-v2": ("i",),
@@ -53,10 +55,17 @@ def test_shipped_model_loads_with_its_card_metrics(name: str, bands: tuple[str, 
     # Judged on a family from another code base and on real lenses of other surveys too.
     assert evaluations[INDEPENDENT_LABEL]["n_nonlenses"] >= 20_000
     assert evaluations[REAL_DEV_LABEL]["n_lenses"] == 135
-    # Trained on the hsc-train family only.
-    trainings = [m["training"] for m in finder.card.training.get("members", [])]
-    for training in trainings or [finder.card.training]:
+    # Trained on the hsc-train family only (every network of an ensemble of ensembles).
+    for training in _network_trainings(finder.card.training):
         assert "train-" in training["stores"]["source"]["path"]
+
+
+def _network_trainings(training: dict) -> list[dict]:
+    """The training records of every single network of a model, members of members too."""
+    members = training.get("members")
+    if not members:
+        return [training]
+    return [found for member in members for found in _network_trainings(member["training"])]
 
 
 def test_default_model_is_found_without_a_name() -> None:

@@ -89,3 +89,19 @@ def test_a_recipe_with_a_parent_fine_tunes_it_on_a_scaled_subset() -> None:
     scaled = recipe.scaled(0.01)
     assert scaled.max_source == 90 and scaled.parent == recipe.parent
     assert get_recipe("hsc-gri").scaled(0.01).max_source is None
+
+
+def test_a_combining_recipe_ensembles_shipped_models_without_training(runner, tmp_path) -> None:
+    recipe = get_recipe("hsc-gri-mixed")
+    assert recipe.combine == ("hsc-gri-ecnn-v3", "hsc-gri-v3")
+    out, work = tmp_path / "weights" / "tiny-mixed", tmp_path / "work"
+    arguments = ["recipe", "hsc-gri-mixed", "--scale", "0.01", "--work", str(work)]
+    result = runner.invoke(app, [*arguments, "--out", str(out), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "model.json").read_text())
+    assert card["encoder"] == "mixed" and card["members"] == 2
+    assert [m["name"] for m in card["training"]["members"]] == list(recipe.combine)
+    assert [c["encoder"] for c in card["components"]] == ["ecnn", "small_cnn"]
+    assert 0 <= card["metrics"]["evaluations"][OUT_OF_FAMILY_LABEL]["auroc"] <= 1
+    # Nothing was simulated or trained for it but the test stores.
+    assert not (work / "data" / "train-gri.zarr").exists() and not (work / "members").exists()

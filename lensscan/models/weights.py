@@ -29,7 +29,7 @@ CARD_FILE = "model.json"
 WEIGHTS_ENV = "LENSSCAN_WEIGHTS"
 
 #: The model ``load_model(None)`` (and ``lensscan scan`` without --model) uses.
-DEFAULT_MODEL = "hsc-gri-ecnn-v3"
+DEFAULT_MODEL = "hsc-gri-mixed-v1"
 DEFAULT_ALIAS = "default"
 """What names :data:`DEFAULT_MODEL` wherever a model is named."""
 
