@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scan_helpers import WeightedMeanScorer, tan_wcs, write_calexp
@@ -72,3 +73,41 @@ def make_scanned_field(
     report = scan([FieldSpec(path=files["g"])], config, scorer=scorer)
     assert not report.failed, report.lines()
     return ScannedField(catalog=catalog, files=files, n_candidates=n_objects)
+
+
+@dataclass(frozen=True)
+class GradedField:
+    """A scanned field whose catalog two graders graded.
+
+    Attributes:
+        field: The scanned field.
+        catalog: Its candidate catalog.
+        database: The grade database.
+        lenses: Catalog rows both graders gave 3 (the top two).
+        zeros: Catalog rows both gave 0 (the next four).
+    """
+
+    field: ScannedField
+    catalog: Any
+    database: Path
+    lenses: np.ndarray
+    zeros: np.ndarray
+
+
+def make_graded_field(folder: Path) -> GradedField:
+    """Scan a field and grade it: two lenses, four non-lenses and one possible (unlabelled)."""
+    from lensscan.inspect.candidates import read_candidate_catalog
+    from lensscan.inspect.session import open_bound_db
+
+    field = make_scanned_field(folder / "field", n_objects=12)
+    catalog = read_candidate_catalog(field.catalog)
+    lenses, zeros = catalog.order[:2], catalog.order[2:6]
+    database = folder / "grades.sqlite"
+    with open_bound_db(catalog, database, create=True) as db:
+        for grader in ("ann", "bo"):
+            for row in lenses:
+                db.record_grade(grader, int(row), 3)
+            for row in zeros:
+                db.record_grade(grader, int(row), 0)
+        db.record_grade("ann", int(catalog.order[6]), 1)  # a possible: stays unlabelled
+    return GradedField(field, catalog, database, lenses, zeros)

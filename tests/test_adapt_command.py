@@ -11,14 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from inspect_helpers import make_scanned_field
+from inspect_helpers import make_graded_field
 
 from lensscan.cli import app
 from lensscan.data.store import LENS, NONLENS, UNLABELLED, CutoutStore, write_store
 from lensscan.errors import UserError
 from lensscan.inspect.candidates import read_candidate_catalog
 from lensscan.inspect.graded_set import repeats_for_share
-from lensscan.inspect.session import open_bound_db
 from lensscan.models import create_lens_finder, load_model, save_model
 from lensscan.survey_adapt import AdaptConfig, safety, steps
 
@@ -164,17 +163,8 @@ def test_invisible_arcs_are_refused_before_training(runner, parent: Path, tmp_pa
 
 
 def test_grades_become_labels_from_fits_fields(runner, parent: Path, tmp_path: Path) -> None:
-    field = make_scanned_field(tmp_path / "field", n_objects=12)
-    catalog = read_candidate_catalog(field.catalog)
-    lenses, zeros = catalog.order[:2], catalog.order[2:6]
-    db_path = tmp_path / "grades.sqlite"
-    with open_bound_db(catalog, db_path, create=True) as db:
-        for grader in ("ann", "bo"):
-            for row in lenses:
-                db.record_grade(grader, int(row), 3)
-            for row in zeros:
-                db.record_grade(grader, int(row), 0)
-        db.record_grade("ann", int(catalog.order[6]), 1)  # a possible: stays unlabelled
+    graded = make_graded_field(tmp_path)
+    field, db_path, lenses, zeros = graded.field, graded.database, graded.lenses, graded.zeros
     out, work = tmp_path / "graded-model", tmp_path / "work"
     result, text = _run(
         runner, str(field.files["g"]), "--init-model", str(parent), "--out", str(out),

@@ -5,13 +5,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from inspect_helpers import make_scanned_field
+from inspect_helpers import make_graded_field
 from test_training import make_store
 
 from lensscan.cli import app
 from lensscan.data.store import LENS, NONLENS
-from lensscan.inspect.candidates import open_stamps, read_candidate_catalog
-from lensscan.inspect.session import open_bound_db
+from lensscan.inspect.candidates import open_stamps
 from lensscan.training.data import load_training_data
 from lensscan.training.settings import TrainConfig
 
@@ -170,24 +169,9 @@ def test_normalisation_settings_are_recorded_in_the_card(runner, stores, tmp_pat
     assert not (tmp_path / "bad").exists()
 
 
-def _graded_field(root):
-    """A scanned field whose top two candidates are graded lenses and next four 0 by both."""
-    field = make_scanned_field(root / "field", n_objects=12)
-    catalog = read_candidate_catalog(field.catalog)
-    lenses, zeros = catalog.order[:2], catalog.order[2:6]
-    db_path = root / "grades.sqlite"
-    with open_bound_db(catalog, db_path, create=True) as db:
-        for grader in ("ann", "bo"):
-            for row in lenses:
-                db.record_grade(grader, int(row), 3)
-            for row in zeros:
-                db.record_grade(grader, int(row), 0)
-        db.record_grade("ann", int(catalog.order[6]), 1)  # a possible: stays unlabelled
-    return catalog, db_path, lenses, zeros
-
-
 def test_grades_join_the_source_items(runner, tmp_path) -> None:
-    catalog, db_path, lenses, zeros = _graded_field(tmp_path)
+    graded = make_graded_field(tmp_path)
+    catalog, db_path, lenses, zeros = graded.catalog, graded.database, graded.lenses, graded.zeros
     source = make_store(tmp_path / "source.zarr", n=32, seed=0)
     out = tmp_path / "weights" / "graded"
     args = ["--source", str(source), "--grades", str(db_path), "--max-source", "24"]
