@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
 import os
 import platform
 from collections.abc import Iterable, Mapping
@@ -13,6 +14,16 @@ from typing import Any
 from lensscan import __version__
 
 _CHUNK = 1 << 20
+
+
+def content_key(record: Mapping[str, Any]) -> str:
+    """A short content key of settings and input hashes (12 hex digits).
+
+    Outputs named by it (a work folder's stores, models) are found again by a rerun with
+    the same inputs and settings, and never reused when one of them changed.
+    """
+    text = json.dumps(record, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

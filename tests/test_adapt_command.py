@@ -19,7 +19,9 @@ from lensscan.errors import UserError
 from lensscan.inspect.candidates import read_candidate_catalog
 from lensscan.inspect.graded_set import repeats_for_share
 from lensscan.models import create_lens_finder, load_model, save_model
-from lensscan.survey_adapt import AdaptConfig, safety, steps
+from lensscan.pixels import centre_crop
+from lensscan.provenance import content_key
+from lensscan.survey_adapt import AdaptConfig, safety
 
 #: Settings that keep every run small: few items, a tiny rehearsal set, one epoch.
 SMALL = [
@@ -252,9 +254,9 @@ def test_visibility_check_and_probe() -> None:
 
 
 def test_step_keys_and_repeats() -> None:
-    assert steps.step_key({"a": 1, "b": [1, 2]}) == steps.step_key({"b": [1, 2], "a": 1})
-    assert steps.step_key({"a": 1}) != steps.step_key({"a": 2})
+    assert content_key({"a": 1, "b": [1, 2]}) == content_key({"b": [1, 2], "a": 1})
+    assert content_key({"a": 1}) != content_key({"a": 2})
     assert repeats_for_share(30, 900, 0.1) == 4  # 120 of 1,020 items
     assert repeats_for_share(0, 900, 0.1) == 0
     with pytest.raises(UserError, match="smaller than the model's 64 px"):
-        steps.centre_crop(np.zeros((1, 3, 32, 32)), 64)
+        centre_crop(np.zeros((1, 3, 32, 32)), 64)

@@ -138,6 +138,15 @@ class CutoutStore:
             )
         return np.flatnonzero(self.split_codes == self.split_names.index(split))
 
+    def labelled_indices(self, split: str | None) -> np.ndarray:
+        """Indices of the items in a split that hold a label (lens or non-lens).
+
+        Raises:
+            UserError: If the split does not exist or is empty.
+        """
+        indices = self.split_indices(split)
+        return indices[self.labels[indices] >= 0]
+
     def read_images(self, indices: np.ndarray | slice | None = None) -> np.ndarray:
         """Read images (all, a slice, or sorted integer indices) as float32."""
         if indices is None:

@@ -11,8 +11,6 @@ their training items.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -22,7 +20,7 @@ from typing import Any
 
 from lensscan.data.store import LENS, NONLENS, CutoutStore
 from lensscan.errors import UserError
-from lensscan.provenance import sha256_file
+from lensscan.provenance import content_key, sha256_file
 
 
 @dataclass(frozen=True)
@@ -90,8 +88,7 @@ def graded_set(
             )
         consensus = consensus_of(db)
         graders = list(consensus.graders)
-    source = {"db": sha256_file(db_path), "catalog": catalog.sha256, "cutouts": cutouts}
-    key = hashlib.sha256(json.dumps(source, sort_keys=True).encode()).hexdigest()[:12]
+    key = content_key({"db": sha256_file(db_path), "catalog": catalog.sha256, "cutouts": cutouts})
     out = work / f"graded-{key}.zarr"
     if not (out / "zarr.json").is_file():
         files = [] if cutouts else list(field_files)

@@ -78,6 +78,17 @@ class ModelCard:
         """Whether the model is an ensemble of different encoders (see ``components``)."""
         return self.encoder == MIXED_ENCODER
 
+    def member_component(self, index: int) -> dict[str, Any]:
+        """Encoder, encoder options and size of member ``index`` of an ensemble.
+
+        A mixed ensemble's member has its own (its ``components`` entry, possibly an
+        ensemble itself); a member of any other ensemble is one network of the card's
+        encoder.
+        """
+        if self.is_mixed:
+            return self.components[index]
+        return {"encoder": self.encoder, "encoder_options": self.encoder_options, "members": 1}
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (bands as a list)."""
         data = dataclasses.asdict(self)

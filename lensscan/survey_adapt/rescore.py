@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from lensscan.data.store import CutoutStore
+from lensscan.pixels import centre_crop
 from lensscan.survey_adapt import steps
 from lensscan.survey_adapt.settings import AdaptConfig
 
@@ -63,7 +64,7 @@ def pool_scores(finder: Any, pool: steps.Pool, config: AdaptConfig) -> np.ndarra
     scores = []
     for start in range(0, backgrounds.n, _SCORE_BLOCK):
         indices = np.arange(start, min(start + _SCORE_BLOCK, backgrounds.n))
-        images = steps.centre_crop(backgrounds.read(indices)[:, planes], finder.input_size)
+        images = centre_crop(backgrounds.read(indices)[:, planes], finder.input_size)
         scores.append(finder.score(np.ascontiguousarray(images)))
     return np.concatenate(scores)
 

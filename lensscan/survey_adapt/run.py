@@ -49,8 +49,9 @@ from lensscan.atomic import atomic_output, check_output_path
 from lensscan.config import config_to_dict
 from lensscan.data.store import LENS, CutoutStore
 from lensscan.errors import UserError
+from lensscan.pixels import centre_crop
 from lensscan.progress import logger
-from lensscan.provenance import provenance
+from lensscan.provenance import content_key, provenance
 from lensscan.survey_adapt import rescore, safety, steps
 from lensscan.survey_adapt.settings import AdaptConfig
 from lensscan.training.settings import TrainConfig
@@ -128,8 +129,8 @@ def _held_out(injected: CutoutStore) -> tuple[np.ndarray, np.ndarray]:
         UserError: If the held-out backgrounds lack lenses or non-lenses.
     """
     present = injected.splits_present()
-    train = steps.labelled_indices(injected, "train") if "train" in present else np.zeros(0, int)
-    val = steps.labelled_indices(injected, "val") if "val" in present else np.zeros(0, int)
+    train = injected.labelled_indices("train") if "train" in present else np.zeros(0, int)
+    val = injected.labelled_indices("val") if "val" in present else np.zeros(0, int)
     labels = injected.labels[val]
     if not (labels == LENS).any() or (labels == LENS).all() or len(train) < 2:
         raise UserError(
@@ -153,11 +154,11 @@ def _separability(
     size = parent.card.input_size
     probe = safety.probe_separability(
         (
-            safety.probe_features(steps.centre_crop(injected.read_images(probe_idx), size), norm),
+            safety.probe_features(centre_crop(injected.read_images(probe_idx), size), norm),
             _binary(injected, probe_idx).astype(float),
         ),
         (
-            safety.probe_features(steps.centre_crop(injected.read_images(val), size), norm),
+            safety.probe_features(centre_crop(injected.read_images(val), size), norm),
             labels_val,
         ),
     )
@@ -168,7 +169,7 @@ def _train(config: AdaptConfig, parent: Any, mixture: Path, injected: Path, work
     """Fine-tune the parent on the mixture (or reuse/resume the run of the same key)."""
     from lensscan.training import train
 
-    key = steps.step_key(
+    key = content_key(
         {
             "mixture": mixture.name,
             "injected": injected.name,
@@ -211,7 +212,7 @@ def _adabn(config: AdaptConfig, model: Path, pool: steps.Pool, work: Path) -> Pa
     stores = [p for p in pool.paths if (Path(p) / "zarr.json").is_file()]
     if len(stores) != len(pool.paths) or len(stores) != 1:
         raise UserError("`label_free` adabn: needs the pool as one cutout store (or FIELD files)")
-    out = work / f"{model.name}-adabn-{steps.step_key({'pool': pool.hashes})}"
+    out = work / f"{model.name}-adabn-{content_key({'pool': pool.hashes})}"
     if not (out / "model.json").is_file():
         train(
             TrainConfig(
@@ -306,20 +307,20 @@ def run_adapt(fields: Sequence[Any], config: AdaptConfig) -> AdaptResult:
     parts = [steps.MixPart(injected, train_idx, 1, 0, "injected")]
     source_val = np.zeros(0, np.int64)
     if rehearsal is not None:
-        source_val = steps.labelled_indices(rehearsal, "val")
+        source_val = rehearsal.labelled_indices("val")
         parts += [
-            steps.MixPart(rehearsal, steps.labelled_indices(rehearsal, "train"), 1, 0, "rehearsal"),
+            steps.MixPart(rehearsal, rehearsal.labelled_indices("train"), 1, 0, "rehearsal"),
             steps.MixPart(rehearsal, source_val, 1, 1, "source_val"),
         ]
     grade_repeats = 0
     if graded is not None:
         graded_store = CutoutStore.open(graded.store)
-        graded_idx = steps.labelled_indices(graded_store, "labelled")
+        graded_idx = graded_store.labelled_indices("labelled")
         others = sum(len(part) for part in parts if part.split == 0)
         grade_repeats = repeats_for_share(len(graded_idx), others, config.grade_share)
         parts.append(steps.MixPart(graded_store, graded_idx, grade_repeats, 0, "graded"))
     with timer.step("mixture"):
-        key = steps.step_key(
+        key = content_key(
             {
                 "parts": [(p.store.path.name, p.role, len(p.indices), p.repeats) for p in parts],
                 "size": card.input_size,

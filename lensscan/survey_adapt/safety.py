@@ -86,7 +86,7 @@ def figures(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
 
 def score_items(finder: Any, store: CutoutStore, indices: np.ndarray) -> np.ndarray:
     """A model's float64 P(lens) of store items, centre-cropped to its cutout size."""
-    from lensscan.survey_adapt.steps import centre_crop
+    from lensscan.pixels import centre_crop
 
     scores = [
         finder.score(

@@ -1,18 +1,17 @@
 """The steps of ``lensscan adapt``, each written once into a work folder and reused.
 
 Every step's output is named by a key: the SHA-256 of the step's settings and of the
-content hashes of its inputs (:func:`step_key`). A rerun with the same inputs and settings
-finds the output and skips the step; a changed input or setting gives a new key, so a
-stale output is never reused. Outputs are written under a temporary name and renamed
-(stores, models) so an interrupted step leaves nothing that looks finished; the
-fine-tuning itself resumes from its last epoch's checkpoint.
+content hashes of its inputs (:func:`lensscan.provenance.content_key`). A rerun with the
+same inputs and settings finds the output and skips the step; a changed input or setting
+gives a new key, so a stale output is never reused. Outputs are written under a temporary
+name and renamed (stores, models) so an interrupted step leaves nothing that looks
+finished; the fine-tuning itself resumes from its last epoch's checkpoint.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,9 @@ import numpy as np
 from lensscan.atomic import atomic_output
 from lensscan.data.store import CutoutStore, ImageBlocks, write_store
 from lensscan.errors import UserError
+from lensscan.pixels import centre_crop
 from lensscan.progress import logger
-from lensscan.provenance import provenance, sha256_file, sha256_tree
+from lensscan.provenance import content_key, provenance, sha256_file, sha256_tree
 from lensscan.survey_adapt.settings import AdaptConfig
 
 #: Items copied per block when a mixture store is written.
@@ -33,12 +33,6 @@ _BLOCK = 1024
 MIXTURE_SPLITS = ("train", "val")
 #: Split names of the injected store: training backgrounds and held-out backgrounds.
 INJECT_SPLITS = ("train", "val")
-
-
-def step_key(record: Mapping[str, Any]) -> str:
-    """A short content key of a step's settings and input hashes (12 hex digits)."""
-    text = json.dumps(record, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def fingerprint(path: str | Path) -> str:
@@ -57,19 +51,6 @@ def fingerprint(path: str | Path) -> str:
     if target.is_dir():
         return sha256_tree(target)
     return sha256_file(target)
-
-
-def centre_crop(images: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop (N, C, H, W) images to (N, C, size, size).
-
-    Raises:
-        UserError: If the images are smaller than ``size``.
-    """
-    height, width = images.shape[-2:]
-    if min(height, width) < size:
-        raise UserError(f"{height}x{width} px cutouts are smaller than the model's {size} px")
-    top, left = (height - size) // 2, (width - size) // 2
-    return images[..., top : top + size, left : left + size]
 
 
 @dataclass(frozen=True)
@@ -130,7 +111,7 @@ def field_cutouts(
             raise UserError(f"FIELD {path}: no such file")
     hashes = [sha256_file(p) for p in files]
     settings = {"mag_limit": config.mag_limit, "model": str(parent_folder.resolve())}
-    out = work / f"pool-cutouts-{step_key({'files': hashes, **settings})}.zarr"
+    out = work / f"pool-cutouts-{content_key({'files': hashes, **settings})}.zarr"
     if (out / "zarr.json").is_file():
         logger.info("adapt: field cutouts %s exist, kept", out)
     else:
@@ -220,7 +201,7 @@ def inject(request: Any, pool: Pool, work: Path) -> Path:
     from lensscan.simulate.inject.run import inject_arcs
 
     settings = {k: v for k, v in request.settings().items() if k != "backgrounds"}
-    out = work / f"inject-{step_key({'pool': pool.hashes, **settings})}.zarr"
+    out = work / f"inject-{content_key({'pool': pool.hashes, **settings})}.zarr"
     if (out / "zarr.json").is_file():
         logger.info("adapt: injected store %s exists, kept", out)
         return out
@@ -254,7 +235,7 @@ def rehearsal(config: AdaptConfig, bands: Sequence[str], n_train: int, work: Pat
         seed=config.seed + 1,
         workers=config.workers,
     )
-    key = step_key(
+    key = content_key(
         {
             "domain": request.domain,
             "splits": request.splits,
@@ -291,12 +272,6 @@ class MixPart:
 
     def __len__(self) -> int:
         return len(self.indices) * self.repeats
-
-
-def labelled_indices(store: CutoutStore, split: str | None) -> np.ndarray:
-    """Items of a split that hold a label (lens or non-lens)."""
-    indices = store.split_indices(split)
-    return indices[store.labels[indices] >= 0]
 
 
 def write_mixture(

@@ -25,6 +25,7 @@ from lensscan.data.restyle import restyle
 from lensscan.data.store import LENS, NONLENS, CutoutStore
 from lensscan.errors import SettingError, UserError
 from lensscan.models.registry import check_input_size
+from lensscan.pixels import centre_crop
 from lensscan.provenance import sha256_file, sha256_tree
 from lensscan.training.settings import TrainConfig
 
@@ -379,9 +380,8 @@ def load_training_data(
 
     source_val = None
     if source_split != "val" and "val" in source_store.splits_present():
-        idx = source_store.split_indices("val")
         idx = _subset(
-            idx[source_store.labels[idx] >= 0], config.max_eval, np.random.default_rng(seeds[3])
+            source_store.labelled_indices("val"), config.max_eval, np.random.default_rng(seeds[3])
         )
         source_val = DomainData(
             _normalised(source_store, idx, norm, device),
@@ -431,12 +431,10 @@ def _graded_items(
                 f"`grades` {config.grades}: stamps in bands {','.join(store.bands)}; "
                 f"`source` {source_store.path} has {','.join(source_store.bands)}"
             )
-        indices = store.split_indices("labelled")
-        indices = indices[store.labels[indices] >= 0]
-        images = store.read_images(indices)
+        indices = store.labelled_indices("labelled")
+        images = centre_crop(store.read_images(indices), size)
         labels = store.labels[indices]
-    top = (images.shape[-1] - size) // 2
-    images = np.ascontiguousarray(images[..., top : top + size, top : top + size], np.float32)
+    images = np.ascontiguousarray(images, np.float32)
     repeats = repeats_for_share(len(indices), n_source, config.grade_share)
     graded = DomainData(
         norm(torch.from_numpy(images).to(device)).repeat(repeats, 1, 1, 1),

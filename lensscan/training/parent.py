@@ -88,16 +88,7 @@ class ParentModel:
             target = folder / f"{self.card.name}-member{index}"
             if not (target / "model.json").is_file():
                 record = records[index] if index < len(records) else {}
-                # A member of a mixed ensemble has its own encoder and may be an ensemble.
-                part = (
-                    self.card.components[index]
-                    if self.card.is_mixed
-                    else {
-                        "encoder": self.card.encoder,
-                        "encoder_options": self.card.encoder_options,
-                        "members": 1,
-                    }
-                )
+                part = self.card.member_component(index)
                 card = self.card.replace(
                     encoder=part["encoder"],
                     encoder_options=dict(part["encoder_options"]),
