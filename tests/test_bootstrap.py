@@ -101,3 +101,37 @@ def test_percentile_interval_and_outside_notes() -> None:
     assert all(math.isnan(v) for v in b.percentile_interval(np.full(3, np.nan)))
     notes = b.interval_notes({"ap": 0.3, "auroc": 0.5}, {"ap": (0.34, 0.39), "auroc": (0.4, 0.6)})
     assert len(notes) == 1 and notes[0].startswith("ap: the estimate 0.300 lies outside")
+
+
+def test_paired_difference_of_a_model_with_itself_is_zero() -> None:
+    rng = np.random.default_rng(3)
+    labels = np.r_[np.ones(40, int), np.zeros(300, int)]
+    scores = rng.normal(size=340) + labels
+    assert np.all(b.paired_difference(labels, scores, scores.copy(), n_resamples=50) == 0)
+
+
+def test_paired_difference_resamples_the_same_items_for_both_models() -> None:
+    rng = np.random.default_rng(4)
+    labels = np.r_[np.ones(50, int), np.zeros(400, int)]
+    scores = rng.normal(size=450) + 1.2 * labels
+    # A monotone transform ranks the items exactly alike: every paired difference is 0,
+    # although the two models sort their scores differently from the items' order.
+    shifted = np.exp(scores)
+    assert np.all(b.paired_difference(labels, scores, shifted, n_resamples=50) == 0)
+    # Each replicate of one model is the metric of the items its counts draw.
+    other = scores + rng.normal(scale=0.8, size=450)
+    differences = b.paired_difference(labels, scores, other, n_resamples=200, seed=5)
+    unpaired = b.bootstrap_replicates(labels, scores, n_resamples=200, seed=5)["auroc"]
+    assert differences.std() < unpaired.std()
+
+
+def test_replicate_counts_follow_the_items_not_the_sort() -> None:
+    labels = np.r_[np.ones(8, int), np.zeros(60, int)]
+    scores = np.random.default_rng(6).normal(size=68) + labels
+    reversed_scores = scores.copy()
+    reversed_scores[:8] = reversed_scores[:8][::-1]
+    # The same lens scores on other items: if counts followed the sort rather than the
+    # items, every replicate would be unchanged.
+    one = b.bootstrap_replicates(labels, scores, n_resamples=20, seed=2)["auroc"]
+    two = b.bootstrap_replicates(labels, reversed_scores, n_resamples=20, seed=2)["auroc"]
+    assert not np.allclose(one, two)

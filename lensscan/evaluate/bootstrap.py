@@ -13,8 +13,10 @@ model, predicted lens at ``score >= threshold``) are the same; ``tests/test_boot
 checks that unit counts reproduce the scikit-learn-based point estimates.
 
 Each replicate has its own random generator spawned from the run's seed, so the intervals
-do not depend on the chunk size, and models scored on the same items share their
-resamples (a paired comparison).
+do not depend on the chunk size. Items are drawn in their given order and the counts then
+follow each model's sort, so models scored on the same items with the same seed share
+their resamples item for item: the difference of their replicates is a paired bootstrap
+of the difference (:func:`paired_difference`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class SortedScores:
         at_or_below: For each lens, how many non-lenses score lower or equal.
         merged_order: Order of ``concat(positives, negatives)`` by descending score.
         group_ends: Positions (in merged order) where a run of equal scores ends.
+        positive_order: For each sorted lens, its position among the lenses as given.
+        negative_order: For each sorted non-lens, its position among the non-lenses.
     """
 
     positives: np.ndarray
@@ -59,14 +63,18 @@ class SortedScores:
     at_or_below: np.ndarray
     merged_order: np.ndarray
     group_ends: np.ndarray
+    positive_order: np.ndarray
+    negative_order: np.ndarray
 
     @classmethod
     def from_labels(cls, labels: np.ndarray, scores: np.ndarray) -> SortedScores:
         """Sort the scores of each class and precompute rank look-ups."""
         labels = np.asarray(labels)
         scores = np.asarray(scores, dtype=np.float64)
-        positives = np.sort(scores[labels == 1])
-        negatives = np.sort(scores[labels == 0])
+        positive_order = np.argsort(scores[labels == 1], kind="stable")
+        negative_order = np.argsort(scores[labels == 0], kind="stable")
+        positives = scores[labels == 1][positive_order]
+        negatives = scores[labels == 0][negative_order]
         if positives.size == 0 or negatives.size == 0:
             raise ValueError("the bootstrap needs at least one lens and one non-lens")
         merged = np.concatenate([positives, negatives])
@@ -80,6 +88,8 @@ class SortedScores:
             at_or_below=np.searchsorted(negatives, positives, side="right"),
             merged_order=order,
             group_ends=group_ends,
+            positive_order=positive_order,
+            negative_order=negative_order,
         )
 
     @property
@@ -231,8 +241,45 @@ def bootstrap_replicates(
     for start in range(0, n_resamples, chunk):
         generators = [np.random.default_rng(c) for c in children[start : start + chunk]]
         pos_counts, neg_counts = _draw_counts(generators, ranks.n_positives, ranks.n_negatives)
+        # Counts were drawn per item as given; reorder them as this model sorts the items.
+        pos_counts, neg_counts = (
+            pos_counts[:, ranks.positive_order],
+            neg_counts[:, ranks.negative_order],
+        )
         parts.append(replicate_metrics(ranks, pos_counts, neg_counts, threshold))
     return {name: np.concatenate([p[name] for p in parts]) for name in INTERVAL_METRICS}
+
+
+def paired_difference(
+    labels: np.ndarray,
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    *,
+    metric: str = "auroc",
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> np.ndarray:
+    """Bootstrap replicates of ``metric(a) - metric(b)`` for two models on the same items.
+
+    Both models see the same resamples item for item, so the spread is that of the
+    difference, not of either figure (it is much narrower when the models agree).
+
+    Args:
+        labels: (N,) 1 lens, 0 non-lens.
+        scores_a: (N,) scores of the first model.
+        scores_b: (N,) scores of the second model, on the same items.
+        metric: One of :data:`~lensscan.evaluate.metrics.INTERVAL_METRICS`.
+        n_resamples: Number of replicates.
+        seed: Seed of the resamples.
+
+    Returns:
+        (n_resamples,) differences.
+    """
+    replicates = [
+        bootstrap_replicates(labels, scores, n_resamples=n_resamples, seed=seed)[metric]
+        for scores in (scores_a, scores_b)
+    ]
+    return replicates[0] - replicates[1]
 
 
 def percentile_interval(
