@@ -223,17 +223,40 @@ def test_config_file_settings_and_origin(runner, tmp_path: Path) -> None:
     assert f"--config {config}: --min-gain 2.0: out of range" in result.stderr
 
 
+def _paired(parent_shift: float, adapted_shift: float, n: int = 300) -> safety.PairedScores:
+    """Both models' scores of the same items: each class separated by its shift."""
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.ones(n, int), np.zeros(n, int)]
+    base = rng.normal(size=2 * n)
+    return safety.PairedScores(labels, base + parent_shift * labels, base + adapted_shift * labels)
+
+
 def test_safety_rule() -> None:
-    parent = {"injected_val": {"auroc": 0.90}, "source_val": {"auroc": 0.99}}
-    better = {"injected_val": {"auroc": 0.95}, "source_val": {"auroc": 0.985}}
-    assert safety.decide(parent, better, 0.0, 0.01).keep_adapted
-    forgetful = {"injected_val": {"auroc": 0.95}, "source_val": {"auroc": 0.95}}
-    decision = safety.decide(parent, forgetful, 0.0, 0.01)
-    assert not decision.keep_adapted and "source validation" in decision.reason
-    same = {"injected_val": {"auroc": 0.90}, "source_val": {"auroc": 0.99}}
-    decision = safety.decide(parent, same, 0.0, 0.01)
-    assert not decision.keep_adapted and decision.reason.startswith("kept the parent")
-    assert not safety.decide(parent, better, 0.1, 0.01).keep_adapted
+    source = _paired(2.5, 2.5)
+    better = safety.decide(_paired(1.0, 2.0), source, 0.0, 0.01)
+    assert better.keep_adapted and better.reason.startswith("kept the adapted model")
+    assert better.changes["injected_val"]["ci95"][0] > 0
+    forgetful = safety.decide(_paired(1.0, 2.0), _paired(2.5, 1.5), 0.0, 0.01)
+    assert not forgetful.keep_adapted and "source validation" in forgetful.reason
+    same = safety.decide(_paired(1.0, 1.0), source, 0.0, 0.01)
+    assert not same.keep_adapted and same.reason.startswith("kept the parent")
+    assert not safety.decide(_paired(1.0, 2.0), source, 0.2, 0.01).keep_adapted
+    assert safety.decide(_paired(1.0, 2.0), None, 0.0, 0.01).keep_adapted
+
+
+def test_safety_rule_reads_the_interval_not_the_point() -> None:
+    # A gain of about 0.005 AUROC on 80 items is within the noise of their draw: the
+    # point beats the parent, the interval's lower end does not.
+    rng = np.random.default_rng(1)
+    labels = np.r_[np.ones(40, int), np.zeros(40, int)]
+    parent = rng.normal(size=80) + 1.0 * labels
+    adapted = parent + rng.normal(scale=0.3, size=80) + 0.05 * labels
+    injected = safety.PairedScores(labels, parent, adapted)
+    change = injected.auroc_change()
+    low, high = change["ci95"]
+    assert change["change"] > 0 and low < 0 < high
+    decision = safety.decide(injected, None, 0.0, 0.01)
+    assert not decision.keep_adapted and "does not surely beat" in decision.reason
 
 
 def test_visibility_check_and_probe() -> None:

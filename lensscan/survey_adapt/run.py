@@ -162,7 +162,7 @@ def _separability(
             labels_val,
         ),
     )
-    return {"parent": parent_val["auroc"], "probe": probe}, parent_val
+    return {"parent": parent_val["auroc"], "probe": probe}, parent_scores
 
 
 def _train(config: AdaptConfig, parent: Any, mixture: Path, injected: Path, work: Path) -> Path:
@@ -228,9 +228,15 @@ def _adabn(config: AdaptConfig, model: Path, pool: steps.Pool, work: Path) -> Pa
     return out
 
 
-def _scored(finder: Any, store: CutoutStore | None, indices: np.ndarray) -> dict[str, float]:
-    assert store is not None
-    return safety.figures(_binary(store, indices), safety.score_items(finder, store, indices))
+def _paired(
+    parent: Any, adapted: Any, store: CutoutStore, indices: np.ndarray, parent_scores: Any = None
+) -> safety.PairedScores:
+    """Both models' scores of the same store items (the parent's reused when given)."""
+    return safety.PairedScores(
+        _binary(store, indices),
+        safety.score_items(parent, store, indices) if parent_scores is None else parent_scores,
+        safety.score_items(adapted, store, indices),
+    )
 
 
 def run_adapt(fields: Sequence[Any], config: AdaptConfig) -> AdaptResult:
@@ -286,7 +292,9 @@ def run_adapt(fields: Sequence[Any], config: AdaptConfig) -> AdaptResult:
                 "adapt: %d graded lenses, %d graded non-lenses", graded.lenses, graded.non_lenses
             )
     with timer.step("check"):
-        separability, parent_val = _separability(injected, train_idx, val_idx, parent, config.seed)
+        separability, parent_scores = _separability(
+            injected, train_idx, val_idx, parent, config.seed
+        )
         lenses = injected.labels == LENS
         params = injected.params()
         visibility = safety.check_visibility(params["arc_snr"][lenses], separability, config)
@@ -335,14 +343,21 @@ def run_adapt(fields: Sequence[Any], config: AdaptConfig) -> AdaptResult:
             adapted_path = _adabn(config, adapted_path, pool, work)
         adapted = load_model(adapted_path, device=config.device or "cpu")
     with timer.step("safety"):
-        figures = {"parent": {"injected_val": parent_val}, "adapted": {}}
-        figures["adapted"]["injected_val"] = _scored(adapted, injected, val_idx)
+        paired = {"injected_val": _paired(parent.finder, adapted, injected, val_idx, parent_scores)}
         if len(source_val):
-            figures["parent"]["source_val"] = _scored(parent.finder, rehearsal, source_val)
-            figures["adapted"]["source_val"] = _scored(adapted, rehearsal, source_val)
+            assert rehearsal is not None
+            paired["source_val"] = _paired(parent.finder, adapted, rehearsal, source_val)
+        figures: dict[str, Any] = {"parent": {}, "adapted": {}}
+        for name, scores in paired.items():
+            for model, values in scores.figures().items():
+                figures[model][name] = values
         decision = safety.decide(
-            figures["parent"], figures["adapted"], config.min_gain, config.max_source_loss
+            paired["injected_val"],
+            paired.get("source_val"),
+            config.min_gain,
+            config.max_source_loss,
         )
+        figures["auroc_change"] = decision.changes
         (logger.info if decision.keep_adapted else logger.warning)("adapt: %s", decision.reason)
     kept = adapted if decision.keep_adapted else parent.finder
     with timer.step("rescore"):
@@ -384,9 +399,10 @@ def run_adapt(fields: Sequence[Any], config: AdaptConfig) -> AdaptResult:
         "rule": {
             "min_gain": config.min_gain,
             "max_source_loss": config.max_source_loss,
-            "text": "keep the adapted model only if its AUROC on held-out injected "
-            "backgrounds beats the parent's by more than min_gain and it loses at most "
-            "max_source_loss AUROC on the parent's source validation",
+            "text": "keep the adapted model only if, at the worse end of the paired 95% "
+            "bootstrap interval, its AUROC on held-out injected backgrounds beats the "
+            "parent's by more than min_gain and it loses at most max_source_loss AUROC on "
+            "the parent's source validation",
         },
         "decision": {
             "kept": "adapted" if decision.keep_adapted else "parent",

@@ -17,8 +17,9 @@ Two rules guard a survey from a model made worse by adaptation:
   is a lens. The run is refused.
 * **Safety, after training.** The parent and the adapted model are scored on the same
   held-out injected backgrounds and on the parent's own source validation; the adapted
-  model is kept only if it beats the parent on the first by more than ``min_gain`` and
-  loses at most ``max_source_loss`` AUROC on the second (:func:`decide`).
+  model is kept only if, at the worse end of the paired 95% bootstrap interval, it beats
+  the parent on the first by more than ``min_gain`` and loses at most
+  ``max_source_loss`` AUROC on the second (:func:`decide`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import torch
 
 from lensscan.data.store import LENS, CutoutStore
 from lensscan.errors import UserError
+from lensscan.evaluate.bootstrap import paired_difference, percentile_interval
 from lensscan.evaluate.metrics import compute_metrics
 
 #: Annuli of the probe, as fractions of the half-side of the cutout.
@@ -182,6 +184,42 @@ def check_visibility(
     return record
 
 
+#: Bootstrap resamples of the paired AUROC change behind the safety rule.
+SAFETY_RESAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class PairedScores:
+    """The parent's and the adapted model's scores of the same validation items.
+
+    Attributes:
+        labels: (N,) 1 lens, 0 non-lens.
+        parent: (N,) the parent's scores.
+        adapted: (N,) the adapted model's scores.
+    """
+
+    labels: np.ndarray
+    parent: np.ndarray
+    adapted: np.ndarray
+
+    def figures(self) -> dict[str, dict[str, float]]:
+        """AUROC, TPR0 and TPR10 of each model: ``{"parent": ..., "adapted": ...}``."""
+        return {
+            "parent": figures(self.labels, self.parent),
+            "adapted": figures(self.labels, self.adapted),
+        }
+
+    def auroc_change(self, seed: int = 0) -> dict[str, Any]:
+        """The adapted model's AUROC minus the parent's, with its paired 95% interval."""
+        change = (
+            figures(self.labels, self.adapted)["auroc"] - figures(self.labels, self.parent)["auroc"]
+        )
+        replicates = paired_difference(
+            self.labels, self.adapted, self.parent, n_resamples=SAFETY_RESAMPLES, seed=seed
+        )
+        return {"change": change, "ci95": list(percentile_interval(replicates))}
+
+
 @dataclass(frozen=True)
 class Decision:
     """Which model a run keeps, and why (one line).
@@ -189,48 +227,66 @@ class Decision:
     Attributes:
         keep_adapted: Whether the adapted model is the answer.
         reason: One line for the log and the card.
+        changes: The paired AUROC change (adapted minus parent) with its 95% interval,
+            per validation set.
     """
 
     keep_adapted: bool
     reason: str
+    changes: dict[str, dict[str, Any]]
+
+
+def _shown(change: Mapping[str, Any]) -> str:
+    low, high = change["ci95"]
+    return f"{change['change']:+.4f} (95% interval {low:+.4f} to {high:+.4f})"
 
 
 def decide(
-    parent: Mapping[str, Mapping[str, float]],
-    adapted: Mapping[str, Mapping[str, float]],
+    injected: PairedScores,
+    source: PairedScores | None,
     min_gain: float,
     max_source_loss: float,
 ) -> Decision:
-    """The safety rule: the adapted model must beat the parent and keep its source figure.
+    """The safety rule: the adapted model must surely beat the parent and keep its source.
+
+    A point figure on a few hundred items moves by about 0.01 AUROC from one draw of
+    them to the next, as much as the margins the rule guards; so the rule reads the
+    paired bootstrap interval of each AUROC change (both models scored on the same
+    resamples), and the adapted model must win at the interval's worse end.
 
     Args:
-        parent: The parent's figures: ``{"injected_val": {...}, "source_val": {...}}``
-            (``source_val`` may be absent without rehearsal).
-        adapted: The adapted model's figures, alike.
-        min_gain: Required AUROC gain on the injected validation (strictly more).
-        max_source_loss: Largest AUROC loss allowed on the parent's source validation.
+        injected: Both models' scores of the held-out injected backgrounds.
+        source: Both models' scores of the parent's source validation (None without
+            rehearsal).
+        min_gain: The lower end of the injected-validation AUROC gain's interval must
+            exceed this.
+        max_source_loss: The upper end of the source-validation AUROC loss's interval must
+            not exceed this.
     """
-    new, old = adapted["injected_val"]["auroc"], parent["injected_val"]["auroc"]
-    if not new > old + min_gain:
+    changes = {"injected_val": injected.auroc_change()}
+    if source is not None:
+        changes["source_val"] = source.auroc_change()
+    gain = changes["injected_val"]
+    if not gain["ci95"][0] > min_gain:
         return Decision(
             False,
-            f"kept the parent: the adapted model does not beat it on held-out injected "
-            f"backgrounds (AUROC {new:.4f} vs the parent's {old:.4f}, `min_gain` {min_gain:g})",
+            f"kept the parent: the adapted model does not surely beat it on held-out injected "
+            f"backgrounds (AUROC change {_shown(gain)}; the lower end must exceed `min_gain` "
+            f"{min_gain:g})",
+            changes,
         )
-    if "source_val" in parent and "source_val" in adapted:
-        source_new = adapted["source_val"]["auroc"]
-        source_old = parent["source_val"]["auroc"]
-        if source_old - source_new > max_source_loss:
-            return Decision(
-                False,
-                f"kept the parent: the adapted model loses {source_old - source_new:.4f} AUROC "
-                f"on the parent's source validation ({source_new:.4f} vs {source_old:.4f}; "
-                f"`max_source_loss` {max_source_loss:g})",
-            )
+    if "source_val" in changes and -changes["source_val"]["ci95"][0] > max_source_loss:
+        return Decision(
+            False,
+            f"kept the parent: the adapted model may lose more than `max_source_loss` "
+            f"{max_source_loss:g} AUROC on the parent's source validation (AUROC change "
+            f"{_shown(changes['source_val'])})",
+            changes,
+        )
     return Decision(
         True,
-        f"kept the adapted model: AUROC {new:.4f} on held-out injected backgrounds "
-        f"(parent {old:.4f})",
+        f"kept the adapted model: AUROC change {_shown(gain)} on held-out injected backgrounds",
+        changes,
     )
 
 

@@ -51,9 +51,9 @@ class AdaptConfig:
         min_separability: Refuse to train if neither the parent nor a quick probe tells
             injected lenses from non-lenses with at least this AUROC.
         min_gain: The adapted model is kept only if its injected-validation AUROC beats
-            the parent's by more than this.
+            the parent's by more than this, at the lower end of the paired 95% interval.
         max_source_loss: ... and if it loses at most this AUROC on the parent's source
-            validation.
+            validation, at the upper end of that interval.
         grades: A grade database of ``lensscan inspect`` whose consensus lenses become
             positives and unanimous 0 grades hard negatives.
         cutouts: Cutout store whose item k is row k of the graded catalog (else the
@@ -83,7 +83,7 @@ class AdaptConfig:
     max_host_mag: float | None = None
     rehearsal_fraction: float = 0.25
     rehearsal_domain: str = "hsc-train"
-    source_val_items: int = 400
+    source_val_items: int = 2000
     epochs: int = 2
     batch_size: int = 64
     lr: float = 2e-4
