@@ -154,6 +154,22 @@ RECIPES: Mapping[str, Recipe] = MappingProxyType(
             lr=2e-4,
             restyle=0.33,
         ),
+        "hsc-gri-ecnn-fresh": Recipe(
+            name="hsc-gri-ecnn-fresh",
+            description="hsc-gri-ecnn-v3 fine-tuned one epoch on 9,000 fresh hsc-train items "
+            "(a store of another seed), a third of them shown as 8-bit display images",
+            bands="gri",
+            train_seed=7007,
+            n_train=10_000,
+            in_family_seed=303,
+            out_of_family_seed=202,
+            encoder="ecnn",
+            member_seeds=(0,),
+            parent="hsc-gri-ecnn-v3",
+            epochs=1,
+            lr=2e-4,
+            restyle=0.33,
+        ),
         "hsc-gri-restyled": Recipe(
             name="hsc-gri-restyled",
             description="hsc-gri-v2's three small_cnn members fine-tuned three epochs on "
@@ -291,7 +307,8 @@ def _train_members(
     recipe: Recipe, data: Path, work: Path, staged: Path, workers: int, device: str | None
 ) -> None:
     """Simulate the training store, train every member and write the model to ``staged``."""
-    train_store = data / f"train-{recipe.bands}.zarr"
+    # Named by its seed: recipes that fine-tune on fresh items share a work folder safely.
+    train_store = data / f"train-{recipe.bands}-s{recipe.train_seed}.zarr"
     splits = f"train={1 - recipe.val_fraction:g},val={recipe.val_fraction:g}"
     _simulate(
         train_store,
