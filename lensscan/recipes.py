@@ -154,22 +154,6 @@ RECIPES: Mapping[str, Recipe] = MappingProxyType(
             lr=2e-4,
             restyle=0.33,
         ),
-        "hsc-gri-ecnn-fresh": Recipe(
-            name="hsc-gri-ecnn-fresh",
-            description="hsc-gri-ecnn-v3 fine-tuned one epoch on 9,000 fresh hsc-train items "
-            "(a store of another seed), a third of them shown as 8-bit display images",
-            bands="gri",
-            train_seed=7007,
-            n_train=10_000,
-            in_family_seed=303,
-            out_of_family_seed=202,
-            encoder="ecnn",
-            member_seeds=(0,),
-            parent="hsc-gri-ecnn-v3",
-            epochs=1,
-            lr=2e-4,
-            restyle=0.33,
-        ),
         "hsc-gri-restyled": Recipe(
             name="hsc-gri-restyled",
             description="hsc-gri-v2's three small_cnn members fine-tuned three epochs on "
