@@ -64,7 +64,7 @@ def adapt(
         None, "--rehearsal-domain", help="Simulator family of the rehearsal items (hsc-train)."
     ),
     source_val_items: int = typer.Option(
-        None, "--source-val-items", help="Rehearsal items kept as the parent's source val (400)."
+        None, "--source-val-items", help="Rehearsal items kept as the parent's source val (2000)."
     ),
     epochs: int = typer.Option(None, "--epochs", help="Fine-tuning epochs (2)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Items per step (64)."),
@@ -79,10 +79,10 @@ def adapt(
         None, "--min-separability", help="Refuse if arcs are not separable at this AUROC (0.7)."
     ),
     min_gain: float = typer.Option(
-        None, "--min-gain", help="Keep the child only if it beats the parent by more (0)."
+        None, "--min-gain", help="Keep the child only if its AUROC gain's 95% low end is above (0)."
     ),
     max_source_loss: float = typer.Option(
-        None, "--max-source-loss", help="... and loses at most this source-val AUROC (0.01)."
+        None, "--max-source-loss", help="... and its source-val AUROC loss's 95% high end at most (0.01)."
     ),
     grades: str = typer.Option(
         None, "--grades", help="Grade database of lensscan inspect: graded candidates as labels."
