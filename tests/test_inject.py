@@ -93,6 +93,30 @@ def test_injected_arc_flux_matches_the_recorded_magnitude(
         assert np.all(np.abs(ratio - 1) < 0.05), ratio
 
 
+def test_a_ceiling_dims_bright_arcs_into_the_snr_range(
+    background_store: Path, tmp_path: Path
+) -> None:
+    free = _inject(background_store, tmp_path / "a.zarr", gain="1e12", seed=3)
+    capped = _inject(background_store, tmp_path / "b.zarr", gain="1e12", seed=3, max_arc_snr=25.0)
+    lenses = free.params()["true_label"] == LENS
+    snr_free, snr_capped = free.params()["arc_snr"][lenses], capped.params()["arc_snr"][lenses]
+    assert np.median(snr_free) > 25  # the population's arcs are brighter than the ceiling
+    assert np.all((snr_capped >= 20 - 1e-3) & (snr_capped <= 25 + 1e-3))
+    # A dimmed arc records how much: its magnitudes are fainter by -arc_brightening.
+    params = capped.params()
+    dimmed = lenses & (params["arc_brightening"] < 0)
+    assert dimmed.any()
+    added = _differences(capped, CutoutStore.open(background_store).read_images())
+    wanted = 10 ** (-0.4 * (params["mag_arc_i"][dimmed] - 27.0))
+    ratio = added[dimmed, 2].sum(axis=(1, 2)) / wanted
+    assert np.all(np.abs(ratio - 1) < 0.05), ratio
+
+
+def test_a_ceiling_below_the_floor_is_refused() -> None:
+    with pytest.raises(UserError, match="max_arc_snr"):
+        InjectionRequest(backgrounds=("x",), min_arc_snr=20, max_arc_snr=10)
+
+
 def test_background_is_untouched_beyond_the_arcs_noise(
     background_store: Path, tmp_path: Path
 ) -> None:

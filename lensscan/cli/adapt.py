@@ -54,6 +54,11 @@ def adapt(
     min_arc_snr: float = typer.Option(
         None, "--min-arc-snr", help="Smallest injected arc S/N; fainter ones are brightened (20)."
     ),
+    max_arc_snr: float = typer.Option(
+        None,
+        "--max-arc-snr",
+        help="Dim brighter arcs to an S/N drawn log-uniformly from --min-arc-snr to this.",
+    ),
     max_host_mag: float = typer.Option(
         None, "--max-host-mag", help="Inject only into galaxies brighter than this (reddest band)."
     ),
@@ -82,7 +87,9 @@ def adapt(
         None, "--min-gain", help="Keep the child only if its AUROC gain's 95% low end is above (0)."
     ),
     max_source_loss: float = typer.Option(
-        None, "--max-source-loss", help="... and its source-val AUROC loss's 95% high end at most (0.01)."
+        None,
+        "--max-source-loss",
+        help="... and its source-val AUROC loss's 95% high end at most (0.01).",
     ),
     grades: str = typer.Option(
         None, "--grades", help="Grade database of lensscan inspect: graded candidates as labels."
@@ -130,6 +137,7 @@ def adapt(
         "val_fraction": val_fraction,
         "family": family,
         "min_arc_snr": min_arc_snr,
+        "max_arc_snr": max_arc_snr,
         "max_host_mag": max_host_mag,
         "rehearsal_fraction": rehearsal_fraction,
         "rehearsal_domain": rehearsal_domain,

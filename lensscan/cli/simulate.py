@@ -137,6 +137,13 @@ def simulate(
         help="inject: smallest matched-filter arc signal-to-noise against the sky (default 20).",
         rich_help_panel=_INJECT,
     ),
+    max_arc_snr: float = typer.Option(
+        None,
+        "--max-arc-snr",
+        help="inject: dim arcs brighter than this to an S/N drawn log-uniformly from "
+        "--min-arc-snr to it (default: no dimming).",
+        rich_help_panel=_INJECT,
+    ),
     min_magnification: float = typer.Option(
         None,
         "--min-magnification",
@@ -192,6 +199,7 @@ def simulate(
             "psf_beta": psf_beta,
             "gain": gain,
             "min_arc_snr": min_arc_snr,
+            "max_arc_snr": max_arc_snr,
             "min_magnification": min_magnification,
             "min_einstein_radius": min_einstein_radius,
             "max_host_mag": max_host_mag,

@@ -37,6 +37,8 @@ class AdaptConfig:
         val_fraction: Fraction of the backgrounds held out for the injected validation.
         family: Simulator family of the injected sources and Einstein radii.
         min_arc_snr: Smallest matched-filter S/N of an injected arc.
+        max_arc_snr: If set, brighter arcs are dimmed to an S/N drawn log-uniformly
+            between ``min_arc_snr`` and this.
         max_host_mag: Inject only into backgrounds whose central galaxy is brighter.
         rehearsal_fraction: Share of the training mixture taken from the parent's own
             source family (rehearsal, so that the parent's knowledge is not forgotten).
@@ -80,6 +82,7 @@ class AdaptConfig:
     val_fraction: float = 0.1
     family: str = "hsc-train"
     min_arc_snr: float = 20.0
+    max_arc_snr: float | None = None
     max_host_mag: float | None = None
     rehearsal_fraction: float = 0.25
     rehearsal_domain: str = "hsc-train"
@@ -111,6 +114,12 @@ class AdaptConfig:
                 ("batch_size", self.batch_size, self.batch_size >= 2),
                 ("lr", self.lr, math.isfinite(self.lr) and self.lr > 0),
                 ("min_arc_snr", self.min_arc_snr, self.min_arc_snr >= 0),
+                (
+                    "max_arc_snr",
+                    self.max_arc_snr,
+                    self.max_arc_snr is None
+                    or (math.isfinite(self.max_arc_snr) and self.max_arc_snr > self.min_arc_snr),
+                ),
                 ("min_median_arc_snr", self.min_median_arc_snr, self.min_median_arc_snr >= 0),
                 ("min_separability", self.min_separability, 0 <= self.min_separability <= 1),
                 ("min_gain", self.min_gain, 0 <= self.min_gain < 1),

@@ -191,6 +191,7 @@ def injection_request(config: AdaptConfig, pool: Pool, bands: Sequence[str], siz
         zero_point=None if config.zero_point is None else str(config.zero_point),
         psf=config.psf,
         min_arc_snr=config.min_arc_snr,
+        max_arc_snr=config.max_arc_snr,
         max_host_mag=config.max_host_mag,
         rotations=True,
     )

@@ -253,7 +253,7 @@ class Injector:
             )
             arc = _Arc(model, params, snr, float(params["magnification"]))
             if snr >= request.min_arc_snr and arc.magnification >= request.min_magnification:
-                return arc
+                return self._dimmed(rng, arc)
             if best is None or snr > best.snr:
                 best = arc
         assert best is not None
@@ -265,6 +265,20 @@ class Injector:
             params[f"mag_arc_{band}"] -= shift
         scale = max(factor, 1.0)
         return _Arc(best.model * np.float32(scale), params, best.snr * scale, best.magnification)
+
+    def _dimmed(self, rng: np.random.Generator, arc: _Arc) -> _Arc:
+        """With ``max_arc_snr``, an arc brighter than it dimmed to a log-uniform S/N."""
+        low, high = self.request.min_arc_snr, self.request.max_arc_snr
+        if high is None or arc.snr <= high:
+            return arc
+        target = math.exp(rng.uniform(math.log(max(low, 1e-3)), math.log(high)))
+        factor = target / arc.snr
+        shift = 2.5 * math.log10(factor)
+        params = dict(arc.params, arc_brightening=shift)
+        for band in self.calibration.bands:
+            params[f"mag_source_{band}"] -= shift
+            params[f"mag_arc_{band}"] -= shift
+        return _Arc(arc.model * np.float32(factor), params, target, arc.magnification)
 
     def _einstein_radius(
         self, rng: np.random.Generator, index: int

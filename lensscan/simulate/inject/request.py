@@ -82,6 +82,10 @@ class InjectionRequest:
         psf_beta: Moffat index of PSFs given by a FWHM.
         gain: Counts per background flux unit (None: HSC Wide's effective gain).
         min_arc_snr: Smallest arc signal-to-noise.
+        max_arc_snr: If set, an arc brighter than this is dimmed to a signal-to-noise
+            drawn log-uniformly between ``min_arc_snr`` and this, so that the injected
+            arcs reach down to the detectable limit instead of following the source
+            population's magnitudes alone.
         min_magnification: Smallest arc magnification.
         min_einstein_radius: Smallest Einstein radius (arcsec); arcs inside the seeing
             disk are lenses nobody could grade.
@@ -109,6 +113,7 @@ class InjectionRequest:
     psf_beta: float = DEFAULT_MOFFAT_BETA
     gain: str | None = None
     min_arc_snr: float = 20.0
+    max_arc_snr: float | None = None
     min_magnification: float = 2.0
     min_einstein_radius: float = 0.75
     max_host_mag: float | None = None
@@ -133,6 +138,12 @@ class InjectionRequest:
             ("pixel_scale", self.pixel_scale, self.pixel_scale is None or self.pixel_scale > 0),
             ("psf_beta", self.psf_beta, self.psf_beta > 1.0),
             ("min_arc_snr", self.min_arc_snr, self.min_arc_snr >= 0),
+            (
+                "max_arc_snr",
+                self.max_arc_snr,
+                self.max_arc_snr is None
+                or (math.isfinite(self.max_arc_snr) and self.max_arc_snr > self.min_arc_snr),
+            ),
             ("min_magnification", self.min_magnification, self.min_magnification >= 0),
             (
                 "min_einstein_radius",
