@@ -82,6 +82,15 @@ def simulated_grades(catalog: Path, pool: Path, top: int, db_path: Path) -> dict
     return {"graded": len(rows), "lenses": lenses, "pool_lenses": int((truth == 1).sum())}
 
 
+def kept_figures(
+    record: dict, parent_row: dict, folder: Path, args: argparse.Namespace, report: Path
+) -> dict[str, object]:
+    """The test figures of the model an adapt run kept (the parent's, when it kept it)."""
+    if record["decision"]["kept"] == "parent":
+        return dict(parent_row)
+    return evaluate(folder, args.test, report, args.bootstrap)
+
+
 def parent_catalog(model: str, pool: Path, out: Path) -> Path:
     """The pool ranked by the parent (a first scan's catalog, before any adaptation)."""
     from astropy.table import Table
@@ -152,9 +161,8 @@ def main() -> None:
     rows: dict[str, list[dict[str, object]]] = {}
     seconds: dict[str, float] = {}
 
-    rows["no adaptation"] = [
-        evaluate(args.model, args.test, work / "report-parent", args.bootstrap)
-    ]
+    parent_row = evaluate(args.model, args.test, work / "report-parent", args.bootstrap)
+    rows["no adaptation"] = [parent_row]
     adabn = work / "adabn"
     if not (adabn / "model.json").is_file():
         seconds["AdaBN"] = run("train", "--init-model", args.model, "--target", str(args.pool),
@@ -182,7 +190,7 @@ def main() -> None:
                     "adapt", *common, "--out", str(adapted), "--overwrite"
                 )
             record = json.loads((adapted / "adapt.json").read_text())
-            row = evaluate(adapted, args.test, work / f"report-adapt-s{seed}", args.bootstrap)
+            row = kept_figures(record, parent_row, adapted, args, work / f"report-adapt-s{seed}")
             row |= {
                 "kept": record["decision"]["kept"],
                 "reason": record["decision"]["reason"],
@@ -212,7 +220,7 @@ def main() -> None:
                     "--out", str(graded), "--overwrite",
                 )  # fmt: skip
             record = json.loads((graded / "adapt.json").read_text())
-            row = evaluate(graded, args.test, work / f"report-graded-s{seed}", args.bootstrap)
+            row = kept_figures(record, parent_row, graded, args, work / f"report-graded-s{seed}")
             row |= {"kept": record["decision"]["kept"], "grades": counts,
                     "steps_s": record["timings_s"]}  # fmt: skip
             rows.setdefault(f"injection + grades of the top {args.grade_top}", []).append(row)
