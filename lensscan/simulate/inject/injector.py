@@ -80,6 +80,18 @@ class _Arc:
     snr: float
     magnification: float
 
+    def scaled(self, factor: float, bands: tuple[str, ...]) -> _Arc:
+        """The arc with its flux times ``factor``, its magnitudes and S/N following.
+
+        ``arc_brightening`` records the change in magnitudes (negative: dimmed).
+        """
+        shift = 2.5 * math.log10(factor)
+        params = dict(self.params, arc_brightening=shift)
+        for band in bands:
+            params[f"mag_source_{band}"] -= shift
+            params[f"mag_arc_{band}"] -= shift
+        return _Arc(self.model * np.float32(factor), params, self.snr * factor, self.magnification)
+
 
 def render_arc(
     source: LensedSource, kernels: np.ndarray, calibration: Calibration, flux_scale: np.ndarray
@@ -257,14 +269,7 @@ class Injector:
             if best is None or snr > best.snr:
                 best = arc
         assert best is not None
-        factor = request.min_arc_snr / max(best.snr, 1e-12)
-        shift = 2.5 * math.log10(factor) if factor > 1 else 0.0
-        params = dict(best.params, arc_brightening=shift)
-        for band in calibration.bands:
-            params[f"mag_source_{band}"] -= shift
-            params[f"mag_arc_{band}"] -= shift
-        scale = max(factor, 1.0)
-        return _Arc(best.model * np.float32(scale), params, best.snr * scale, best.magnification)
+        return best.scaled(max(request.min_arc_snr / max(best.snr, 1e-12), 1.0), calibration.bands)
 
     def _dimmed(self, rng: np.random.Generator, arc: _Arc) -> _Arc:
         """With ``max_arc_snr``, an arc brighter than it dimmed to a log-uniform S/N."""
@@ -272,13 +277,7 @@ class Injector:
         if high is None or arc.snr <= high:
             return arc
         target = math.exp(rng.uniform(math.log(max(low, 1e-3)), math.log(high)))
-        factor = target / arc.snr
-        shift = 2.5 * math.log10(factor)
-        params = dict(arc.params, arc_brightening=shift)
-        for band in self.calibration.bands:
-            params[f"mag_source_{band}"] -= shift
-            params[f"mag_arc_{band}"] -= shift
-        return _Arc(arc.model * np.float32(factor), params, target, arc.magnification)
+        return arc.scaled(target / arc.snr, self.calibration.bands)
 
     def _einstein_radius(
         self, rng: np.random.Generator, index: int
