@@ -35,7 +35,7 @@ import torch
 from lensscan.data.store import LENS, CutoutStore
 from lensscan.errors import UserError
 from lensscan.evaluate.bootstrap import paired_difference, percentile_interval
-from lensscan.evaluate.metrics import compute_metrics
+from lensscan.evaluate.metrics import auroc, compute_metrics
 
 #: Annuli of the probe, as fractions of the half-side of the cutout.
 PROBE_ANNULI = np.linspace(0.0, 1.0, 9)
@@ -144,7 +144,7 @@ def probe_separability(
     gram = z.T @ z / len(z) + PROBE_RIDGE * np.eye(z.shape[1])
     weights = np.linalg.solve(gram, z.T @ (y - y.mean()) / len(z))
     scores = ((val[0] - mean) / scale) @ weights
-    return figures(val[1], scores)["auroc"]
+    return auroc(val[1], scores)
 
 
 def check_visibility(
@@ -211,9 +211,7 @@ class PairedScores:
 
     def auroc_change(self, seed: int = 0) -> dict[str, Any]:
         """The adapted model's AUROC minus the parent's, with its paired 95% interval."""
-        change = (
-            figures(self.labels, self.adapted)["auroc"] - figures(self.labels, self.parent)["auroc"]
-        )
+        change = auroc(self.labels, self.adapted) - auroc(self.labels, self.parent)
         replicates = paired_difference(
             self.labels, self.adapted, self.parent, n_resamples=SAFETY_RESAMPLES, seed=seed
         )
